@@ -1,0 +1,7 @@
+from django.urls import path
+
+from licensing import api
+
+urlpatterns = [
+    path("tenant/", api.TenantApi.as_view(), name="api-tenant"),
+]

@@ -1,0 +1,93 @@
+import uuid
+import zoneinfo
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+
+
+def validate_timezone(value: str) -> None:
+    if value not in zoneinfo.available_timezones():
+        raise ValidationError(f"{value!r} is not an IANA time zone (for example Europe/Paris).")
+
+
+class Tenant(models.Model):
+    """A customer organisation; everything it owns is filtered by it."""
+
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=63, unique=True)
+    # What the vendor puts in a license's `sub`; never changes once made.
+    license_subject = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    timezone = models.CharField(max_length=64, default="UTC", validators=[validate_timezone])
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def zone(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.timezone)
+
+
+class Membership(models.Model):
+    """Every user but an operator belongs to exactly one tenant (one row per user)."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="membership"
+    )
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="memberships")
+
+    def __str__(self) -> str:
+        return f"{self.user} @ {self.tenant}"
+
+
+class License(models.Model):
+    """A verified, applied license token. Rows are never edited in place, only archived."""
+
+    class Kind(models.TextChoices):
+        CONTRACT = "contract", "Contract"
+        TRIAL = "trial", "Trial"
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        ARCHIVED = "archived", "Archived"
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="licenses")
+    jti = models.CharField(max_length=255)
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    customer = models.CharField(max_length=255, blank=True)
+    # Caps per dimension; NULL means unlimited.
+    hosts_cap = models.PositiveIntegerField(null=True, blank=True)
+    gateways_cap = models.PositiveIntegerField(null=True, blank=True)
+    tasks_cap = models.PositiveIntegerField(null=True, blank=True)
+    issued_at = models.DateTimeField()
+    starts_at = models.DateTimeField()
+    expires_at = models.DateTimeField(null=True, blank=True)  # NULL: perpetual
+    token = models.TextField()
+    claims = models.JSONField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
+    applied_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    applied_at = models.DateTimeField()
+    archived_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-applied_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant"],
+                condition=Q(status="active"),
+                name="one_active_license_per_tenant",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} license {self.jti} ({self.status})"
+
+    def cap(self, dimension: str) -> int | None:
+        return getattr(self, f"{dimension}_cap")

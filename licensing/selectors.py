@@ -1,0 +1,67 @@
+"""Reads about tenants and their entitlements, as plain data."""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal
+
+from django.utils import timezone
+
+from licensing.models import License, Tenant
+
+DIMENSIONS = ("hosts", "gateways", "tasks")
+FREE_TIER_CAPS: dict[str, int | None] = {"tasks": 50, "hosts": 10, "gateways": None}
+# The same leeway license verification allows (SPEC §2).
+CLOCK_LEEWAY = timedelta(seconds=60)
+
+State = Literal["free_tier", "licensed", "expired"]
+
+
+@dataclass(frozen=True)
+class Entitlements:
+    """What a tenant may create now. A cap of None is unlimited."""
+
+    state: State
+    kind: str  # "free_tier", "contract" or "trial"
+    caps: dict[str, int | None]
+    starts_at: datetime | None
+    ends_at: datetime | None
+    license: License | None
+
+    @property
+    def is_perpetual(self) -> bool:
+        return self.license is not None and self.ends_at is None
+
+    @property
+    def is_expired(self) -> bool:
+        return self.state == "expired"
+
+    def cap(self, dimension: str) -> int | None:
+        return self.caps[dimension]
+
+    def days_remaining(self, *, now: datetime | None = None) -> int | None:
+        if self.ends_at is None:
+            return None
+        remaining = self.ends_at - (now or timezone.now())
+        return max(remaining.days, 0)
+
+
+def active_license(tenant: Tenant) -> License | None:
+    return License.objects.filter(tenant=tenant, status=License.Status.ACTIVE).first()
+
+
+def tenant_entitlements(tenant: Tenant, *, now: datetime | None = None) -> Entitlements:
+    """The tenant's entitlements in one query: free tier, licensed, or expired (a hard block)."""
+    now = now or timezone.now()
+    license = active_license(tenant)
+    if license is None:
+        return Entitlements("free_tier", "free_tier", dict(FREE_TIER_CAPS), None, None, None)
+    caps = {dimension: license.cap(dimension) for dimension in DIMENSIONS}
+    expired = license.expires_at is not None and now > license.expires_at + CLOCK_LEEWAY
+    return Entitlements(
+        "expired" if expired else "licensed",
+        license.kind,
+        caps,
+        license.starts_at,
+        license.expires_at,
+        license,
+    )

@@ -1,0 +1,1 @@
+urlpatterns: list = []  # /settings/license/ arrives with the licensing issue.

@@ -1,0 +1,21 @@
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from licensing import demo as licensing_demo
+from licensing.models import Tenant
+
+
+class Command(BaseCommand):
+    help = "Create a demo tenant with users and data so every page has something to show."
+
+    def handle(self, *args, **options):
+        if Tenant.objects.filter(slug=licensing_demo.DEMO_SLUG).exists():
+            self.stdout.write("The demo tenant exists already; nothing was added.")
+        else:
+            with transaction.atomic():
+                licensing_demo.seed_tenant()
+            self.stdout.write(self.style.SUCCESS("Demo tenant 'Acme Robotics' created."))
+        for login in licensing_demo.DEMO_LOGINS:
+            self.stdout.write(
+                f"  {login.role:<13} username {login.username!r}  password {login.password!r}"
+            )

@@ -1,0 +1,1 @@
+urlpatterns: list = []  # /usage/ arrives with the usage page issue.
