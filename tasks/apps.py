@@ -1,6 +1,20 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_save
 
 
 class TasksConfig(AppConfig):
     name = "tasks"
     verbose_name = "Hosts, gateways, tickets and tasks"
+
+    def ready(self) -> None:
+        from licensing.models import Tenant
+        from tasks import guards
+
+        # No sender filter: proxies and subclasses of Task are guarded too (the receiver
+        # checks isinstance).
+        post_save.connect(guards.count_new_task, dispatch_uid="tasks.guards.count_new_task")
+        post_save.connect(
+            guards.create_task_counter,
+            sender=Tenant,
+            dispatch_uid="tasks.guards.create_task_counter",
+        )

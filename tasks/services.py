@@ -1,0 +1,119 @@
+"""Writes for hosts, gateways and tasks: the one guarded creation path per dimension.
+
+Each create reads the tenant's entitlements BEFORE its transaction (nothing slow inside the
+locked window) and raises `CapReached` / `LicenseExpired` (licensing.errors) on refusal.
+Every entry point (pages, API, Django admin, the engine) calls these.
+"""
+
+import hashlib
+import secrets
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from licensing.models import Tenant
+from licensing.selectors import tenant_entitlements
+from tasks import guards
+from tasks.models import Gateway, Host, Task, Ticket
+
+
+def _required_text(field: str, value: str, *, max_length: int) -> str:
+    value = (value or "").strip()
+    if not value:
+        raise ValidationError({field: "This field is required."})
+    if len(value) > max_length:
+        raise ValidationError({field: f"At most {max_length} characters."})
+    return value
+
+
+def _same_tenant(field: str, obj, tenant: Tenant) -> None:
+    if obj is not None and obj.tenant_id != tenant.pk:
+        raise ValidationError({field: f"No such {field} in this tenant."})
+
+
+def task_create(
+    *,
+    tenant: Tenant,
+    title: str,
+    source: str,
+    description: str = "",
+    host: Host | None = None,
+    kind: str = Task.Kind.AD_HOC,
+    creator: AbstractBaseUser | None = None,
+    ticket: Ticket | None = None,
+) -> Task:
+    """Create a task, counted against the tenant's lifetime tasks cap.
+
+    Raises `CapReached("tasks", ...)` at the cap, `LicenseExpired("tasks", ...)` when the
+    license has expired, `ValidationError` for bad input. Runs in its own durable
+    transaction; the cap is enforced by `tasks.guards` after the insert.
+    """
+    title = _required_text("title", title, max_length=300)
+    if source not in Task.Source.values:
+        raise ValidationError({"source": f"{source!r} is not a task source."})
+    if kind not in Task.Kind.values:
+        raise ValidationError({"kind": f"{kind!r} is not a task kind."})
+    _same_tenant("host", host, tenant)
+    _same_tenant("ticket", ticket, tenant)
+    entitlements = tenant_entitlements(tenant)
+    guards.refuse_tasks_if_expired(tenant, entitlements)
+    task = Task(
+        tenant=tenant,
+        title=title,
+        description=description or "",
+        host=host,
+        kind=kind,
+        source=source,
+        creator=creator,
+        ticket=ticket,
+    )
+    guards.remember_entitlements(task, entitlements)
+    with transaction.atomic(durable=True):
+        # This transaction holds only the insert and its count: a refusal rolls it all back.
+        task.save(savepoint=False)
+    return task
+
+
+def task_delete(*, task: Task) -> None:
+    """Delete a task. The lifetime count does not go down: no slot is given back."""
+    with transaction.atomic(durable=True):
+        task.delete()
+
+
+def host_register(*, tenant: Tenant, name: str) -> Host:
+    """Register a host within the hosts cap (hosts registered now); raises like task_create."""
+    name = _required_text("name", name, max_length=200)
+    entitlements = tenant_entitlements(tenant)
+    with transaction.atomic(durable=True):
+        guards.admit_asset(tenant=tenant, dimension="hosts", entitlements=entitlements)
+        return Host.objects.create(tenant=tenant, name=name)
+
+
+def host_delete(*, host: Host) -> None:
+    """Delete a host: its slot is free again. Its tasks keep running without a target."""
+    with transaction.atomic(durable=True):
+        host.delete()
+
+
+def gateway_secret_hash(secret: str) -> str:
+    """What is stored of a gateway's ingest secret; deliveries compare against it."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def gateway_create(*, tenant: Tenant, name: str, kind: str) -> tuple[Gateway, str]:
+    """Create a gateway within the gateways cap; returns it and its ingest secret.
+
+    The secret is returned only here, to be shown once; only its SHA-256 is stored.
+    """
+    name = _required_text("name", name, max_length=200)
+    if kind not in Gateway.Kind.values:
+        raise ValidationError({"kind": f"{kind!r} is not a gateway kind."})
+    entitlements = tenant_entitlements(tenant)
+    secret = secrets.token_urlsafe(32)
+    with transaction.atomic(durable=True):
+        guards.admit_asset(tenant=tenant, dimension="gateways", entitlements=entitlements)
+        gateway = Gateway.objects.create(
+            tenant=tenant, name=name, kind=kind, secret_hash=gateway_secret_hash(secret)
+        )
+    return gateway, secret
