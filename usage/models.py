@@ -1,0 +1,186 @@
+"""LLM models, their pricing plans, usage events and the rollups that make activity fast.
+
+Why rollups, and why these grains
+---------------------------------
+`activity` over a month must not scan every event. Each event is also added, in the
+same transaction, to summary rows ("rollups") keyed by a fixed UTC grain. Every real
+time-zone offset is a multiple of 15 minutes, so every local bucket of 15 min, 1 h,
+6 h or a day (DST days included) is a union of whole 15-minute UTC grains; 5-minute
+buckets (the 24 h preset) need a 5-minute grain. So:
+
+- `ModelRollup` at two grains (300 s and 900 s) by (model, on a ticket or not):
+  the series, totals, requests, by-model, unpriced and unattributed figures.
+- `ConsumerRollup` (900 s) by consumer: top consumers.
+- `TicketRollup` (900 s) by (ticket, model): top tickets by cost.
+
+Pricing plans take effect on a 15-minute UTC boundary (refused otherwise), so a
+rollup row lies wholly inside one plan's period and cost from rollups is exact.
+A range edge that is not on the grain is read from the raw events for that partial
+grain only. Grain starts are stored as Unix seconds so bucketing is plain integer
+arithmetic on every database.
+"""
+
+from decimal import Decimal
+
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+
+from licensing.models import Tenant
+
+# Tokens per event are below 2^31 (SPEC/issue); sums live in 64-bit columns.
+TOKENS_LIMIT = 2**31 - 1
+FINE_GRAIN_SECONDS = 300
+GRAIN_SECONDS = 900
+ROLLUP_GRAINS = (FINE_GRAIN_SECONDS, GRAIN_SECONDS)
+
+
+class LlmModel(models.Model):
+    """An LLM a tenant's agents call (the SPEC's "model"); named in usage events by `name`."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="llm_models")
+    name = models.CharField(max_length=200)
+    provider = models.CharField(max_length=200)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = "LLM model"
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "name"], name="llm_model_name_unique_per_tenant")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.provider})"
+
+
+class PricingPlan(models.Model):
+    """USD per million tokens for one model, from `effective_at` until the model's next plan.
+
+    Plans are never edited: a price change is a new plan, so cost already recorded
+    before it never changes. `effective_at` is on a 15-minute UTC boundary.
+    """
+
+    model = models.ForeignKey(LlmModel, on_delete=models.CASCADE, related_name="pricing_plans")
+    input_per_million = models.DecimalField(
+        max_digits=14, decimal_places=6, validators=[MinValueValidator(Decimal(0))]
+    )
+    output_per_million = models.DecimalField(
+        max_digits=14, decimal_places=6, validators=[MinValueValidator(Decimal(0))]
+    )
+    cached_per_million = models.DecimalField(
+        max_digits=14, decimal_places=6, validators=[MinValueValidator(Decimal(0))]
+    )
+    effective_at = models.DateTimeField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["model", "effective_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["model", "effective_at"], name="pricing_plan_one_per_model_and_time"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.model.name} from {self.effective_at:%Y-%m-%d %H:%M} UTC"
+
+
+def _tokens_field() -> models.PositiveIntegerField:
+    return models.PositiveIntegerField(default=0, validators=[MaxValueValidator(TOKENS_LIMIT)])
+
+
+class UsageEvent(models.Model):
+    """One LLM request, as reported by an agent. Idempotent by `request_id` per tenant."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="usage_events")
+    request_id = models.CharField(max_length=200)
+    occurred_at = models.DateTimeField()
+    # PROTECT: a model with usage cannot vanish from under its cost.
+    model = models.ForeignKey(LlmModel, on_delete=models.PROTECT, related_name="usage_events")
+    input_tokens = _tokens_field()  # uncached input
+    output_tokens = _tokens_field()
+    cached_tokens = _tokens_field()
+    # PROTECT: the ticket rollups name the ticket; deleting it would orphan its cost.
+    ticket = models.ForeignKey(
+        "tasks.Ticket",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="usage_events",
+    )
+    task = models.ForeignKey(
+        "tasks.Task", null=True, blank=True, on_delete=models.SET_NULL, related_name="usage_events"
+    )
+    consumer = models.CharField(max_length=200, blank=True)
+    succeeded = models.BooleanField(default=True)
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-occurred_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "request_id"], name="usage_event_request_id_unique_per_tenant"
+            )
+        ]
+        indexes = [models.Index(fields=["tenant", "occurred_at"], name="usage_event_tenant_time")]
+
+    def __str__(self) -> str:
+        return f"{self.request_id} ({self.model_id}) at {self.occurred_at:%Y-%m-%d %H:%M:%S}"
+
+
+class _Rollup(models.Model):
+    """Summed tokens and requests of the events in one grain; kept in step by the services."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    grain_start = models.BigIntegerField(help_text="Start of the UTC grain, in Unix seconds.")
+    input_tokens = models.BigIntegerField(default=0)
+    output_tokens = models.BigIntegerField(default=0)
+    cached_tokens = models.BigIntegerField(default=0)
+    succeeded_requests = models.BigIntegerField(default=0)
+    failed_requests = models.BigIntegerField(default=0)
+
+    class Meta:
+        abstract = True
+
+
+class ModelRollup(_Rollup):
+    """Usage per grain (300 s or 900 s), model, and whether it was linked to a ticket."""
+
+    grain_seconds = models.PositiveSmallIntegerField()
+    model = models.ForeignKey(LlmModel, on_delete=models.CASCADE, related_name="+")
+    on_ticket = models.BooleanField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "grain_seconds", "grain_start", "model", "on_ticket"],
+                name="model_rollup_key",
+            )
+        ]
+
+
+class ConsumerRollup(_Rollup):
+    """Usage per 15-minute grain and consumer ('' when the event named none)."""
+
+    consumer = models.CharField(max_length=200)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "grain_start", "consumer"], name="consumer_rollup_key"
+            )
+        ]
+
+
+class TicketRollup(_Rollup):
+    """Ticket-linked usage per 15-minute grain, ticket and model (top tickets by cost)."""
+
+    ticket = models.ForeignKey("tasks.Ticket", on_delete=models.CASCADE, related_name="+")
+    model = models.ForeignKey(LlmModel, on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "grain_start", "ticket", "model"], name="ticket_rollup_key"
+            )
+        ]
