@@ -46,7 +46,9 @@ class LlmModel(models.Model):
         ordering = ["name"]
         verbose_name = "LLM model"
         constraints = [
-            models.UniqueConstraint(fields=["tenant", "name"], name="llm_model_name_unique_per_tenant")
+            models.UniqueConstraint(
+                fields=["tenant", "name"], name="llm_model_name_unique_per_tenant"
+            )
         ]
 
     def __str__(self) -> str:
@@ -158,6 +160,9 @@ class ModelRollup(_Rollup):
             )
         ]
 
+    def __str__(self) -> str:
+        return f"{self.model_id}/{self.on_ticket} @ {self.grain_start}+{self.grain_seconds}s"
+
 
 class ConsumerRollup(_Rollup):
     """Usage per 15-minute grain and consumer ('' when the event named none)."""
@@ -170,6 +175,9 @@ class ConsumerRollup(_Rollup):
                 fields=["tenant", "grain_start", "consumer"], name="consumer_rollup_key"
             )
         ]
+
+    def __str__(self) -> str:
+        return f"{self.consumer!r} @ {self.grain_start}"
 
 
 class TicketRollup(_Rollup):
@@ -184,3 +192,6 @@ class TicketRollup(_Rollup):
                 fields=["tenant", "grain_start", "ticket", "model"], name="ticket_rollup_key"
             )
         ]
+
+    def __str__(self) -> str:
+        return f"ticket {self.ticket_id}/{self.model_id} @ {self.grain_start}"

@@ -7,135 +7,312 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('licensing', '0002_license_audit'),
-        ('tasks', '0003_task_counter_admitted_cap'),
+        ("licensing", "0002_license_audit"),
+        ("tasks", "0002_tickets_schedules_ticks"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='LlmModel',
+            name="LlmModel",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200)),
-                ('provider', models.CharField(max_length=200)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('tenant', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='llm_models', to='licensing.tenant')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=200)),
+                ("provider", models.CharField(max_length=200)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "tenant",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="llm_models",
+                        to="licensing.tenant",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'LLM model',
-                'ordering': ['name'],
+                "verbose_name": "LLM model",
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='ModelRollup',
+            name="ModelRollup",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('grain_start', models.BigIntegerField(help_text='Start of the UTC grain, in Unix seconds.')),
-                ('input_tokens', models.BigIntegerField(default=0)),
-                ('output_tokens', models.BigIntegerField(default=0)),
-                ('cached_tokens', models.BigIntegerField(default=0)),
-                ('succeeded_requests', models.BigIntegerField(default=0)),
-                ('failed_requests', models.BigIntegerField(default=0)),
-                ('grain_seconds', models.PositiveSmallIntegerField()),
-                ('on_ticket', models.BooleanField()),
-                ('model', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='usage.llmmodel')),
-                ('tenant', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='licensing.tenant')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "grain_start",
+                    models.BigIntegerField(help_text="Start of the UTC grain, in Unix seconds."),
+                ),
+                ("input_tokens", models.BigIntegerField(default=0)),
+                ("output_tokens", models.BigIntegerField(default=0)),
+                ("cached_tokens", models.BigIntegerField(default=0)),
+                ("succeeded_requests", models.BigIntegerField(default=0)),
+                ("failed_requests", models.BigIntegerField(default=0)),
+                ("grain_seconds", models.PositiveSmallIntegerField()),
+                ("on_ticket", models.BooleanField()),
+                (
+                    "model",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="usage.llmmodel",
+                    ),
+                ),
+                (
+                    "tenant",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="licensing.tenant",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='PricingPlan',
+            name="PricingPlan",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('input_per_million', models.DecimalField(decimal_places=6, max_digits=14, validators=[django.core.validators.MinValueValidator(Decimal('0'))])),
-                ('output_per_million', models.DecimalField(decimal_places=6, max_digits=14, validators=[django.core.validators.MinValueValidator(Decimal('0'))])),
-                ('cached_per_million', models.DecimalField(decimal_places=6, max_digits=14, validators=[django.core.validators.MinValueValidator(Decimal('0'))])),
-                ('effective_at', models.DateTimeField()),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('model', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='pricing_plans', to='usage.llmmodel')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "input_per_million",
+                    models.DecimalField(
+                        decimal_places=6,
+                        max_digits=14,
+                        validators=[django.core.validators.MinValueValidator(Decimal("0"))],
+                    ),
+                ),
+                (
+                    "output_per_million",
+                    models.DecimalField(
+                        decimal_places=6,
+                        max_digits=14,
+                        validators=[django.core.validators.MinValueValidator(Decimal("0"))],
+                    ),
+                ),
+                (
+                    "cached_per_million",
+                    models.DecimalField(
+                        decimal_places=6,
+                        max_digits=14,
+                        validators=[django.core.validators.MinValueValidator(Decimal("0"))],
+                    ),
+                ),
+                ("effective_at", models.DateTimeField()),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "model",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="pricing_plans",
+                        to="usage.llmmodel",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['model', 'effective_at'],
+                "ordering": ["model", "effective_at"],
             },
         ),
         migrations.CreateModel(
-            name='TicketRollup',
+            name="TicketRollup",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('grain_start', models.BigIntegerField(help_text='Start of the UTC grain, in Unix seconds.')),
-                ('input_tokens', models.BigIntegerField(default=0)),
-                ('output_tokens', models.BigIntegerField(default=0)),
-                ('cached_tokens', models.BigIntegerField(default=0)),
-                ('succeeded_requests', models.BigIntegerField(default=0)),
-                ('failed_requests', models.BigIntegerField(default=0)),
-                ('model', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='usage.llmmodel')),
-                ('tenant', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='licensing.tenant')),
-                ('ticket', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='tasks.ticket')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "grain_start",
+                    models.BigIntegerField(help_text="Start of the UTC grain, in Unix seconds."),
+                ),
+                ("input_tokens", models.BigIntegerField(default=0)),
+                ("output_tokens", models.BigIntegerField(default=0)),
+                ("cached_tokens", models.BigIntegerField(default=0)),
+                ("succeeded_requests", models.BigIntegerField(default=0)),
+                ("failed_requests", models.BigIntegerField(default=0)),
+                (
+                    "model",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="usage.llmmodel",
+                    ),
+                ),
+                (
+                    "tenant",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="licensing.tenant",
+                    ),
+                ),
+                (
+                    "ticket",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="tasks.ticket",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='UsageEvent',
+            name="UsageEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('request_id', models.CharField(max_length=200)),
-                ('occurred_at', models.DateTimeField()),
-                ('input_tokens', models.PositiveIntegerField(default=0, validators=[django.core.validators.MaxValueValidator(2147483647)])),
-                ('output_tokens', models.PositiveIntegerField(default=0, validators=[django.core.validators.MaxValueValidator(2147483647)])),
-                ('cached_tokens', models.PositiveIntegerField(default=0, validators=[django.core.validators.MaxValueValidator(2147483647)])),
-                ('consumer', models.CharField(blank=True, max_length=200)),
-                ('succeeded', models.BooleanField(default=True)),
-                ('received_at', models.DateTimeField(auto_now_add=True)),
-                ('model', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='usage_events', to='usage.llmmodel')),
-                ('task', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='usage_events', to='tasks.task')),
-                ('tenant', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='usage_events', to='licensing.tenant')),
-                ('ticket', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='usage_events', to='tasks.ticket')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("request_id", models.CharField(max_length=200)),
+                ("occurred_at", models.DateTimeField()),
+                (
+                    "input_tokens",
+                    models.PositiveIntegerField(
+                        default=0, validators=[django.core.validators.MaxValueValidator(2147483647)]
+                    ),
+                ),
+                (
+                    "output_tokens",
+                    models.PositiveIntegerField(
+                        default=0, validators=[django.core.validators.MaxValueValidator(2147483647)]
+                    ),
+                ),
+                (
+                    "cached_tokens",
+                    models.PositiveIntegerField(
+                        default=0, validators=[django.core.validators.MaxValueValidator(2147483647)]
+                    ),
+                ),
+                ("consumer", models.CharField(blank=True, max_length=200)),
+                ("succeeded", models.BooleanField(default=True)),
+                ("received_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "model",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="usage_events",
+                        to="usage.llmmodel",
+                    ),
+                ),
+                (
+                    "task",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="usage_events",
+                        to="tasks.task",
+                    ),
+                ),
+                (
+                    "tenant",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="usage_events",
+                        to="licensing.tenant",
+                    ),
+                ),
+                (
+                    "ticket",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="usage_events",
+                        to="tasks.ticket",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-occurred_at', '-id'],
+                "ordering": ["-occurred_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='ConsumerRollup',
+            name="ConsumerRollup",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('grain_start', models.BigIntegerField(help_text='Start of the UTC grain, in Unix seconds.')),
-                ('input_tokens', models.BigIntegerField(default=0)),
-                ('output_tokens', models.BigIntegerField(default=0)),
-                ('cached_tokens', models.BigIntegerField(default=0)),
-                ('succeeded_requests', models.BigIntegerField(default=0)),
-                ('failed_requests', models.BigIntegerField(default=0)),
-                ('consumer', models.CharField(max_length=200)),
-                ('tenant', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='licensing.tenant')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "grain_start",
+                    models.BigIntegerField(help_text="Start of the UTC grain, in Unix seconds."),
+                ),
+                ("input_tokens", models.BigIntegerField(default=0)),
+                ("output_tokens", models.BigIntegerField(default=0)),
+                ("cached_tokens", models.BigIntegerField(default=0)),
+                ("succeeded_requests", models.BigIntegerField(default=0)),
+                ("failed_requests", models.BigIntegerField(default=0)),
+                ("consumer", models.CharField(max_length=200)),
+                (
+                    "tenant",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="licensing.tenant",
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('tenant', 'grain_start', 'consumer'), name='consumer_rollup_key')],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("tenant", "grain_start", "consumer"), name="consumer_rollup_key"
+                    )
+                ],
             },
         ),
         migrations.AddConstraint(
-            model_name='llmmodel',
-            constraint=models.UniqueConstraint(fields=('tenant', 'name'), name='llm_model_name_unique_per_tenant'),
+            model_name="llmmodel",
+            constraint=models.UniqueConstraint(
+                fields=("tenant", "name"), name="llm_model_name_unique_per_tenant"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='modelrollup',
-            constraint=models.UniqueConstraint(fields=('tenant', 'grain_seconds', 'grain_start', 'model', 'on_ticket'), name='model_rollup_key'),
+            model_name="modelrollup",
+            constraint=models.UniqueConstraint(
+                fields=("tenant", "grain_seconds", "grain_start", "model", "on_ticket"),
+                name="model_rollup_key",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='pricingplan',
-            constraint=models.UniqueConstraint(fields=('model', 'effective_at'), name='pricing_plan_one_per_model_and_time'),
+            model_name="pricingplan",
+            constraint=models.UniqueConstraint(
+                fields=("model", "effective_at"), name="pricing_plan_one_per_model_and_time"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='ticketrollup',
-            constraint=models.UniqueConstraint(fields=('tenant', 'grain_start', 'ticket', 'model'), name='ticket_rollup_key'),
+            model_name="ticketrollup",
+            constraint=models.UniqueConstraint(
+                fields=("tenant", "grain_start", "ticket", "model"), name="ticket_rollup_key"
+            ),
         ),
         migrations.AddIndex(
-            model_name='usageevent',
-            index=models.Index(fields=['tenant', 'occurred_at'], name='usage_event_tenant_time'),
+            model_name="usageevent",
+            index=models.Index(fields=["tenant", "occurred_at"], name="usage_event_tenant_time"),
         ),
         migrations.AddConstraint(
-            model_name='usageevent',
-            constraint=models.UniqueConstraint(fields=('tenant', 'request_id'), name='usage_event_request_id_unique_per_tenant'),
+            model_name="usageevent",
+            constraint=models.UniqueConstraint(
+                fields=("tenant", "request_id"), name="usage_event_request_id_unique_per_tenant"
+            ),
         ),
     ]
