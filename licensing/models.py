@@ -84,6 +84,11 @@ class License(models.Model):
                 condition=Q(status="active"),
                 name="one_active_license_per_tenant",
             ),
+            models.CheckConstraint(
+                condition=Q(status="active", archived_at__isnull=True)
+                | Q(status="archived", archived_at__isnull=False),
+                name="archived_license_has_archived_at",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -91,3 +96,38 @@ class License(models.Model):
 
     def cap(self, dimension: str) -> int | None:
         return getattr(self, f"{dimension}_cap")
+
+    @property
+    def caps(self) -> dict[str, int | None]:
+        return {dimension: self.cap(dimension) for dimension in ("hosts", "gateways", "tasks")}
+
+    @property
+    def is_perpetual(self) -> bool:
+        return self.expires_at is None
+
+
+class LicenseAuditRecord(models.Model):
+    """One row per license change of a tenant: who applied what, when, replacing what."""
+
+    class Action(models.TextChoices):
+        APPLIED = "applied", "Applied"
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="license_audit")
+    action = models.CharField(max_length=16, choices=Action.choices, default=Action.APPLIED)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # The username as it was, kept even if the user is deleted later.
+    actor_name = models.CharField(max_length=150, blank=True)
+    at = models.DateTimeField()
+    license = models.ForeignKey(License, on_delete=models.PROTECT, related_name="+")
+    previous_license = models.ForeignKey(
+        License, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        replaced = f" replacing {self.previous_license.jti}" if self.previous_license_id else ""
+        return f"{self.actor_name or 'system'} {self.action} {self.license.jti}{replaced}"

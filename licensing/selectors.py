@@ -4,6 +4,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from licensing.models import License, Tenant
@@ -65,3 +66,26 @@ def tenant_entitlements(tenant: Tenant, *, now: datetime | None = None) -> Entit
         license.expires_at,
         license,
     )
+
+
+def license_history(tenant: Tenant) -> QuerySet[License]:
+    """Every license the tenant has applied, newest first, with who applied it."""
+    return (
+        License.objects.filter(tenant=tenant)
+        .select_related("applied_by")
+        .order_by("-applied_at", "-id")
+    )
+
+
+def tenant_usage(tenant: Tenant) -> dict[str, int]:
+    """Used per dimension: hosts and gateways registered now, tasks ever created.
+
+    Read through the reverse relations the tasks app declares, by name: licensing does
+    not import tasks (dependencies point usage -> tasks -> licensing).
+    """
+    counter = getattr(tenant, "task_counter", None)  # no row yet: no task ever created
+    return {
+        "hosts": tenant.hosts.count(),
+        "gateways": tenant.gateways.count(),
+        "tasks": counter.used if counter is not None else 0,
+    }

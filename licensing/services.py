@@ -1,14 +1,22 @@
 """Writes about tenants, their users and their licenses."""
 
+import logging
 import zoneinfo
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
 from django.utils.text import slugify
 
-from licensing.models import Membership, Tenant
+from licensing.errors import LicenseRefused
+from licensing.jwt import LicenseClaims, decode_license
+from licensing.keys import configured_keys
+from licensing.models import License, LicenseAuditRecord, Membership, Tenant
+
+logger = logging.getLogger(__name__)
 
 
 def tenant_create(*, name: str, slug: str | None = None, timezone: str = "UTC") -> Tenant:
@@ -42,3 +50,88 @@ def user_add(
         user.save()
         Membership.objects.create(user=user, tenant=tenant)
     return user
+
+
+def license_apply(*, tenant: Tenant, token: str, acting_user: AbstractBaseUser | None) -> License:
+    """Verify `token` and make it the tenant's active license; return the new license.
+
+    A refused token raises `LicenseRefused` and changes nothing. Otherwise, in one
+    durable transaction: the active license is archived, the new one activated and an
+    audit record written.
+    """
+    try:
+        claims = decode_license(
+            token,
+            configured_keys(),
+            issuer=settings.LICENSE_ISSUER,
+            subject=str(tenant.license_subject),
+        )
+        with transaction.atomic(durable=True):
+            # Lock the tenant row: concurrent applies for one tenant queue here, so each
+            # compares against (and archives) the license the previous one activated.
+            Tenant.objects.select_for_update().get(pk=tenant.pk)
+            current = License.objects.filter(tenant=tenant, status=License.Status.ACTIVE).first()
+            _refuse_replay(current, claims)
+            return _activate(
+                tenant=tenant, current=current, claims=claims, token=token, acting_user=acting_user
+            )
+    except LicenseRefused as refusal:
+        logger.info("License refused for tenant %s: %s", tenant.slug, refusal.code)
+        raise
+
+
+def _refuse_replay(current: License | None, claims: LicenseClaims) -> None:
+    if current is None:
+        return
+    if claims.jti == current.jti:
+        raise LicenseRefused(
+            "already_applied", "This license is already the active one; nothing was changed."
+        )
+    if claims.issued_at < current.issued_at:
+        raise LicenseRefused(
+            "rollback",
+            f"This license was issued on {claims.issued_at:%Y-%m-%d %H:%M} UTC, before the "
+            f"active one ({current.issued_at:%Y-%m-%d %H:%M} UTC): an older license cannot "
+            "replace a newer one.",
+        )
+
+
+def _activate(
+    *,
+    tenant: Tenant,
+    current: License | None,
+    claims: LicenseClaims,
+    token: str,
+    acting_user: AbstractBaseUser | None,
+) -> License:
+    now = timezone.now()
+    if current is not None:
+        current.status, current.archived_at = License.Status.ARCHIVED, now
+        current.save(update_fields=["status", "archived_at"])
+    license = License.objects.create(
+        tenant=tenant,
+        jti=claims.jti,
+        kind=claims.kind,
+        customer=claims.customer,
+        hosts_cap=claims.caps["hosts"],
+        gateways_cap=claims.caps["gateways"],
+        tasks_cap=claims.caps["tasks"],
+        issued_at=claims.issued_at,
+        starts_at=claims.starts_at,
+        expires_at=claims.expires_at,
+        token="".join(token.split()),
+        claims=claims.raw,
+        status=License.Status.ACTIVE,
+        applied_by=acting_user,
+        applied_at=now,
+    )
+    LicenseAuditRecord.objects.create(
+        tenant=tenant,
+        action=LicenseAuditRecord.Action.APPLIED,
+        actor=acting_user,
+        actor_name=acting_user.get_username() if acting_user is not None else "",
+        at=now,
+        license=license,
+        previous_license=current,
+    )
+    return license

@@ -1,1 +1,7 @@
-urlpatterns: list = []  # /settings/license/ arrives with the licensing issue.
+from django.urls import path
+
+from licensing import views
+
+urlpatterns = [
+    path("settings/license/", views.license_settings, name="license-settings"),
+]

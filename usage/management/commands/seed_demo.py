@@ -13,7 +13,8 @@ class Command(BaseCommand):
             self.stdout.write("The demo tenant exists already; nothing was added.")
         else:
             with transaction.atomic():
-                licensing_demo.seed_tenant()
+                tenant = licensing_demo.seed_tenant()
+            licensing_demo.seed_license(tenant)  # its own durable transaction, before any data
             self.stdout.write(self.style.SUCCESS("Demo tenant 'Acme Robotics' created."))
         for login in licensing_demo.DEMO_LOGINS:
             self.stdout.write(

@@ -1,0 +1,22 @@
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+
+from licensing.keys import write_key_pair
+
+
+class Command(BaseCommand):
+    help = "Make an Ed25519 key pair for signing licenses: DIR/private.pem and DIR/public.pem."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--out", required=True, type=Path, help="Directory for the key pair.")
+
+    def handle(self, *args, out: Path, **options):
+        try:
+            private, public = write_key_pair(out, overwrite=False)
+        except FileExistsError as error:
+            raise CommandError(f"{error}: refusing to overwrite a key pair.") from error
+        except OSError as error:
+            raise CommandError(f"Cannot write the key pair to {out}: {error.strerror}.") from error
+        self.stdout.write(f"Private key (keep it secret, never commit it): {private}")
+        self.stdout.write(f"Public key (set LICENSE_PUBLIC_KEYS to it): {public}")
