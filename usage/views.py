@@ -1,0 +1,149 @@
+"""The Usage page (plan card + Activity) and the models & pricing page (SPEC §5.1, §5.3)."""
+
+from dataclasses import dataclass
+
+from django.contrib import messages
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.cache import patch_vary_headers
+
+from licensing.errors import DomainError
+from licensing.tenancy import staff_required
+from usage.buckets import RangeRefused
+from usage.forms import (
+    MODES,
+    PRESETS,
+    ActivityQuery,
+    ActivityQueryForm,
+    LlmModelForm,
+    PricingPlanForm,
+    add_refusal_to_form,
+    default_activity_query,
+)
+from usage.plan import plan_usage
+from usage.selectors import Activity, activity, llm_model_list
+
+# Bucket label formats: short buckets show the time, day buckets only the date.
+LABEL_FORMATS = {"1d": "%a %d %b"}
+DEFAULT_LABEL_FORMAT = "%d %b %H:%M"
+
+
+@dataclass(frozen=True)
+class Control:
+    """A range or mode switch: a plain link (no JavaScript) that htmx also fetches."""
+
+    key: str
+    label: str
+    url: str
+    selected: bool
+
+
+def chart_data(result: Activity) -> dict:
+    """What usage.js draws: bucket labels in the tenant's zone, and the mode's datasets."""
+    label_format = LABEL_FORMATS.get(result.bucket, DEFAULT_LABEL_FORMAT)
+    labels = [point.start.strftime(label_format) for point in result.series]
+    if result.mode == "tokens":
+        datasets = [
+            {
+                "key": kind,
+                "label": kind.capitalize(),
+                "data": [getattr(p.tokens, kind) for p in result.series],
+            }
+            for kind in ("input", "cached", "output")
+        ]
+    else:
+        datasets = [
+            {
+                "key": "cost",
+                "label": "Cost (USD)",
+                "data": [float(p.cost.total) for p in result.series],
+            }
+        ]
+    return {"mode": result.mode, "bucket": result.bucket, "labels": labels, "datasets": datasets}
+
+
+def _controls(query: ActivityQuery) -> dict:
+    ranges = [
+        Control(
+            key, label, f"{reverse('usage')}?{query.query_string(range=key)}", query.range == key
+        )
+        for key, (label, _) in PRESETS.items()
+    ]
+    modes = [
+        Control(key, label, f"{reverse('usage')}?{query.query_string(mode=key)}", query.mode == key)
+        for key, label in MODES
+    ]
+    return {"range_controls": ranges, "mode_controls": modes}
+
+
+def _activity_context(request) -> tuple[dict, int]:
+    """The Activity section's context and HTTP status (400 for a range that cannot be shown)."""
+    tenant, now = request.tenant, timezone.now()
+    form = ActivityQueryForm(request.GET)
+    if form.is_valid():
+        query = form.activity_query(zone=tenant.zone, now=now)
+        error = None
+    else:
+        query = default_activity_query(zone=tenant.zone, now=now)
+        error = " ".join(message for messages in form.errors.values() for message in messages)
+    context = {"query": query, "form": form, **_controls(query)}
+    if error is None:
+        try:
+            result = activity(tenant=tenant, start=query.start, end=query.end, mode=query.mode)
+        except RangeRefused as refusal:
+            error = refusal.detail
+        else:
+            context.update(activity=result, chart=chart_data(result))
+    context["error"] = error
+    # Custom dates to prefill: what was typed, or the shown range as whole local days.
+    local_start, local_end = (timezone.localtime(t, tenant.zone) for t in (query.start, query.end))
+    context["custom_start"] = query.start_date or local_start.date()
+    context["custom_end"] = query.end_date or local_end.date()
+    return context, 400 if error else 200
+
+
+@staff_required
+def usage_page(request):
+    """Plan usage and Activity; an htmx request (toggle, range) gets the Activity section only."""
+    activity_context, status = _activity_context(request)
+    if request.htmx and not request.htmx.history_restore_request:
+        response = render(request, "usage/_activity.html", activity_context, status=status)
+    else:
+        request.usage_plan = plan_usage(request.tenant)  # the banner reuses it
+        context = {"plan": request.usage_plan, **activity_context}
+        response = render(request, "usage/page.html", context, status=status)
+    patch_vary_headers(response, ["HX-Request"])  # the same URL answers a section or a page
+    return response
+
+
+@staff_required
+def models_page(request):
+    """The tenant's LLM models with their pricing plans; forms to add either."""
+    tenant = request.tenant
+    model_form = LlmModelForm(tenant=tenant)
+    plan_form = PricingPlanForm(tenant=tenant, initial={"model": request.GET.get("model")})
+    if request.method == "POST":
+        posted = request.POST.get("form")
+        form_class = LlmModelForm if posted == "model" else PricingPlanForm
+        form = form_class(request.POST, tenant=tenant)
+        if form.is_valid():
+            try:
+                created = form.save()
+            except DomainError as refusal:
+                add_refusal_to_form(form, refusal)
+            else:
+                messages.success(request, form.success_message(created))
+                return redirect("usage-models")
+        if posted == "model":
+            model_form = form
+        else:
+            plan_form = form
+    context = {
+        "models": llm_model_list(tenant=tenant),
+        "model_form": model_form,
+        "plan_form": plan_form,
+        "zone": tenant.timezone,
+    }
+    status = 400 if request.method == "POST" else 200
+    return render(request, "usage/models.html", context, status=status)
