@@ -1,1 +1,4 @@
+from tasks import ticket_api
+
 urlpatterns: list = []
+urlpatterns += ticket_api.urlpatterns  # gateway deliveries, tickets, schedules

@@ -1,0 +1,86 @@
+"""Writes about tickets: receive a delivery, check a gateway secret, retry a rejected ticket."""
+
+import hmac
+
+from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
+
+from licensing.errors import DomainError
+from tasks.models import Gateway, Ticket
+from tasks.services import gateway_secret_hash
+
+
+class TicketNotRejected(DomainError):
+    """Only a rejected ticket can be retried; pending and converted ones are left as they are."""
+
+    code = "ticket_not_rejected"
+    http_status = 409
+
+    def __init__(self, ticket: Ticket) -> None:
+        super().__init__(
+            f"Ticket {ticket.pk} is {ticket.status}, not rejected: there is nothing to retry."
+        )
+
+
+def gateway_secret_matches(gateway: Gateway, secret: str) -> bool:
+    """Constant-time comparison of a presented secret with the gateway's stored hash."""
+    return hmac.compare_digest(gateway_secret_hash(secret), gateway.secret_hash)
+
+
+def ticket_receive(
+    *,
+    gateway: Gateway,
+    external_id: str,
+    subject: str,
+    body: str = "",
+    recurrence: dict | None = None,
+) -> tuple[Ticket, bool]:
+    """Store a delivered ticket as `pending`; returns (ticket, created).
+
+    Idempotent by `external_id` per gateway: a re-delivery returns the ticket stored
+    the first time and changes nothing, even when two deliveries race (the unique
+    constraint makes the loser's insert fail; it then reads the winner's row).
+    """
+    existing = Ticket.objects.filter(gateway=gateway, external_id=external_id).first()
+    if existing is not None:
+        return existing, False
+    try:
+        with transaction.atomic(durable=True):
+            ticket = Ticket.objects.create(
+                tenant_id=gateway.tenant_id,
+                gateway=gateway,
+                external_id=external_id,
+                subject=subject,
+                body=body,
+                recurrence=recurrence,
+            )
+    except IntegrityError:
+        return Ticket.objects.get(gateway=gateway, external_id=external_id), False
+    return ticket, True
+
+
+def ticket_retry(*, ticket: Ticket) -> Ticket:
+    """Put a rejected ticket back to `pending` so the next engine pass converts it."""
+    with transaction.atomic(durable=True):
+        # Lock the row: two retries (or a retry and an admin action) change it once.
+        ticket = Ticket.objects.select_for_update().get(pk=ticket.pk)
+        if ticket.status != Ticket.Status.REJECTED:
+            raise TicketNotRejected(ticket)
+        _requeue(Ticket.objects.filter(pk=ticket.pk))
+        ticket.refresh_from_db()
+    return ticket
+
+
+def tickets_retry_rejected(*, tickets: QuerySet[Ticket] | None = None) -> int:
+    """Put every rejected ticket (of `tickets`, default all) back to `pending`; returns how many."""
+    tickets = Ticket.objects.all() if tickets is None else tickets
+    with transaction.atomic(durable=True):
+        # One UPDATE ... WHERE status = 'rejected': a ticket the engine is converting is pending,
+        # so it is never touched here.
+        return _requeue(tickets.filter(status=Ticket.Status.REJECTED))
+
+
+def _requeue(tickets: QuerySet[Ticket]) -> int:
+    return tickets.update(
+        status=Ticket.Status.PENDING, refusal_code="", refusal_detail="", refused_at=None
+    )
