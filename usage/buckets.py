@@ -68,11 +68,21 @@ class Buckets:
     def bucket_end(self, i: int) -> datetime:
         return self.edges[i + 1] if i + 1 < len(self.edges) else self.last_end
 
-    def wall_key_sql(self, column: str) -> tuple[str, list[int]]:
-        """SQL grouping `column` (Unix seconds) finer than the buckets but never across two.
+    def stretch_sql(self, column: str) -> tuple[str, list[int]]:
+        """SQL numbering the constant-offset stretch that `column` (Unix seconds) is in."""
+        if len(self.offsets) == 1:
+            return "", []  # one stretch: nothing to group by
+        parts, params = [], []
+        for number, (following, _) in enumerate(self.offsets[1:]):
+            parts.append(f"WHEN {column} < %s THEN {number}")
+            params.append(int(following.timestamp()))
+        return "CASE " + " ".join(parts) + f" ELSE {len(self.offsets) - 1} END", params
 
-        Groups by (wall-clock bucket number, UTC offset); `index()` of each group's
-        earliest instant tells its bucket. Portable integer arithmetic.
+    def wall_key_sql(self, column: str) -> tuple[str, list[int]]:
+        """SQL numbering the wall-clock bucket of `column` (Unix seconds).
+
+        Grouped together with `stretch_sql`, a group never spans two buckets, and
+        `index()` of its earliest instant tells its bucket. Portable integer arithmetic.
         """
         params: list[int] = []
         if len(self.offsets) == 1:

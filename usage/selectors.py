@@ -3,13 +3,29 @@
 `plan_usage` lives in `usage/plan.py`.
 """
 
+import math
+from bisect import bisect_right
+from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime
-from decimal import Decimal
+from datetime import UTC, datetime
+from decimal import Decimal, localcontext
 from typing import Literal
 
+from django.db import connection
+
 from licensing.models import Tenant
-from usage.models import LlmModel
+from tasks.models import Ticket
+from usage.buckets import Buckets, RangeRefused, buckets_for
+from usage.models import (
+    FINE_GRAIN_SECONDS,
+    GRAIN_SECONDS,
+    ConsumerRollup,
+    LlmModel,
+    ModelRollup,
+    PricingPlan,
+    TicketRollup,
+    UsageEvent,
+)
 
 Mode = Literal["tokens", "cost"]
 MODES: tuple[str, ...] = ("tokens", "cost")
@@ -170,7 +186,338 @@ def activity(
     mode, or more than 2,000 buckets. Cost is exact Decimal: tokens of ticket-linked
     usage priced by the model's plan in force at each event's time.
     """
-    raise NotImplementedError
+    if mode not in MODES:
+        raise RangeRefused(f"Unknown mode {mode!r}: use tokens or cost.", code="invalid_mode")
+    buckets = buckets_for(start=start, end=end, zone=tenant.zone, bucket=bucket)
+    models = {m.id: m for m in LlmModel.objects.filter(tenant=tenant)}
+    pricing = _Pricing(models, buckets.start, buckets.end)
+    grain = FINE_GRAIN_SECONDS if buckets.seconds < GRAIN_SECONDS else GRAIN_SECONDS
+    with localcontext() as context:
+        context.prec = 60  # cost sums stay exact far beyond any real bill
+        return _activity(tenant, buckets, mode, grain, models, pricing)
+
+
+# Index of the token and request sums in every fact row.
+_IN, _OUT, _CACHED, _OK, _FAILED = range(5)
+_ZERO = (0, 0, 0, 0, 0)
+
+
+def _tokens(sums) -> Tokens:
+    return Tokens(input=sums[_IN], output=sums[_OUT], cached=sums[_CACHED])
+
+
+def _requests(sums) -> Requests:
+    return Requests(succeeded=sums[_OK], failed=sums[_FAILED])
+
+
+def _add(target: list, sums) -> None:
+    for i in range(5):
+        target[i] += sums[i]
+
+
+class _Pricing:
+    """The plans that can apply in `[start, end)`, per model.
+
+    A fact's `period` counts the model's plans that took effect inside the range at or
+    before the fact's time; period 0 is the plan in force at `start` (or none).
+    """
+
+    def __init__(self, models: dict, start: datetime, end: datetime) -> None:
+        self.plans: dict[int, list[PricingPlan]] = defaultdict(list)
+        for plan in PricingPlan.objects.filter(model__in=models).order_by("effective_at"):
+            self.plans[plan.model_id].append(plan)
+        self.start = start
+        self.base: dict[int, PricingPlan | None] = {}
+        self.changes: dict[int, list[PricingPlan]] = {}
+        for model_id in models:
+            plans = self.plans[model_id]
+            times = [plan.effective_at for plan in plans]
+            before = bisect_right(times, start)
+            self.base[model_id] = plans[before - 1] if before else None
+            self.changes[model_id] = [p for p in plans[before:] if p.effective_at < end]
+
+    def period_sql(self, column: str) -> tuple[str, list]:
+        parts, params = [], []
+        for model_id, changes in self.changes.items():
+            for plan in changes:
+                parts.append(f"CASE WHEN model_id = %s AND {column} >= %s THEN 1 ELSE 0 END")
+                params += [model_id, int(plan.effective_at.timestamp())]
+        return ("(" + " + ".join(parts) + ")" if parts else "0"), params
+
+    def period_at(self, model_id: int, instant: datetime) -> int:
+        return sum(1 for plan in self.changes[model_id] if plan.effective_at <= instant)
+
+    def plan(self, model_id: int, period: int) -> PricingPlan | None:
+        return self.changes[model_id][period - 1] if period else self.base[model_id]
+
+    def cost(self, model_id: int, period: int, sums) -> Cost | None:
+        plan = self.plan(model_id, period)
+        if plan is None:
+            return None
+        return Cost(
+            input=(sums[_IN] * plan.input_per_million).scaleb(-6),
+            output=(sums[_OUT] * plan.output_per_million).scaleb(-6),
+            cached=(sums[_CACHED] * plan.cached_per_million).scaleb(-6),
+        )
+
+
+def _plus(a: Cost, b: Cost) -> Cost:
+    return Cost(input=a.input + b.input, output=a.output + b.output, cached=a.cached + b.cached)
+
+
+def _split(buckets: Buckets, grain: int) -> tuple[tuple[int, int] | None, list]:
+    """The whole grains of the range (Unix seconds) and the partial edges (raw events)."""
+    first = math.ceil(buckets.start.timestamp() / grain) * grain
+    last = math.floor(buckets.end.timestamp() / grain) * grain
+    if first >= last:
+        return None, [(buckets.start, buckets.end)]
+    edges = []
+    if buckets.start.timestamp() < first:
+        edges.append((buckets.start, datetime.fromtimestamp(first, UTC)))
+    if last < buckets.end.timestamp():
+        edges.append((datetime.fromtimestamp(last, UTC), buckets.end))
+    return (first, last), edges
+
+
+def _raw_events(tenant: Tenant, windows: list) -> list[tuple]:
+    rows: list[tuple] = []
+    for low, high in windows:
+        rows += UsageEvent.objects.filter(
+            tenant=tenant, occurred_at__gte=low, occurred_at__lt=high
+        ).values_list(
+            "occurred_at",
+            "model_id",
+            "ticket_id",
+            "consumer",
+            "input_tokens",
+            "output_tokens",
+            "cached_tokens",
+            "succeeded",
+        )
+    return rows
+
+
+def _raw_sums(row) -> tuple[int, ...]:
+    return (row[4], row[5], row[6], int(row[7]), int(not row[7]))
+
+
+_SUMS_SQL = (
+    "SUM(input_tokens), SUM(output_tokens), SUM(cached_tokens), "
+    "SUM(succeeded_requests), SUM(failed_requests)"
+)
+
+
+def _query(sql: str, params: list) -> list[tuple]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def _model_facts(tenant, buckets: Buckets, grain: int, pricing: _Pricing) -> dict:
+    """{(bucket index, model id, on a ticket, plan period): [5 sums]}."""
+    facts: dict[tuple, list[int]] = defaultdict(lambda: [0] * 5)
+    whole, edges = _split(buckets, grain)
+    if whole:
+        key_sql, key_params = buckets.wall_key_sql("grain_start")
+        stretch_sql, stretch_params = buckets.stretch_sql("grain_start")
+        period_sql, period_params = pricing.period_sql("grain_start")
+        table = connection.ops.quote_name(ModelRollup._meta.db_table)
+        rows = _query(
+            f"SELECT MIN(grain_start), model_id, on_ticket, {period_sql} AS period, {_SUMS_SQL} "
+            f"FROM {table} WHERE tenant_id = %s AND grain_seconds = %s "
+            "AND grain_start >= %s AND grain_start < %s "
+            f"GROUP BY {key_sql}, {stretch_sql + ', ' if stretch_sql else ''}model_id, on_ticket"
+            + (", period" if period_params else ""),
+            [*period_params, tenant.id, grain, *whole, *key_params, *stretch_params],
+        )
+        for first, model_id, on_ticket, period, *sums in rows:
+            index = buckets.index(datetime.fromtimestamp(first, UTC))
+            _add(facts[(index, model_id, bool(on_ticket), period)], sums)
+    for row in _raw_events(tenant, edges):
+        at, model_id, ticket_id = row[0], row[1], row[2]
+        key = (buckets.index(at), model_id, ticket_id is not None, pricing.period_at(model_id, at))
+        _add(facts[key], _raw_sums(row))
+    return facts
+
+
+def _consumer_facts(tenant, buckets: Buckets) -> dict:
+    """{consumer: [5 sums]} over the range."""
+    facts: dict[str, list[int]] = defaultdict(lambda: [0] * 5)
+    whole, edges = _split(buckets, GRAIN_SECONDS)
+    if whole:
+        table = connection.ops.quote_name(ConsumerRollup._meta.db_table)
+        for consumer, *sums in _query(
+            f"SELECT consumer, {_SUMS_SQL} FROM {table} WHERE tenant_id = %s "
+            "AND grain_start >= %s AND grain_start < %s GROUP BY consumer",
+            [tenant.id, *whole],
+        ):
+            _add(facts[consumer], sums)
+    for row in _raw_events(tenant, edges):
+        _add(facts[row[3]], _raw_sums(row))
+    return facts
+
+
+def _ticket_facts(tenant, buckets: Buckets, pricing: _Pricing) -> dict:
+    """{(ticket id, model id, plan period): [5 sums]} of ticket-linked usage."""
+    facts: dict[tuple, list[int]] = defaultdict(lambda: [0] * 5)
+    whole, edges = _split(buckets, GRAIN_SECONDS)
+    if whole:
+        period_sql, period_params = pricing.period_sql("grain_start")
+        table = connection.ops.quote_name(TicketRollup._meta.db_table)
+        for ticket_id, model_id, period, *sums in _query(
+            f"SELECT ticket_id, model_id, {period_sql} AS period, {_SUMS_SQL} FROM {table} "
+            "WHERE tenant_id = %s AND grain_start >= %s AND grain_start < %s "
+            "GROUP BY ticket_id, model_id" + (", period" if period_params else ""),
+            [*period_params, tenant.id, *whole],
+        ):
+            _add(facts[(ticket_id, model_id, period)], sums)
+    for row in _raw_events(tenant, edges):
+        at, model_id, ticket_id = row[0], row[1], row[2]
+        if ticket_id is not None:
+            _add(facts[(ticket_id, model_id, pricing.period_at(model_id, at))], _raw_sums(row))
+    return facts
+
+
+def _activity(tenant, buckets: Buckets, mode: str, grain: int, models, pricing) -> Activity:
+    zero_cost = Cost()
+    count = len(buckets)
+    bucket_sums = [[0] * 5 for _ in range(count)]
+    bucket_costs = [zero_cost] * count
+    model_sums: dict[int, list[int]] = defaultdict(lambda: [0] * 5)
+    model_costs: dict[int, Cost] = defaultdict(Cost)
+    unpriced: dict[int, list[int]] = defaultdict(lambda: [0] * 5)
+    unattributed: dict[int, list[int]] = defaultdict(lambda: [0] * 5)
+    for (index, model_id, on_ticket, period), sums in _model_facts(
+        tenant, buckets, grain, pricing
+    ).items():
+        _add(bucket_sums[index], sums)
+        _add(model_sums[model_id], sums)
+        if not on_ticket:
+            _add(unattributed[model_id], sums)
+            continue
+        cost = pricing.cost(model_id, period, sums)
+        if cost is None:
+            _add(unpriced[model_id], sums)
+        else:
+            bucket_costs[index] = _plus(bucket_costs[index], cost)
+            model_costs[model_id] = _plus(model_costs[model_id], cost)
+
+    zone = buckets.zone
+    series = tuple(
+        SeriesPoint(
+            start=buckets.edges[i].astimezone(zone),
+            end=buckets.bucket_end(i).astimezone(zone),
+            tokens=_tokens(bucket_sums[i]),
+            cost=bucket_costs[i],
+            requests=_requests(bucket_sums[i]),
+        )
+        for i in range(count)
+    )
+    total = [0] * 5
+    for sums in bucket_sums:
+        _add(total, sums)
+    total_cost = zero_cost
+    for cost in model_costs.values():
+        total_cost = _plus(total_cost, cost)
+
+    by_model = [
+        ModelUsage(
+            model_id=model_id,
+            name=models[model_id].name,
+            provider=models[model_id].provider,
+            tokens=_tokens(sums),
+            requests=_requests(sums),
+            cost=model_costs.get(model_id, zero_cost),
+            unpriced_tokens=_tokens(unpriced.get(model_id, _ZERO)),
+            unattributed_tokens=_tokens(unattributed.get(model_id, _ZERO)),
+        )
+        for model_id, sums in model_sums.items()
+    ]
+    if mode == "cost":
+        by_model.sort(key=lambda m: (-m.cost.total, -m.tokens.total, m.name))
+    else:
+        by_model.sort(key=lambda m: (-m.tokens.total, m.name))
+
+    consumers = sorted(
+        (
+            ConsumerUsage(consumer=name, tokens=_tokens(sums), requests=_requests(sums))
+            for name, sums in _consumer_facts(tenant, buckets).items()
+        ),
+        key=lambda c: (-c.tokens.total, c.consumer),
+    )[:TOP]
+
+    return Activity(
+        start=buckets.start.astimezone(zone),
+        end=buckets.end.astimezone(zone),
+        zone=zone.key,
+        mode=mode,
+        bucket=buckets.name,
+        bucket_seconds=buckets.seconds,
+        series=series,
+        tokens=_tokens(total),
+        cost=total_cost,
+        requests=_requests(total),
+        by_model=tuple(by_model),
+        top_consumers=tuple(consumers),
+        top_tickets=_top_tickets(tenant, buckets, pricing),
+        unpriced=tuple(
+            UncostedUsage(
+                model_id=model_id,
+                name=models[model_id].name,
+                tokens=_tokens(sums),
+                requests=_requests(sums),
+                message=_unpriced_message(models[model_id], pricing),
+            )
+            for model_id, sums in sorted(unpriced.items(), key=lambda i: models[i[0]].name)
+        ),
+        unattributed=tuple(
+            UncostedUsage(
+                model_id=model_id,
+                name=models[model_id].name,
+                tokens=_tokens(sums),
+                requests=_requests(sums),
+                message=f"Usage of {models[model_id].name} is not linked to a ticket, "
+                "so it has no cost.",
+            )
+            for model_id, sums in sorted(unattributed.items(), key=lambda i: models[i[0]].name)
+        ),
+    )
+
+
+def _unpriced_message(model: LlmModel, pricing: _Pricing) -> str:
+    plans = pricing.plans[model.id]
+    if not plans:
+        return f"Model {model.name} has no pricing plan: define one."
+    first = plans[0].effective_at.astimezone(UTC)
+    return (
+        f"Model {model.name} has no pricing plan before {first:%Y-%m-%d %H:%M} UTC: "
+        "define one that starts earlier."
+    )
+
+
+def _top_tickets(tenant, buckets: Buckets, pricing: _Pricing) -> tuple[TicketCost, ...]:
+    per_ticket: dict[int, list] = {}
+    for (ticket_id, model_id, period), sums in _ticket_facts(tenant, buckets, pricing).items():
+        cost = pricing.cost(model_id, period, sums)
+        if cost is None:
+            continue  # unpriced usage is counted apart, never as $0
+        entry = per_ticket.setdefault(ticket_id, [[0] * 5, Cost()])
+        _add(entry[0], sums)
+        entry[1] = _plus(entry[1], cost)
+    ranked = sorted(
+        per_ticket.items(), key=lambda item: (-item[1][1].total, -sum(item[1][0][:3]), item[0])
+    )[:TOP]
+    tickets = Ticket.objects.in_bulk([ticket_id for ticket_id, _ in ranked])
+    return tuple(
+        TicketCost(
+            ticket_id=ticket_id,
+            external_id=tickets[ticket_id].external_id,
+            subject=tickets[ticket_id].subject,
+            tokens=_tokens(sums),
+            cost=cost,
+        )
+        for ticket_id, (sums, cost) in ranked
+    )
 
 
 def llm_model_list(*, tenant: Tenant):

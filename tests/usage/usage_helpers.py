@@ -1,0 +1,69 @@
+"""Shared by the usage events, activity, pricing and export tests: models, tickets, events."""
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from tasks.models import Gateway, Ticket
+from usage.services import llm_model_create, pricing_plan_create, usage_events_record
+
+EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+def ticket_for(tenant, external_id: str = "INC-1", subject: str = "Disk almost full") -> Ticket:
+    gateway, _ = Gateway.objects.get_or_create(
+        tenant=tenant, name="Jira", defaults={"kind": Gateway.Kind.JIRA, "secret_hash": "x"}
+    )
+    return Ticket.objects.create(
+        tenant=tenant, gateway=gateway, external_id=external_id, subject=subject
+    )
+
+
+def model_with_plan(tenant, name: str, prices=("1", "2", "0.5"), effective_at=EPOCH):
+    model = llm_model_create(tenant=tenant, name=name, provider="OpenAI")
+    if prices is not None:
+        plan(model, prices, effective_at)
+    return model
+
+
+def plan(model, prices, effective_at):
+    return pricing_plan_create(
+        model=model,
+        input_per_million=Decimal(prices[0]),
+        output_per_million=Decimal(prices[1]),
+        cached_per_million=Decimal(prices[2]),
+        effective_at=effective_at,
+    )
+
+
+_counter = iter(range(10**9))
+
+
+def event(at: datetime, model: str, **fields) -> dict:
+    record = {
+        "request_id": fields.pop("request_id", f"req-{next(_counter)}"),
+        "occurred_at": at.isoformat(),
+        "model": model,
+        "input_tokens": 1000,
+        "output_tokens": 200,
+        "cached_tokens": 300,
+    }
+    record.update(fields)
+    return record
+
+
+def record(tenant, events: list[dict]):
+    return usage_events_record(tenant=tenant, events=events)
+
+
+def price_of(event_record: dict, plans: list[tuple[datetime, tuple]]) -> Decimal | None:
+    """The cost of one event under the plan in force at its time, computed by hand."""
+    at = datetime.fromisoformat(event_record["occurred_at"])
+    in_force = [prices for effective_at, prices in plans if effective_at <= at]
+    if not in_force:
+        return None
+    prices = [Decimal(p) for p in in_force[-1]]
+    return (
+        event_record["input_tokens"] * prices[0]
+        + event_record["output_tokens"] * prices[1]
+        + event_record["cached_tokens"] * prices[2]
+    ) / Decimal(1_000_000)
