@@ -160,10 +160,17 @@ def _parse_jwks(content: bytes, path: Path) -> list[VerificationKey]:
     return keys
 
 
+def _describe(key) -> str:
+    curve = getattr(key, "curve", None)
+    if curve is not None:
+        return f"an elliptic-curve key on {curve.name}"
+    return f"a key of type {type(key).__name__}"
+
+
 def _usable(key: PublicKey, path: Path) -> PublicKey:
     if not any(fits(key) for fits in ALGORITHMS.values()):
         raise ImproperlyConfigured(
-            f"LICENSE_PUBLIC_KEYS={str(path)!r} holds a {type(key).__name__}: licenses are "
+            f"LICENSE_PUBLIC_KEYS={str(path)!r} holds {_describe(key)}: licenses are "
             "verified with Ed25519, P-256 (ES256) or RSA (RS256) keys."
         )
     if isinstance(key, rsa.RSAPublicKey) and key.key_size < MIN_RSA_BITS:
