@@ -1,0 +1,218 @@
+"""The engine converts pending tickets through task_create, and records refusals on them."""
+
+from datetime import timedelta
+
+import pytest
+from django.core.management import call_command
+
+from tasks import engine
+from tasks.engine import floor_recurrence, run_pass
+from tasks.models import Schedule, Task, Ticket
+from tasks.tickets import ticket_retry
+from tests.tasks.ticket_helpers import gateway_for, license_with, receive, task_rows, tasks_used
+
+
+class Crash(BaseException):
+    """The engine process dying mid-unit: nothing in the engine catches it."""
+
+
+@pytest.fixture
+def gateway(tenant_a):
+    return gateway_for(tenant_a)[0]
+
+
+def test_a_pending_ticket_becomes_a_gateway_task(gateway, tenant_a):
+    ticket = receive(gateway, "INC-1", subject="Disk almost full", body="on web-3")
+    summary = run_pass()
+    ticket.refresh_from_db()
+    assert summary.converted == 1
+    assert ticket.status == Ticket.Status.CONVERTED
+    assert ticket.converted_at is not None
+    task = ticket.task
+    assert (task.tenant, task.title, task.description) == (tenant_a, "Disk almost full", "on web-3")
+    assert (task.source, task.kind, task.ticket) == ("gateway", "ad_hoc", ticket)
+    assert tasks_used(tenant_a) == task_rows(tenant_a) == 1
+
+
+def test_a_second_pass_converts_nothing_again(gateway, tenant_a):
+    receive(gateway, "INC-1")
+    receive(gateway, "INC-2")
+    assert run_pass().converted == 2
+    assert not run_pass().did_anything
+    assert tasks_used(tenant_a) == task_rows(tenant_a) == 2
+
+
+def test_tickets_are_converted_oldest_first(gateway):
+    first, second = receive(gateway, "INC-1"), receive(gateway, "INC-2")
+    run_pass()
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert first.task_id < second.task_id
+
+
+def test_a_long_subject_is_cut_to_the_task_title_length(gateway):
+    ticket = receive(gateway, "INC-1", subject="x" * 500)
+    run_pass()
+    ticket.refresh_from_db()
+    assert ticket.task.title == "x" * 300
+
+
+def test_at_the_tasks_cap_the_ticket_is_rejected_with_the_code_and_kept(gateway, tenant_a):
+    license_with(tenant_a, tasks_cap=1)
+    converted, refused = receive(gateway, "INC-1"), receive(gateway, "INC-2")
+    summary = run_pass()
+    converted.refresh_from_db()
+    refused.refresh_from_db()
+    assert (summary.converted, summary.rejected) == (1, 1)
+    assert converted.status == Ticket.Status.CONVERTED
+    assert refused.status == Ticket.Status.REJECTED
+    assert refused.refusal_code == "task_cap_reached"
+    assert "1 of 1 tasks used" in refused.refusal_detail
+    assert refused.refused_at is not None and refused.task is None
+    assert tasks_used(tenant_a) == task_rows(tenant_a) == 1
+
+
+def test_with_an_expired_license_the_ticket_is_rejected_license_expired(gateway, tenant_a):
+    license_with(tenant_a, expired=True)
+    ticket = receive(gateway, "INC-1")
+    run_pass()
+    ticket.refresh_from_db()
+    assert (ticket.status, ticket.refusal_code) == ("rejected", "license_expired")
+    assert task_rows(tenant_a) == 0
+
+
+def test_a_rejected_ticket_stays_rejected_until_it_is_retried(gateway, tenant_a):
+    license_with(tenant_a, tasks_cap=0)
+    ticket = receive(gateway, "INC-1")
+    run_pass()
+    license_with(tenant_a, tasks_cap=10)
+    assert not run_pass().did_anything
+    ticket.refresh_from_db()
+    assert ticket.status == Ticket.Status.REJECTED
+
+
+@pytest.mark.parametrize("refusing_license", [{"tasks_cap": 0}, {"expired": True}])
+def test_a_rejected_ticket_is_converted_after_a_new_license_allows_it(
+    gateway, tenant_a, refusing_license
+):
+    license_with(tenant_a, **refusing_license)
+    ticket = receive(gateway, "INC-1")
+    run_pass()
+    license_with(tenant_a, tasks_cap=10)
+    ticket_retry(ticket=ticket)
+    assert run_pass().converted == 1
+    ticket.refresh_from_db()
+    assert ticket.status == Ticket.Status.CONVERTED
+    assert (ticket.refusal_code, ticket.refusal_detail, ticket.refused_at) == ("", "", None)
+    assert tasks_used(tenant_a) == task_rows(tenant_a) == 1
+
+
+def test_run_engine_retry_rejected_converts_every_rejected_ticket(gateway, tenant_a):
+    license_with(tenant_a, tasks_cap=0)
+    tickets = [receive(gateway, f"INC-{n}") for n in range(3)]
+    call_command("run_engine", "--once")
+    assert Ticket.objects.filter(status="rejected").count() == 3
+    license_with(tenant_a, tasks_cap=2)
+    call_command("run_engine", "--once", "--retry-rejected")
+    statuses = sorted(Ticket.objects.get(pk=t.pk).status for t in tickets)
+    assert statuses == ["converted", "converted", "rejected"]
+    assert tasks_used(tenant_a) == task_rows(tenant_a) == 2
+
+
+def test_a_crash_before_the_task_is_created_leaves_the_ticket_pending(
+    gateway, tenant_a, monkeypatch
+):
+    ticket = receive(gateway, "INC-1")
+
+    def crash(**fields):
+        raise Crash
+
+    monkeypatch.setattr(engine, "task_create", crash)
+    with pytest.raises(Crash):
+        run_pass()
+    ticket.refresh_from_db()
+    assert ticket.status == Ticket.Status.PENDING
+    assert tasks_used(tenant_a) == task_rows(tenant_a) == 0
+    monkeypatch.undo()
+    assert run_pass().converted == 1
+    assert tasks_used(tenant_a) == task_rows(tenant_a) == 1
+
+
+def test_a_crash_after_the_task_is_created_adopts_that_task_on_the_next_pass(
+    gateway, tenant_a, monkeypatch
+):
+    ticket = receive(gateway, "INC-1", recurrence={"every_minutes": 10})
+
+    def crash(ticket, *, now):
+        raise Crash
+
+    monkeypatch.setattr(engine, "_register_schedule", crash)
+    with pytest.raises(Crash):
+        run_pass()
+    ticket.refresh_from_db()
+    assert ticket.status == Ticket.Status.PENDING  # its outcome was rolled back...
+    orphan = Task.objects.get(ticket=ticket)  # ...but the task had been committed
+    monkeypatch.undo()
+    assert run_pass().converted == 1
+    ticket.refresh_from_db()
+    assert (ticket.status, ticket.task) == ("converted", orphan)
+    assert Schedule.objects.filter(ticket=ticket).exists()
+    assert tasks_used(tenant_a) == task_rows(tenant_a) == 1
+
+
+def test_a_ticket_that_fails_is_left_pending_and_the_others_are_converted(
+    gateway, tenant_a, monkeypatch
+):
+    poison, healthy = receive(gateway, "INC-1"), receive(gateway, "INC-2")
+    real_task_create = engine.task_create
+
+    def fail_for_poison(**fields):
+        if fields["ticket"].pk == poison.pk:
+            raise RuntimeError("the agent registry is unreachable")
+        return real_task_create(**fields)
+
+    monkeypatch.setattr(engine, "task_create", fail_for_poison)
+    summary = run_pass()
+    assert (summary.converted, summary.failed) == (1, [f"ticket {poison.pk}"])
+    poison.refresh_from_db()
+    healthy.refresh_from_db()
+    assert (poison.status, healthy.status) == ("pending", "converted")
+
+
+def test_a_pass_for_one_tenant_leaves_other_tenants_tickets_pending(gateway, tenant_b):
+    mine = receive(gateway, "INC-1")
+    theirs = receive(gateway_for(tenant_b)[0], "INC-1")
+    run_pass(tenant=mine.tenant)
+    mine.refresh_from_db()
+    theirs.refresh_from_db()
+    assert (mine.status, theirs.status) == ("converted", "pending")
+
+
+@pytest.mark.parametrize(
+    ("asked", "every"), [(1, 5), (4, 5), (5, 5), (7, 5), (12, 10), (59, 55), (60, 60)]
+)
+def test_recurrence_is_floored_to_5_minutes_and_at_least_5(asked, every):
+    assert floor_recurrence(asked) == every
+
+
+def test_a_recurring_ticket_registers_a_schedule_at_its_floored_interval(gateway, tenant_a):
+    ticket = receive(gateway, "INC-1", subject="Rotate logs", recurrence={"every_minutes": 12})
+    summary = run_pass()
+    ticket.refresh_from_db()
+    schedule = ticket.schedule
+    assert summary.schedules_registered == 1
+    assert (schedule.tenant, schedule.title, schedule.every_minutes) == (
+        tenant_a,
+        "Rotate logs",
+        10,
+    )
+    assert schedule.next_run_at == ticket.converted_at + timedelta(minutes=10)
+    assert schedule.status == Schedule.Status.ACTIVE
+    assert ticket.task.kind == "ad_hoc"  # the ticket's own task is the first run
+
+
+def test_a_rejected_recurring_ticket_registers_no_schedule(gateway, tenant_a):
+    license_with(tenant_a, tasks_cap=0)
+    receive(gateway, "INC-1", recurrence={"every_minutes": 5})
+    run_pass()
+    assert not Schedule.objects.exists()

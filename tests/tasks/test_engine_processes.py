@@ -1,0 +1,92 @@
+"""Several `run_engine --once` processes on the same pending tickets (PostgreSQL)."""
+
+import os
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from django.db import connection
+
+from tasks.models import Task, Ticket
+from tests.factories import TenantFactory
+from tests.tasks.ticket_helpers import gateway_for, license_with, receive, task_rows, tasks_used
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+MANAGE = Path(__file__).resolve().parents[2] / "manage.py"
+
+
+def run_engines(count: int) -> list[subprocess.CompletedProcess]:
+    """Start `count` engines at once against the test database and wait for them all."""
+    db = connection.settings_dict
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings.test",
+        "DATABASE_URL": (
+            f"postgres://{db['USER']}:{db['PASSWORD'] or ''}@{db['HOST']}:{db['PORT'] or 5432}"
+            f"/{db['NAME']}"
+        ),
+    }
+    engines = [
+        subprocess.Popen(
+            [sys.executable, str(MANAGE), "run_engine", "--once"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(count)
+    ]
+    results = []
+    for process in engines:
+        stdout, stderr = process.communicate(timeout=120)
+        results.append(
+            subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
+        )
+    return results
+
+
+def converted_lines(results) -> list[str]:
+    return [
+        line for r in results for line in r.stderr.splitlines() if " converted to task " in line
+    ]
+
+
+def test_three_engines_convert_every_ticket_exactly_once():
+    tenants = [TenantFactory(), TenantFactory()]
+    tickets = []
+    for tenant in tenants:
+        license_with(tenant, tasks_cap=None)
+        gateway = gateway_for(tenant)[0]
+        tickets += [receive(gateway, f"INC-{n}") for n in range(60)]
+
+    results = run_engines(3)
+
+    assert [r.returncode for r in results] == [0, 0, 0], [r.stderr[-2000:] for r in results]
+    assert set(Ticket.objects.values_list("status", flat=True)) == {"converted"}
+    per_ticket = Counter(Task.objects.values_list("ticket_id", flat=True))
+    assert per_ticket == Counter({ticket.pk: 1 for ticket in tickets})
+    assert len(converted_lines(results)) == len(tickets)  # one log line per ticket, all engines
+    for tenant in tenants:
+        assert tasks_used(tenant) == task_rows(tenant) == 60
+
+
+def test_three_engines_at_the_cap_convert_up_to_it_and_reject_the_rest():
+    tenant = TenantFactory()
+    license_with(tenant, tasks_cap=25)
+    gateway = gateway_for(tenant)[0]
+    for n in range(60):
+        receive(gateway, f"INC-{n}")
+
+    results = run_engines(3)
+
+    assert [r.returncode for r in results] == [0, 0, 0], [r.stderr[-2000:] for r in results]
+    statuses = Counter(Ticket.objects.values_list("status", flat=True))
+    assert statuses == Counter({"converted": 25, "rejected": 35})
+    assert set(Ticket.objects.filter(status="rejected").values_list("refusal_code", flat=True)) == {
+        "task_cap_reached"
+    }
+    assert tasks_used(tenant) == task_rows(tenant) == 25
+    assert Task.objects.filter(ticket__status="converted").count() == 25
