@@ -1,0 +1,183 @@
+"""usage_events_record: whole batches, idempotent by request_id, every bad field named."""
+
+import threading
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from tests.usage.usage_helpers import event, model_with_plan, record, ticket_for
+from usage.models import ConsumerRollup, ModelRollup, TicketRollup, UsageEvent
+from usage.services import UsageRefused, rollups_rebuild
+
+AT = datetime(2026, 11, 1, 10, 3, 27, tzinfo=UTC)
+
+
+@pytest.fixture
+def gpt(tenant_a):
+    return model_with_plan(tenant_a, "gpt-4o")
+
+
+def _rollup_totals(tenant):
+    model = ModelRollup.objects.filter(tenant=tenant, grain_seconds=900)
+    fine = ModelRollup.objects.filter(tenant=tenant, grain_seconds=300)
+    return (
+        sum(r.input_tokens for r in model),
+        sum(r.input_tokens for r in fine),
+        sum(r.input_tokens for r in ConsumerRollup.objects.filter(tenant=tenant)),
+        sum(r.input_tokens for r in TicketRollup.objects.filter(tenant=tenant)),
+    )
+
+
+def test_a_batch_is_stored_with_its_rollups(tenant_a, gpt):
+    ticket = ticket_for(tenant_a)
+    result = record(
+        tenant_a,
+        [
+            event(AT, "gpt-4o", input_tokens=5),
+            event(AT, "gpt-4o", input_tokens=7, ticket=ticket.id),
+        ],
+    )
+    assert (result.created, result.duplicates) == (2, 0)
+    assert UsageEvent.objects.filter(tenant=tenant_a).count() == 2
+    assert _rollup_totals(tenant_a) == (12, 12, 12, 7)
+
+
+def test_a_re_post_counts_nothing_twice(tenant_a, gpt):
+    batch = [event(AT, "gpt-4o", input_tokens=5), event(AT, "gpt-4o", input_tokens=7)]
+    record(tenant_a, batch)
+    again = record(tenant_a, [*batch, event(AT, "gpt-4o", input_tokens=1)])
+    assert (again.received, again.created, again.duplicates) == (3, 1, 2)
+    assert UsageEvent.objects.filter(tenant=tenant_a).count() == 3
+    assert _rollup_totals(tenant_a)[:3] == (13, 13, 13)
+
+
+def test_the_same_request_id_in_two_tenants_is_two_events(tenant_a, tenant_b, gpt):
+    model_with_plan(tenant_b, "gpt-4o")
+    record(tenant_a, [event(AT, "gpt-4o", request_id="r-1")])
+    assert record(tenant_b, [event(AT, "gpt-4o", request_id="r-1")]).created == 1
+
+
+BAD_FIELDS = [
+    ("request_id", ""),
+    ("request_id", None),
+    ("occurred_at", "2026-11-01T10:00:00"),
+    ("occurred_at", "yesterday"),
+    ("model", "gpt-9"),
+    ("model", None),
+    ("input_tokens", -1),
+    ("input_tokens", 2**31),
+    ("output_tokens", 1.5),
+    ("output_tokens", "12"),
+    ("cached_tokens", True),
+    ("ticket", 999999),
+    ("task", 999999),
+    ("consumer", "x" * 201),
+    ("succeeded", "yes"),
+    ("colour", "blue"),
+]
+
+
+@pytest.mark.parametrize(("field", "value"), BAD_FIELDS)
+def test_a_bad_field_refuses_the_whole_batch_and_names_the_record_and_field(
+    tenant_a, gpt, field, value
+):
+    bad = event(AT, "gpt-4o")
+    bad[field] = value
+    with pytest.raises(UsageRefused) as refused:
+        record(tenant_a, [event(AT, "gpt-4o"), event(AT, "gpt-4o"), bad])
+    assert refused.value.errors == {
+        "events": {"2": {field: refused.value.errors["events"]["2"][field]}}
+    }
+    assert f"Event 2, field {field}:" in refused.value.detail
+    assert UsageEvent.objects.count() == 0
+    assert ModelRollup.objects.count() == 0
+
+
+def test_a_time_more_than_a_day_ahead_is_refused(tenant_a, gpt):
+    with pytest.raises(UsageRefused) as refused:
+        record(tenant_a, [event(timezone.now() + timedelta(days=1, minutes=5), "gpt-4o")])
+    assert "future" in refused.value.errors["events"]["0"]["occurred_at"][0]
+    assert record(tenant_a, [event(timezone.now() + timedelta(hours=23), "gpt-4o")]).created == 1
+
+
+def test_another_tenants_model_ticket_and_task_are_refused(tenant_a, tenant_b, gpt):
+    model_with_plan(tenant_b, "only-in-b")
+    their_ticket = ticket_for(tenant_b)
+    with pytest.raises(UsageRefused) as refused:
+        record(
+            tenant_a,
+            [event(AT, "only-in-b"), event(AT, "gpt-4o", ticket=their_ticket.id)],
+        )
+    assert set(refused.value.errors["events"]) == {"0", "1"}
+
+
+def test_a_batch_over_1000_or_empty_or_with_a_repeated_request_id_is_refused(tenant_a, gpt):
+    with pytest.raises(UsageRefused):
+        record(tenant_a, [event(AT, "gpt-4o") for _ in range(1001)])
+    with pytest.raises(UsageRefused):
+        record(tenant_a, [])
+    with pytest.raises(UsageRefused) as refused:
+        record(
+            tenant_a,
+            [event(AT, "gpt-4o", request_id="same"), event(AT, "gpt-4o", request_id="same")],
+        )
+    assert "twice" in refused.value.errors["events"]["1"]["request_id"][0]
+    assert record(tenant_a, [event(AT, "gpt-4o") for _ in range(1000)]).created == 1000
+
+
+def test_rebuilding_the_rollups_from_the_events_gives_the_same_rows(tenant_a, gpt):
+    ticket = ticket_for(tenant_a)
+    record(
+        tenant_a,
+        [
+            event(
+                AT + timedelta(minutes=7 * i),
+                "gpt-4o",
+                input_tokens=i,
+                ticket=ticket.id if i % 2 else None,
+                consumer=f"c{i % 3}",
+            )
+            for i in range(40)
+        ],
+    )
+
+    def snapshot():
+        return sorted(
+            (rollup.__name__, *map(str, row))
+            for rollup in (ModelRollup, ConsumerRollup, TicketRollup)
+            for row in rollup.objects.values_list(
+                *[f.attname for f in rollup._meta.concrete_fields if f.attname != "id"]
+            )
+        )
+
+    before = snapshot()
+    rollups_rebuild(tenant=tenant_a)
+    assert snapshot() == before
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_concurrent_posts_of_the_same_batch_count_it_once(tenant_a, gpt):
+    batch = [
+        event(AT + timedelta(seconds=i), "gpt-4o", input_tokens=3, consumer="a") for i in range(300)
+    ]
+    barrier = threading.Barrier(4)
+    outcomes = []
+
+    def post():
+        try:
+            barrier.wait()
+            outcomes.append(record(tenant_a, list(reversed(batch)) if len(outcomes) % 2 else batch))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=post) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sum(outcome.created for outcome in outcomes) == 300
+    assert UsageEvent.objects.filter(tenant=tenant_a).count() == 300
+    assert _rollup_totals(tenant_a)[:3] == (900, 900, 900)
