@@ -119,6 +119,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "LicenseKindEnum": "licensing.models.License.Kind",
+        "PlanKindEnum": ["free_tier", "contract", "trial"],
+    },
 }
 
 # Production hardening; `manage.py check --deploy` passes with the .env.example values.
