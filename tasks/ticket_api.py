@@ -218,7 +218,10 @@ class ScheduleTickSerializer(serializers.ModelSerializer):
 
 class ScheduleSerializer(serializers.ModelSerializer):
     ticks = ScheduleTickSerializer(
-        many=True, read_only=True, help_text=f"The {RECENT_TICKS} latest ticks, newest first."
+        source="recent_ticks",
+        many=True,
+        read_only=True,
+        help_text=f"The {RECENT_TICKS} latest ticks, newest first.",
     )
 
     class Meta:
@@ -245,7 +248,7 @@ class ScheduleListApi(generics.ListAPIView):
     def get_queryset(self):
         recent_ticks = ScheduleTick.objects.order_by("-due_at", "-id")[:RECENT_TICKS]
         return Schedule.objects.filter(tenant=self.request.tenant).prefetch_related(
-            Prefetch("ticks", queryset=recent_ticks)
+            Prefetch("ticks", queryset=recent_ticks, to_attr="recent_ticks")
         )
 
 
