@@ -143,10 +143,15 @@ def _range_from(request, *, default_days: int = 30) -> tuple[datetime, datetime]
     return start, end
 
 
+def decimal_text(value: Decimal) -> str:
+    """An exact decimal without trailing zeros or exponent: 0.00001375, 12, 0."""
+    return format(value.normalize(), "f")
+
+
 def _plain(value):
     """Dataclasses to JSON-ready data: Decimal as an exact string, times in ISO 8601."""
     if isinstance(value, Decimal):
-        return str(value)
+        return decimal_text(value)
     if isinstance(value, datetime):
         return value.isoformat()
     if isinstance(value, dict):
@@ -412,7 +417,7 @@ def export_rows(*, tenant, start: datetime, end: datetime):
                     + out * plan.output_per_million
                     + cached * plan.cached_per_million
                 )
-                cost, state = str(total.scaleb(-6)), "priced"
+                cost, state = decimal_text(total.scaleb(-6)), "priced"
             else:
                 state = "unpriced"
         yield writer.writerow(

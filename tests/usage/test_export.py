@@ -1,0 +1,58 @@
+"""GET /api/v1/usage/export.csv: every event of the range, streamed, with its exact cost."""
+
+import csv
+import io
+from datetime import UTC, datetime, timedelta
+
+from tests.usage.usage_helpers import event, model_with_plan, record, ticket_for
+
+AT = datetime(2026, 11, 1, 10, 0, tzinfo=UTC)
+
+
+def test_the_export_streams_the_range_with_cost_or_why_there_is_none(
+    admin_a, tenant_a, tenant_b, api_client_for
+):
+    model_with_plan(tenant_a, "gpt-4o", prices=("2.5", "10", "1.25"))
+    model_with_plan(tenant_a, "local", prices=None)
+    model_with_plan(tenant_b, "gpt-4o")
+    ticket = ticket_for(tenant_a)
+    record(
+        tenant_a,
+        [
+            event(
+                AT,
+                "gpt-4o",
+                request_id="priced",
+                input_tokens=1,
+                output_tokens=1,
+                cached_tokens=1,
+                ticket=ticket.id,
+            ),
+            event(AT + timedelta(minutes=1), "local", request_id="unpriced", ticket=ticket.id),
+            event(AT + timedelta(minutes=2), "gpt-4o", request_id="unattributed", consumer="alice"),
+            event(AT + timedelta(hours=2), "gpt-4o", request_id="after-the-end"),
+        ],
+    )
+    record(tenant_b, [event(AT, "gpt-4o", request_id="other-tenant")])
+    response = api_client_for(admin_a).get(
+        "/api/v1/usage/export.csv",
+        {"start": AT.isoformat(), "end": (AT + timedelta(hours=2)).isoformat()},
+    )
+    assert response.status_code == 200
+    assert response.streaming
+    assert response["Content-Type"] == "text/csv"
+    rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert [(r["request_id"], r["cost_usd"], r["cost_status"]) for r in rows] == [
+        ("priced", "0.00001375", "priced"),
+        ("unpriced", "", "unpriced"),
+        ("unattributed", "", "unattributed"),
+    ]
+    assert rows[2]["consumer"] == "alice"
+
+
+def test_an_export_range_ending_before_it_starts_is_a_400(admin_a, api_client_for):
+    response = api_client_for(admin_a).get(
+        "/api/v1/usage/export.csv", {"start": "2026-11-02T00:00:00Z", "end": "2026-11-01T00:00:00Z"}
+    )
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid_range"

@@ -1,0 +1,164 @@
+"""The usage API: who may call it, what it answers, and the errors it names."""
+
+from datetime import UTC, datetime
+
+import pytest
+
+from tests.usage.usage_helpers import event, model_with_plan, ticket_for
+from usage.models import LlmModel, UsageEvent
+
+AT = datetime(2026, 11, 1, 10, 0, tzinfo=UTC)
+ENDPOINTS = [
+    ("post", "/api/v1/usage/events/"),
+    ("get", "/api/v1/usage/activity/"),
+    ("get", "/api/v1/usage/export.csv"),
+    ("get", "/api/v1/models/"),
+    ("post", "/api/v1/models/"),
+]
+
+
+@pytest.mark.parametrize(("method", "url"), ENDPOINTS)
+@pytest.mark.parametrize(("who", "status"), [("anonymous", 401), ("member_a", 403)])
+def test_usage_endpoints_are_for_administrators_only(
+    cast, api_client_for, method, url, who, status
+):
+    response = getattr(api_client_for(cast[who]), method)(url, {}, format="json")
+    assert response.status_code == status
+
+
+def test_posting_events_stores_them_and_a_re_post_answers_200_with_duplicates(
+    admin_a, tenant_a, api_client_for
+):
+    model_with_plan(tenant_a, "gpt-4o")
+    client = api_client_for(admin_a)
+    batch = {"events": [event(AT, "gpt-4o", request_id=f"r{i}") for i in range(3)]}
+    first = client.post("/api/v1/usage/events/", batch, format="json")
+    assert (first.status_code, first.json()) == (
+        201,
+        {"received": 3, "created": 3, "duplicates": 0},
+    )
+    again = client.post("/api/v1/usage/events/", batch, format="json")
+    assert (again.status_code, again.json()["duplicates"]) == (200, 3)
+    assert UsageEvent.objects.count() == 3
+
+
+def test_a_bad_record_is_a_400_naming_the_record_and_the_field(admin_a, tenant_a, api_client_for):
+    model_with_plan(tenant_a, "gpt-4o")
+    bad = {"events": [event(AT, "gpt-4o"), event(AT, "gpt-9")]}
+    response = api_client_for(admin_a).post("/api/v1/usage/events/", bad, format="json")
+    assert response.status_code == 400
+    body = response.json()
+    assert body["code"] == "invalid"
+    assert body["detail"].startswith("Event 1, field model: No model named 'gpt-9'")
+    assert list(body["errors"]["events"]["1"]) == ["model"]
+    assert UsageEvent.objects.count() == 0
+
+
+def test_a_body_without_an_events_list_is_a_400(admin_a, api_client_for):
+    response = api_client_for(admin_a).post("/api/v1/usage/events/", [], format="json")
+    assert (response.status_code, response.json()["code"]) == (400, "invalid")
+
+
+def test_activity_answers_totals_series_and_exact_cost_strings(admin_a, tenant_a, api_client_for):
+    model_with_plan(tenant_a, "gpt-4o", prices=("2.5", "10", "1.25"))
+    ticket = ticket_for(tenant_a)
+    client = api_client_for(admin_a)
+    records = [
+        event(AT, "gpt-4o", input_tokens=1, output_tokens=1, cached_tokens=1, ticket=ticket.id),
+        event(AT, "gpt-4o", input_tokens=100, output_tokens=0, cached_tokens=0),
+    ]
+    client.post("/api/v1/usage/events/", {"events": records}, format="json")
+    response = client.get(
+        "/api/v1/usage/activity/",
+        {"start": "2026-11-01T00:00:00+00:00", "end": "2026-11-02T00:00:00+00:00", "mode": "cost"},
+    )
+    assert response.status_code == 200
+    body = response.json()
+    assert body["bucket"] == "5m" and len(body["series"]) == 288
+    assert body["totals"]["tokens"]["total"] == 103
+    assert body["totals"]["cost"]["total"] == "0.00001375"
+    assert body["totals"]["requests"] == {"succeeded": 2, "failed": 0, "total": 2}
+    assert body["unattributed"][0]["tokens"]["input"] == 100
+    assert body["top_tickets"][0]["external_id"] == "INC-1"
+
+
+def test_an_unencoded_plus_in_the_offset_is_understood(admin_a, api_client_for):
+    url = "/api/v1/usage/activity/?start=2026-11-01T00:00:00+01:00&end=2026-11-02T00:00:00+01:00"
+    response = api_client_for(admin_a).get(url)
+    assert response.json()["start"] == "2026-10-31T23:00:00+00:00"  # the tenant zone is UTC
+
+
+@pytest.mark.parametrize(
+    ("params", "fragment"),
+    [
+        ({"start": "2026-11-02T00:00:00Z", "end": "2026-11-01T00:00:00Z"}, "ends before it starts"),
+        ({"start": "2026-01-01T00:00:00Z", "end": "2026-11-01T00:00:00Z", "bucket": "5m"}, "2000"),
+        ({"start": "2026-11-01T00:00:00", "end": "2026-11-02T00:00:00Z"}, "offset"),
+        (
+            {"start": "2026-11-01T00:00:00Z", "end": "2026-11-02T00:00:00Z", "bucket": "2h"},
+            "Unknown bucket",
+        ),
+        ({"start": "2026-11-01T00:00:00Z", "end": "2026-11-02T00:00:00Z", "mode": "euros"}, "mode"),
+    ],
+)
+def test_a_bad_range_is_a_400_with_a_clear_message(admin_a, api_client_for, params, fragment):
+    response = api_client_for(admin_a).get("/api/v1/usage/activity/", params)
+    assert response.status_code == 400
+    assert fragment in response.json()["detail"]
+
+
+def test_models_are_listed_created_and_priced_within_the_tenant(
+    admin_a, admin_b, tenant_b, api_client_for
+):
+    client = api_client_for(admin_a)
+    created = client.post(
+        "/api/v1/models/", {"name": "gpt-4o", "provider": "OpenAI"}, format="json"
+    )
+    assert created.status_code == 201
+    model_id = created.json()["id"]
+    plan = {
+        "input_per_million": "2.50",
+        "output_per_million": "10",
+        "cached_per_million": "1.25",
+        "effective_at": "2026-12-01T00:00:00+01:00",
+    }
+    priced = client.post(f"/api/v1/models/{model_id}/pricing/", plan, format="json")
+    assert priced.status_code == 201
+    listed = client.get("/api/v1/models/").json()
+    assert [m["name"] for m in listed] == ["gpt-4o"]
+    assert listed[0]["pricing_plans"][0]["input_per_million"] == "2.500000"
+    duplicate = client.post("/api/v1/models/", {"name": "gpt-4o", "provider": "X"}, format="json")
+    assert (duplicate.status_code, duplicate.json()["code"]) == (400, "model_exists")
+    # Tenant B sees none of it and cannot price A's model.
+    other = api_client_for(admin_b)
+    assert other.get("/api/v1/models/").json() == []
+    assert other.post(f"/api/v1/models/{model_id}/pricing/", plan, format="json").status_code == 404
+
+
+def test_a_pricing_plan_off_the_quarter_hour_is_a_400_naming_effective_at(
+    admin_a, tenant_a, api_client_for
+):
+    model = LlmModel.objects.create(tenant=tenant_a, name="m", provider="p")
+    plan = {
+        "input_per_million": "1",
+        "output_per_million": "1",
+        "cached_per_million": "1",
+        "effective_at": "2026-12-01T00:10:00+00:00",
+    }
+    response = api_client_for(admin_a).post(
+        f"/api/v1/models/{model.id}/pricing/", plan, format="json"
+    )
+    assert response.status_code == 400
+    assert "quarter hour" in response.json()["errors"]["effective_at"][0]
+
+
+def test_the_openapi_schema_lists_the_usage_endpoints(admin_a, api_client_for):
+    schema = api_client_for(admin_a).get("/api/schema/", {"format": "json"}).json()
+    for path in (
+        "/api/v1/usage/events/",
+        "/api/v1/usage/activity/",
+        "/api/v1/usage/export.csv",
+        "/api/v1/models/",
+        "/api/v1/models/{model_id}/pricing/",
+    ):
+        assert path in schema["paths"]
