@@ -6,7 +6,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 
 from licensing.errors import DomainError
-from tasks.models import Gateway, Ticket
+from tasks.models import Gateway, Schedule, Ticket
 from tasks.services import gateway_secret_hash
 
 
@@ -84,3 +84,17 @@ def _requeue(tickets: QuerySet[Ticket]) -> int:
     return tickets.update(
         status=Ticket.Status.PENDING, refusal_code="", refusal_detail="", refused_at=None
     )
+
+
+def schedules_pause(*, schedules: QuerySet[Schedule]) -> int:
+    """Stop schedules from ticking (an operator's decision); returns how many were paused."""
+    with transaction.atomic(durable=True):
+        return schedules.exclude(status=Schedule.Status.PAUSED).update(
+            status=Schedule.Status.PAUSED
+        )
+
+
+def schedules_resume(*, schedules: QuerySet[Schedule]) -> int:
+    """Let paused schedules tick again; a run missed while paused fires once, then on time."""
+    with transaction.atomic(durable=True):
+        return schedules.filter(status=Schedule.Status.PAUSED).update(status=Schedule.Status.ACTIVE)
