@@ -3,9 +3,12 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.test import RequestFactory
 
 from tests.factories import LicenseFactory
+from tests.usage.activity_helpers import record_usage
 from tests.usage.plan_helpers import set_usage
+from usage.context_processors import usage_banner
 from usage.plan import DimensionUsage, PlanUsage, banner_for
 
 
@@ -105,3 +108,27 @@ def test_no_banner_below_the_threshold(tenant_a, admin_a, page_client_for):
 
     assert response.context["usage_banner"] is None
     assert 'data-testid="usage-banner"' not in response.content.decode()
+
+
+@pytest.mark.parametrize("events", [10, 10_000])
+def test_the_banner_costs_two_small_queries_whatever_the_data_size(
+    tenant_a, admin_a, django_assert_max_num_queries, events
+):
+    set_usage(tenant_a, hosts=9, gateways=3, tasks=45)
+    record_usage(tenant_a, events=events)
+    request = RequestFactory().get("/")
+    request.user, request.tenant = admin_a, tenant_a
+
+    with django_assert_max_num_queries(2):
+        first = usage_banner(request)
+        again = usage_banner(request)  # a second template on the same request: cached
+
+    assert first["usage_banner"].level == "warning" and again == first
+
+
+def test_the_banner_adds_no_query_for_members(tenant_a, member_a, django_assert_num_queries):
+    request = RequestFactory().get("/")
+    request.user, request.tenant = member_a, tenant_a
+
+    with django_assert_num_queries(0):
+        assert usage_banner(request) == {}

@@ -1,0 +1,211 @@
+"""The Usage page: who may open it, what it shows, the htmx section and bad ranges."""
+
+import json
+import re
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import time_machine
+
+from tests.factories import LicenseFactory
+from tests.usage.activity_helpers import record_usage
+from tests.usage.plan_helpers import set_usage
+
+HTMX = {"HTTP_HX_REQUEST": "true"}
+
+
+@pytest.mark.parametrize(
+    "who, status", [("admin_a", 200), ("member_a", 403), ("operator", 403), ("admin_b", 200)]
+)
+def test_only_tenant_administrators_open_the_usage_page(cast, page_client_for, who, status):
+    assert page_client_for(cast[who]).get("/usage/").status_code == status
+
+
+def test_an_anonymous_visitor_is_sent_to_the_login_page(client):
+    response = client.get("/usage/")
+
+    assert response.status_code == 302
+    assert response["Location"] == "/accounts/login/?next=/usage/"
+
+
+def test_the_page_shows_the_plan_card_and_a_month_of_activity(tenant_a, admin_a, page_client_for):
+    LicenseFactory(tenant=tenant_a, hosts_cap=10, gateways_cap=None, tasks_cap=100)
+    set_usage(tenant_a, hosts=9, tasks=30)
+    record_usage(tenant_a, events=60)
+
+    response = page_client_for(admin_a).get("/usage/")
+
+    content = response.content.decode()
+    assert response.status_code == 200
+    assert 'aria-valuenow="9"' in content and 'aria-valuemax="10"' in content
+    assert "meter warning" in content  # hosts at 90 %
+    assert "Unlimited" in content and "Contract" in content and "Perpetual" in content
+    activity = response.context["activity"]
+    assert (response.context["query"].range, response.context["query"].mode) == ("30d", "cost")
+    assert activity.requests.total == 60
+    assert f"{activity.tokens.total:,}" in content
+    assert "Model gpt-mini has no pricing plan" in content
+
+
+def test_an_expired_license_is_shown_in_the_colour_of_danger(tenant_a, admin_a, page_client_for):
+    LicenseFactory(tenant=tenant_a, expires_at=datetime(2026, 1, 31, tzinfo=UTC))
+
+    content = page_client_for(admin_a).get("/usage/").content.decode()
+
+    assert 'data-testid="plan-expired"' in content and "badge danger" in content
+    assert "Expired on 31 Jan 2026" in content
+
+
+def test_another_tenants_administrator_sees_only_its_own_numbers(
+    tenant_a, tenant_b, admin_b, page_client_for
+):
+    record_usage(tenant_a, events=40)
+    set_usage(tenant_a, hosts=7, tasks=20)
+    set_usage(tenant_b, hosts=2, tasks=3)
+
+    response = page_client_for(admin_b).get("/usage/")
+
+    assert response.context["activity"].requests.total == 0
+    assert response.context["activity"].by_model == ()
+    assert response.context["plan"].dimension("hosts").used == 2
+    assert "gpt-mini" not in response.content.decode()
+
+
+def test_tokens_mode_stacks_input_cached_and_output_and_cost_mode_draws_cost(
+    tenant_a, admin_a, page_client_for
+):
+    record_usage(tenant_a, events=30)
+    client = page_client_for(admin_a)
+
+    tokens = client.get("/usage/", {"range": "7d", "mode": "tokens"}).context["chart"]
+    cost = client.get("/usage/", {"range": "7d", "mode": "cost"}).context["chart"]
+
+    assert [dataset["key"] for dataset in tokens["datasets"]] == ["input", "cached", "output"]
+    assert [dataset["key"] for dataset in cost["datasets"]] == ["cost"]
+    assert len(tokens["labels"]) == len(tokens["datasets"][0]["data"]) in (168, 169)
+
+
+def test_bucket_labels_are_in_the_tenants_time_zone(tenant_a, admin_a, page_client_for):
+    tenant_a.timezone = "Asia/Tokyo"
+    tenant_a.save()
+
+    response = page_client_for(admin_a).get(
+        "/usage/", {"range": "custom", "start": "2026-03-10", "end": "2026-03-10"}
+    )
+
+    chart = response.context["chart"]
+    assert chart["bucket"] == "5m" and len(chart["labels"]) == 288
+    assert chart["labels"][0] == "10 Mar 00:00" and chart["labels"][-1] == "10 Mar 23:55"
+    # The chart's data is in the page for usage.js, as JSON.
+    script = re.search(r'id="activity-chart-data"[^>]*>(.*?)</script>', response.content.decode())
+    assert json.loads(script.group(1))["labels"][0] == "10 Mar 00:00"
+
+
+def test_an_htmx_request_gets_only_the_activity_section(tenant_a, admin_a, page_client_for):
+    response = page_client_for(admin_a).get("/usage/", {"range": "24h", "mode": "tokens"}, **HTMX)
+
+    content = response.content.decode()
+    assert response.status_code == 200
+    assert content.lstrip().startswith('<section id="activity"')
+    assert "<html" not in content and 'data-testid="plan-card"' not in content
+    assert "HX-Request" in response["Vary"]
+
+
+def test_an_htmx_history_restore_gets_the_whole_page(admin_a, page_client_for):
+    response = page_client_for(admin_a).get(
+        "/usage/", {"range": "7d"}, **HTMX, HTTP_HX_HISTORY_RESTORE_REQUEST="true"
+    )
+
+    assert "<html" in response.content.decode()
+
+
+def test_the_controls_keep_the_range_and_the_mode_in_their_links(admin_a, page_client_for):
+    content = page_client_for(admin_a).get("/usage/", {"range": "7d", "mode": "tokens"}).content
+    content = content.decode()
+
+    assert (
+        'href="/usage/?range=7d&amp;mode=cost" hx-get="/usage/?range=7d&amp;mode=cost"' in content
+    )
+    assert 'href="/usage/?range=24h&amp;mode=tokens"' in content
+    assert 'id="range-7d" href="/usage/?range=7d&amp;mode=tokens"' in content
+    assert 'name="mode" value="tokens"' in content  # the custom-range form keeps the mode
+
+
+def test_a_custom_range_is_whole_local_days_and_links_keep_it(tenant_a, admin_a, page_client_for):
+    tenant_a.timezone = "Europe/Paris"
+    tenant_a.save()
+
+    response = page_client_for(admin_a).get(
+        "/usage/", {"range": "custom", "start": "2026-03-01", "end": "2026-03-31", "mode": "tokens"}
+    )
+
+    query = response.context["query"]
+    assert query.start == datetime(2026, 2, 28, 23, 0, tzinfo=UTC)
+    assert query.end == datetime(2026, 3, 31, 22, 0, tzinfo=UTC)  # summer time from 29 March
+    content = response.content.decode()
+    assert "range=custom&amp;mode=cost&amp;start=2026-03-01&amp;end=2026-03-31" in content
+    assert (
+        "/api/v1/usage/export.csv?start=2026-03-01T00%3A00%3A00%2B01%3A00"
+        "&amp;end=2026-04-01T00%3A00%3A00%2B02%3A00" in content
+    )
+
+
+def test_the_csv_link_exports_the_range_shown(admin_a, page_client_for):
+    now = datetime(2026, 5, 10, 12, 0, tzinfo=UTC)
+    with time_machine.travel(now, tick=False):
+        response = page_client_for(admin_a).get("/usage/", {"range": "24h"})
+
+    link = re.search(r'href="(/api/v1/usage/export.csv\?[^"]+)"', response.content.decode())
+    assert link.group(1) == (
+        "/api/v1/usage/export.csv?start=2026-05-09T12%3A00%3A00%2B00%3A00"
+        "&amp;end=2026-05-10T12%3A00%3A00%2B00%3A00"
+    )
+
+
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        (
+            {"range": "custom", "start": "2026-03-10", "end": "2026-03-01"},
+            "The range ends before it starts",
+        ),
+        (
+            {"range": "custom", "start": "2000-01-01", "end": "2026-01-01"},
+            "are shown: choose a larger bucket or a shorter range",
+        ),
+        ({"range": "custom", "start": "2026-03-10"}, "needs both a start and an end date"),
+        ({"range": "custom", "start": "not-a-date", "end": "2026-03-10"}, "Enter a valid date"),
+        ({"mode": "dollars"}, "Select a valid choice"),
+    ],
+)
+def test_a_bad_range_shows_a_clear_message_not_an_error_page(
+    admin_a, page_client_for, params, message
+):
+    for headers in ({}, HTMX):
+        response = page_client_for(admin_a).get("/usage/", params, **headers)
+
+        assert response.status_code == 400
+        content = response.content.decode()
+        assert 'data-testid="activity-error"' in content and message in content
+        assert 'id="range-30d"' in content  # the controls stay, to pick another range
+
+
+def _page_queries(client, django_assert_max_num_queries, limit: int) -> None:
+    with django_assert_max_num_queries(limit):
+        assert client.get("/usage/", {"range": "30d"}).status_code == 200
+    with django_assert_max_num_queries(limit):
+        assert client.get("/usage/", {"range": "24h", "mode": "tokens"}, **HTMX).status_code == 200
+
+
+# 3 for the session, user and tenant, 2 for the plan card, the rest for `activity`.
+PAGE_QUERY_LIMIT = 18
+
+
+@pytest.mark.parametrize("events", [10, 10_000])
+def test_the_page_takes_the_same_few_queries_with_10_or_10000_events(
+    tenant_a, admin_a, page_client_for, django_assert_max_num_queries, events
+):
+    LicenseFactory(tenant=tenant_a, expires_at=datetime.now(UTC) + timedelta(days=30))
+    record_usage(tenant_a, events=events)
+
+    _page_queries(page_client_for(admin_a), django_assert_max_num_queries, PAGE_QUERY_LIMIT)
