@@ -30,6 +30,10 @@ LICENSE_FIELDS = [
 ]
 
 
+def _cap_text(cap: int | None) -> str:
+    return "unlimited" if cap is None else str(cap)
+
+
 class ReadOnlyAdminMixin:
     def has_add_permission(self, request, obj=None) -> bool:
         return False
@@ -43,21 +47,32 @@ class ReadOnlyAdminMixin:
 
 class LicenseInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = License
-    fields = LICENSE_FIELDS
-    readonly_fields = LICENSE_FIELDS
+    fields = [
+        "status",
+        "kind",
+        "customer",
+        "jti",
+        "caps",
+        "starts_at",
+        "expires_at",
+        "applied_by",
+        "applied_at",
+        "archived_at",
+    ]
+    readonly_fields = fields
     extra = 0
     show_change_link = True
     verbose_name_plural = "License history (newest first)"
+
+    @admin.display(description="Caps (hosts / gateways / tasks)")
+    def caps(self, license: License) -> str:
+        return " / ".join(_cap_text(license.cap(d)) for d in DIMENSIONS)
 
 
 class MembershipInline(admin.TabularInline):
     model = Membership
     extra = 0
     autocomplete_fields = ["user"]
-
-
-def _cap_text(cap: int | None) -> str:
-    return "unlimited" if cap is None else str(cap)
 
 
 @admin.register(Tenant)

@@ -10,6 +10,7 @@ class LicenseApplyForm(forms.Form):
         widget=forms.Textarea(
             attrs={
                 "rows": 6,
+                "cols": 80,
                 "spellcheck": "false",
                 "autocomplete": "off",
                 "placeholder": "eyJhbGciOiJFZERTQSIs…",

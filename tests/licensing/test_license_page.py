@@ -112,5 +112,17 @@ def test_an_expired_license_is_shown_as_such(vendor, admin_a, page_client_for, t
     license_apply(tenant=tenant_a, token=vendor.token(tenant_a), acting_user=None)
     with time_machine.travel(datetime.now(UTC) + timedelta(days=40)):
         page = page_client_for(admin_a).get(URL).content.decode()
-    assert "Contract · Expired" in page
+    assert "Contract · Expired" in page and "Active · expired" in page
     assert "No new hosts, gateways or tasks can be created" in page
+
+
+def test_times_are_shown_in_the_tenants_time_zone(vendor, admin_a, page_client_for, tenant_a):
+    from datetime import UTC, datetime
+
+    tenant_a.timezone = "Europe/Paris"
+    tenant_a.save()
+    start = int(datetime(2026, 1, 15, 8, 0, tzinfo=UTC).timestamp())
+    token = vendor.token(tenant_a, iat=start, nbf=start, drop=("exp",))
+    license_apply(tenant=tenant_a, token=token, acting_user=None)
+    page = page_client_for(admin_a).get(URL).content.decode()
+    assert "15 Jan 2026, 09:00 CET" in page and "Perpetual" in page
