@@ -1,0 +1,183 @@
+"""The Usage page in Chromium: the demo administrator switches Cost/Tokens and ranges in place.
+
+Screenshots of each state go to test-artifacts/ (ignored by git).
+"""
+
+import io
+import math
+
+import pytest
+from django.core.management import call_command
+
+from licensing.demo import DEMO_LOGINS, DEMO_SLUG
+from licensing.models import Tenant
+from tasks.services import task_create
+from tests.usage.activity_helpers import record_usage
+from usage.models import UsageEvent
+from usage.plan import plan_usage
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+ADMIN = next(login for login in DEMO_LOGINS if login.role == "administrator")
+
+
+@pytest.fixture
+def demo(transactional_db) -> Tenant:
+    """The README's demo; a month of usage is added if the demo seed has none."""
+    call_command("seed_demo", stdout=io.StringIO())
+    tenant = Tenant.objects.get(slug=DEMO_SLUG)
+    if not UsageEvent.objects.filter(tenant=tenant).exists():
+        record_usage(tenant, events=2000)
+    return tenant
+
+
+def _logged_in_page(browser, live_server, *, width: int = 1440):
+    page = browser.new_context(viewport={"width": width, "height": 900}).new_page()
+    page.js_errors = []
+    page.on("pageerror", lambda error: page.js_errors.append(error))
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.fill("#id_username", ADMIN.username)
+    page.fill("#id_password", ADMIN.password)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{live_server.url}/")
+    return page
+
+
+def _chart(page) -> dict:
+    """What Chart.js holds now: the mode it drew, its datasets and its bucket count."""
+    return page.evaluate(
+        """() => {
+            const canvas = document.getElementById("activity-chart");
+            const chart = Chart.getChart(canvas);
+            return {
+                mode: canvas.dataset.drawnMode,
+                datasets: chart.data.datasets.map((set) => set.label),
+                buckets: chart.data.labels.length,
+                draws: window.__usageChartDraws,
+            };
+        }"""
+    )
+
+
+def _switch(page, selector: str, *, draws_before: int) -> None:
+    page.click(selector)
+    page.wait_for_function(f"window.__usageChartDraws > {draws_before}")
+
+
+def test_the_administrator_switches_cost_tokens_and_ranges_without_a_page_load(
+    demo, browser, live_server, screenshot
+):
+    page = _logged_in_page(browser, live_server)
+    page.goto(f"{live_server.url}/usage/")
+    page.wait_for_function("window.__usageChartDraws === 1")
+    page.evaluate("window.__marker = 'still the same page'")
+    assert _chart(page)["mode"] == "cost" and _chart(page)["datasets"] == ["Cost (USD)"]
+    month_tokens = page.text_content("[data-testid=total-tokens]")
+    screenshot(page, "usage-30d-cost")
+
+    _switch(page, "#mode-tokens", draws_before=1)
+    chart = _chart(page)
+    assert chart["mode"] == "tokens" and chart["datasets"] == ["Input", "Cached", "Output"]
+    assert page.url.endswith("/usage/?range=30d&mode=tokens")
+    assert page.get_attribute("#mode-tokens", "aria-current") == "true"
+    screenshot(page, "usage-30d-tokens")
+
+    _switch(page, "#range-7d", draws_before=2)
+    week = _chart(page)
+    assert week["mode"] == "tokens" and week["buckets"] in (168, 169)  # hourly
+    assert page.url.endswith("/usage/?range=7d&mode=tokens")
+    week_tokens = page.text_content("[data-testid=total-tokens]")
+    assert week_tokens != month_tokens
+    screenshot(page, "usage-7d-tokens")
+
+    _switch(page, "#range-24h", draws_before=3)
+    assert _chart(page)["buckets"] in (288, 289)  # 5-minute buckets
+    assert page.text_content("[data-testid=total-tokens]") not in (week_tokens, month_tokens)
+    _switch(page, "#mode-cost", draws_before=4)
+    assert _chart(page)["datasets"] == ["Cost (USD)"]
+    assert page.url.endswith("/usage/?range=24h&mode=cost")
+    screenshot(page, "usage-24h-cost")
+
+    page.fill("#range-start", "2020-01-01")
+    page.fill("#range-end", "2020-01-01")
+    page.click("#range-apply")
+    page.wait_for_function("window.__usageChartDraws > 5")
+    assert "range=custom" in page.url and "start=2020-01-01" in page.url
+    assert page.text_content("[data-testid=total-tokens]").strip() == "0"
+
+    assert page.evaluate("window.__marker") == "still the same page"
+    assert page.js_errors == []
+
+
+def test_a_range_the_server_refuses_shows_its_message_in_place(demo, browser, live_server):
+    page = _logged_in_page(browser, live_server)
+    page.goto(f"{live_server.url}/usage/")
+    page.wait_for_function("window.__usageChartDraws === 1")
+    page.evaluate("window.__marker = 1")
+
+    page.fill("#range-start", "2026-03-10")
+    page.fill("#range-end", "2026-03-01")
+    page.click("#range-apply")
+    page.wait_for_selector("[data-testid=activity-error]")
+
+    assert "ends before it starts" in page.text_content("[data-testid=activity-error]")
+    assert page.evaluate("window.__marker") == 1
+    assert page.is_visible("#range-30d")
+
+
+def test_the_page_without_javascript_still_switches_by_plain_links(demo, browser, live_server):
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.fill("#id_username", ADMIN.username)
+    page.fill("#id_password", ADMIN.password)
+    page.click("button[type=submit]")
+    page.goto(f"{live_server.url}/usage/")
+
+    page.click("#mode-tokens")
+    page.wait_for_url("**/usage/?range=30d&mode=tokens")
+    page.click("#range-7d")
+    page.wait_for_url("**/usage/?range=7d&mode=tokens")
+
+    assert page.get_attribute("#range-7d", "aria-current") == "true"
+    assert page.is_visible("[data-testid=plan-card]")  # a whole page, not a section
+    context.close()
+
+
+def test_the_banner_appears_once_tasks_reach_90_percent(demo, browser, live_server, screenshot):
+    tasks = plan_usage(demo).dimension("tasks")
+    threshold = math.ceil(tasks.cap * 0.9)
+    while tasks.used < threshold - 1:
+        task_create(tenant=demo, title=f"Backup {tasks.used}", source="api")
+        tasks = plan_usage(demo).dimension("tasks")
+    page = _logged_in_page(browser, live_server)
+    assert page.query_selector("[data-testid=usage-banner]") is None  # one short of 90 %
+
+    task_create(tenant=demo, title="The one that reaches 90 %", source="api")
+    page.goto(f"{live_server.url}/")
+
+    banner = page.locator("[data-testid=usage-banner]")
+    assert banner.is_visible()
+    assert f"tasks {threshold} of {tasks.cap}" in banner.text_content()
+    screenshot(page, "usage-banner", full_page=False)
+    banner.locator("a").click()
+    page.wait_for_url(f"{live_server.url}/usage/")
+    page.wait_for_function("window.__usageChartDraws === 1")
+    screenshot(page, "usage-banner-on-usage-page")
+    assert page.locator("[data-testid=plan-tasks] .meter.warning").is_visible()
+
+
+@pytest.mark.parametrize("width, name", [(390, "phone"), (1440, "wide")])
+def test_the_page_fits_a_phone_and_a_wide_screen(
+    demo, browser, live_server, screenshot, width, name
+):
+    page = _logged_in_page(browser, live_server, width=width)
+    page.goto(f"{live_server.url}/usage/?range=7d&mode=tokens")
+    page.wait_for_function("window.__usageChartDraws === 1")
+
+    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0
+    assert page.locator("#activity-chart").bounding_box()["width"] <= width
+    screenshot(page, f"usage-7d-tokens-{name}")
+    page.goto(f"{live_server.url}/usage/models/")
+    screenshot(page, f"usage-models-{name}")
