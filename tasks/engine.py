@@ -53,9 +53,8 @@ class PassSummary:
 
     @property
     def did_anything(self) -> bool:
-        return any(
-            (self.converted, self.rejected, self.ticks_created, self.ticks_blocked, self.failed)
-        )
+        """Progress was made (failures are not: a failing unit must not make the loop spin)."""
+        return any((self.converted, self.rejected, self.ticks_created, self.ticks_blocked))
 
 
 @dataclass(frozen=True)

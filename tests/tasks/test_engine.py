@@ -216,3 +216,22 @@ def test_a_rejected_recurring_ticket_registers_no_schedule(gateway, tenant_a):
     receive(gateway, "INC-1", recurrence={"every_minutes": 5})
     run_pass()
     assert not Schedule.objects.exists()
+
+
+def test_run_engine_once_logs_one_line_per_thing_it_did(gateway, tenant_a, caplog):
+    license_with(tenant_a, tasks_cap=1)
+    converted = receive(gateway, "INC-1", recurrence={"every_minutes": 30})
+    rejected = receive(gateway, "INC-2")
+    with caplog.at_level("INFO", logger="tasks.engine"):
+        call_command("run_engine", "--once")
+    lines = [record.getMessage() for record in caplog.records if record.name == "tasks.engine"]
+    converted.refresh_from_db()
+    assert lines == [
+        f"ticket {converted.pk} ('INC-1' from gateway {gateway.pk}) converted to task "
+        f"{converted.task_id}",
+        f"schedule {converted.schedule.pk} registered for ticket {converted.pk}: every 30 "
+        f"minutes, next run {converted.schedule.next_run_at.isoformat()}",
+        f"ticket {rejected.pk} ('INC-2' from gateway {gateway.pk}) rejected: task_cap_reached: "
+        "The task cap is reached: 1 of 1 tasks used. "
+        "Apply a license with a higher cap to add more.",
+    ]

@@ -1,6 +1,7 @@
 """Several `run_engine --once` processes on the same pending tickets (PostgreSQL)."""
 
 import os
+import signal
 import subprocess
 import sys
 from collections import Counter
@@ -18,10 +19,10 @@ pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 MANAGE = Path(__file__).resolve().parents[2] / "manage.py"
 
 
-def run_engines(count: int) -> list[subprocess.CompletedProcess]:
-    """Start `count` engines at once against the test database and wait for them all."""
+def engine_environment() -> dict[str, str]:
+    """The environment of an engine process that uses this test's database."""
     db = connection.settings_dict
-    env = {
+    return {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings.test",
         "DATABASE_URL": (
@@ -29,6 +30,11 @@ def run_engines(count: int) -> list[subprocess.CompletedProcess]:
             f"/{db['NAME']}"
         ),
     }
+
+
+def run_engines(count: int) -> list[subprocess.CompletedProcess]:
+    """Start `count` engines at once against the test database and wait for them all."""
+    env = engine_environment()
     engines = [
         subprocess.Popen(
             [sys.executable, str(MANAGE), "run_engine", "--once"],
@@ -90,3 +96,29 @@ def test_three_engines_at_the_cap_convert_up_to_it_and_reject_the_rest():
     }
     assert tasks_used(tenant) == task_rows(tenant) == 25
     assert Task.objects.filter(ticket__status="converted").count() == 25
+
+
+def test_run_engine_stops_gracefully_on_sigterm_after_converting_what_was_pending():
+    tenant = TenantFactory()
+    gateway = gateway_for(tenant)[0]
+    ticket = receive(gateway, "INC-1")
+    engine = subprocess.Popen(
+        [sys.executable, str(MANAGE), "run_engine", "--sleep", "0.2"],
+        env=engine_environment(),
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    lines = []
+    for line in engine.stderr:  # the first pass logs the conversion; then it idles
+        lines.append(line)
+        if " converted to task " in line:
+            break
+    engine.send_signal(signal.SIGTERM)
+    _, rest = engine.communicate(timeout=60)
+    output = "".join(lines) + rest
+    assert engine.returncode == 0, output
+    assert "engine started" in output
+    assert "SIGTERM received: stopping after the current ticket" in output
+    assert output.rstrip().endswith("engine stopped")
+    ticket.refresh_from_db()
+    assert ticket.status == "converted"

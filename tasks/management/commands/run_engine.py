@@ -3,6 +3,7 @@ import signal
 import threading
 
 from django.core.management.base import BaseCommand
+from django.db import DatabaseError, connection
 
 from tasks.engine import run_pass
 from tasks.tickets import tickets_retry_rejected
@@ -40,7 +41,7 @@ class Command(BaseCommand):
         if retry_rejected:
             logger.info("%s rejected tickets put back to pending", tickets_retry_rejected())
         if once:
-            self._log_pass(run_pass())
+            run_pass()
             return
 
         stop = threading.Event()
@@ -55,21 +56,12 @@ class Command(BaseCommand):
         signal.signal(signal.SIGINT, request_stop)
         logger.info("engine started; polling every %ss", sleep)
         while not stop.is_set():
-            summary = run_pass(stopping=stop.is_set)
-            self._log_pass(summary)
-            if not summary.did_anything:
+            try:
+                busy = run_pass(stopping=stop.is_set).did_anything
+            except DatabaseError:
+                logger.exception("pass failed: database unavailable; trying again in %ss", sleep)
+                connection.close()  # reconnect on the next pass
+                busy = False
+            if not busy:
                 stop.wait(sleep)
         logger.info("engine stopped")
-
-    def _log_pass(self, summary) -> None:
-        if summary.did_anything:
-            logger.info(
-                "pass: %s converted, %s rejected, %s schedules registered, "
-                "%s ticks created, %s ticks blocked, %s failed",
-                summary.converted,
-                summary.rejected,
-                summary.schedules_registered,
-                summary.ticks_created,
-                summary.ticks_blocked,
-                len(summary.failed),
-            )

@@ -3,6 +3,7 @@ from django.db import transaction
 
 from licensing import demo as licensing_demo
 from licensing.models import Tenant
+from tasks.demo_tickets import seed_tickets
 
 
 class Command(BaseCommand):
@@ -15,6 +16,7 @@ class Command(BaseCommand):
             with transaction.atomic():
                 tenant = licensing_demo.seed_tenant()
             licensing_demo.seed_license(tenant)  # its own durable transaction, before any data
+            seed_tickets(tenant)  # a gateway, tickets in each status, a schedule (durable services)
             self.stdout.write(self.style.SUCCESS("Demo tenant 'Acme Robotics' created."))
         for login in licensing_demo.DEMO_LOGINS:
             self.stdout.write(
