@@ -244,6 +244,31 @@ class _Pricing:
                 params += [model_id, int(plan.effective_at.timestamp())]
         return ("(" + " + ".join(parts) + ")" if parts else "0"), params
 
+    def approximate_cost_sql(self, column: str) -> tuple[str, list]:
+        """SUM of the cost in floating point (for ranking only; never shown)."""
+        cases: dict[str, list[str]] = {"input": [], "output": [], "cached": []}
+        params: dict[str, list] = {"input": [], "output": [], "cached": []}
+        for model_id in self.changes:
+            in_force = [(plan, plan.effective_at) for plan in reversed(self.changes[model_id])]
+            if self.base[model_id] is not None:
+                in_force.append((self.base[model_id], None))
+            for plan, since in in_force:
+                for kind in cases:
+                    price = float(getattr(plan, f"{kind}_per_million"))
+                    if since is None:
+                        cases[kind].append("WHEN model_id = %s THEN %s")
+                        params[kind] += [model_id, price]
+                    else:
+                        cases[kind].append(f"WHEN model_id = %s AND {column} >= %s THEN %s")
+                        params[kind] += [model_id, int(since.timestamp()), price]
+        if not cases["input"]:
+            return "0", []
+        parts, values = [], []
+        for kind in cases:
+            parts.append(f"{kind}_tokens * (CASE {' '.join(cases[kind])} ELSE 0 END)")
+            values += params[kind]
+        return "SUM(" + " + ".join(parts) + ")", values
+
     def period_at(self, model_id: int, instant: datetime) -> int:
         return sum(1 for plan in self.changes[model_id] if plan.effective_at <= instant)
 
@@ -357,24 +382,48 @@ def _consumer_facts(tenant, buckets: Buckets) -> dict:
     return facts
 
 
+# Tickets ranked by an approximate (floating point) cost in SQL; the exact Decimal cost is
+# then computed for this many candidates, so only near-ties at the 10th place could reorder.
+_TICKET_CANDIDATES = 5 * TOP
+
+
 def _ticket_facts(tenant, buckets: Buckets, pricing: _Pricing) -> dict:
-    """{(ticket id, model id, plan period): [5 sums]} of ticket-linked usage."""
+    """{(ticket id, model id, plan period): [5 sums]} of the tickets that can rank in the top.
+
+    The partial edges come from raw events; the whole grains from the ticket rollup, for
+    the best candidates by approximate cost plus every ticket seen in the edges.
+    """
     facts: dict[tuple, list[int]] = defaultdict(lambda: [0] * 5)
     whole, edges = _split(buckets, GRAIN_SECONDS)
-    if whole:
-        period_sql, period_params = pricing.period_sql("grain_start")
-        table = connection.ops.quote_name(TicketRollup._meta.db_table)
-        for ticket_id, model_id, period, *sums in _query(
-            f"SELECT ticket_id, model_id, {period_sql} AS period, {_SUMS_SQL} FROM {table} "
-            "WHERE tenant_id = %s AND grain_start >= %s AND grain_start < %s "
-            "GROUP BY ticket_id, model_id" + (", period" if period_params else ""),
-            [*period_params, tenant.id, *whole],
-        ):
-            _add(facts[(ticket_id, model_id, period)], sums)
     for row in _raw_events(tenant, edges):
         at, model_id, ticket_id = row[0], row[1], row[2]
         if ticket_id is not None:
             _add(facts[(ticket_id, model_id, pricing.period_at(model_id, at))], _raw_sums(row))
+    if not whole:
+        return facts
+    table = connection.ops.quote_name(TicketRollup._meta.db_table)
+    where = "WHERE tenant_id = %s AND grain_start >= %s AND grain_start < %s"
+    cost_sql, cost_params = pricing.approximate_cost_sql("grain_start")
+    candidates = {ticket_id for ticket_id, _, _ in facts}
+    candidates.update(
+        row[0]
+        for row in _query(
+            f"SELECT ticket_id FROM {table} {where} GROUP BY ticket_id "
+            f"ORDER BY {cost_sql} DESC, ticket_id LIMIT {_TICKET_CANDIDATES}",
+            [tenant.id, *whole, *cost_params],
+        )
+    )
+    if not candidates:
+        return facts
+    period_sql, period_params = pricing.period_sql("grain_start")
+    ids = sorted(candidates)
+    for ticket_id, model_id, period, *sums in _query(
+        f"SELECT ticket_id, model_id, {period_sql} AS period, {_SUMS_SQL} FROM {table} "
+        f"{where} AND ticket_id IN ({', '.join(['%s'] * len(ids))}) "
+        "GROUP BY ticket_id, model_id" + (", period" if period_params else ""),
+        [*period_params, tenant.id, *whole, *ids],
+    ):
+        _add(facts[(ticket_id, model_id, period)], sums)
     return facts
 
 

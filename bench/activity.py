@@ -1,0 +1,425 @@
+"""Benchmark: usage activity from the rollups against a plain GROUP BY over the raw events.
+
+    .venv/bin/python bench/activity.py [--events 1000000] [--database-url URL]
+
+Runs against PostgreSQL in its own database (default `tally_bench_usage`, created and
+migrated if missing; earlier bench data is truncated). It loads, with generate_series:
+
+- the main tenant (Europe/Paris): `--events` events over the last 30 days, a daily
+  rhythm, 6 models (one without a pricing plan, one with a price change mid-range),
+  ~70 % of the usage on 3,000 short-lived tickets, 12 consumers, 4 % failures;
+- a small tenant with a tenth of the events (the growth figure), and other tenants with
+  the rest of another `--events`, so the main tenant's rows are not alone in the table;
+
+then builds the rollups from the events (`rollups_rebuild`) and prints:
+
+1. `activity` for 24 h, 7 d and 30 d ending now (off the grain, so raw edges are read
+   too) in both modes, against the same figures from GROUP BY over raw events
+   (series, by model, consumers, top tickets; cost joined to the plan in force), with
+   the ratios; the totals of both are checked equal (cost to the last decimal);
+2. growth from 1/10 of the events to all of them, for both;
+3. ingestion through `POST /api/v1/usage/events/` (DRF test client, batches of 1,000)
+   against a bare `bulk_create` of the same events;
+4. the CSV export's peak Python memory (tracemalloc) while streaming every event.
+
+Not run by the test suite. Aims: 30 d at least 10x faster than the raw GROUP BY and
+growing with buckets, not events; ingestion at least half the bare insert rate; the
+export in bounded memory.
+"""
+
+import argparse
+import os
+import statistics
+import sys
+import time
+import tracemalloc
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/tally_bench_usage"
+ZONE = "Europe/Paris"
+TICKETS = 3000
+MODELS = [
+    ("gpt-4o", "OpenAI", ("2.5", "10", "1.25")),
+    ("gpt-4o-mini", "OpenAI", ("0.15", "0.6", "0.075")),
+    ("claude-sonnet", "Anthropic", ("3", "15", "0.3")),
+    ("claude-haiku", "Anthropic", ("0.8", "4", "0.08")),
+    ("mistral-large", "Mistral", ("2", "6", "0.5")),
+    ("llama-local", "self-hosted", None),  # no pricing plan: always unpriced
+]
+RUNS = 3
+
+
+def ensure_database(url: str) -> None:
+    import psycopg
+
+    parts = urlsplit(url)
+    name = parts.path.lstrip("/")
+    server = urlunsplit(parts._replace(path="/postgres"))
+    with psycopg.connect(server, autocommit=True) as connection:
+        exists = connection.execute(
+            "SELECT 1 FROM pg_database WHERE datname = %s", [name]
+        ).fetchone()
+        if not exists:
+            connection.execute(f'CREATE DATABASE "{name}"')
+
+
+def setup_django(url: str) -> None:
+    os.environ["DATABASE_URL"] = url
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.test")
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+
+
+def execute(sql: str, params=None) -> list:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall() if cursor.description else []
+
+
+def make_tenant(label: str, now: datetime, *, with_tickets: bool):
+    """A tenant with the models, plans (one price change 15 days ago) and tickets."""
+    from licensing.models import Tenant
+    from tasks.models import Gateway, Ticket
+    from usage.models import LlmModel, PricingPlan
+
+    tenant = Tenant.objects.create(name=f"Bench {label}", slug=f"bench-{label}", timezone=ZONE)
+    change = (now - timedelta(days=15)).replace(minute=0, second=0, microsecond=0)
+    models = []
+    for index, (name, provider, prices) in enumerate(MODELS):
+        model = LlmModel.objects.create(tenant=tenant, name=name, provider=provider)
+        models.append(model)
+        if prices is None:
+            continue
+        values = [Decimal(p) for p in prices]
+        PricingPlan.objects.create(
+            model=model,
+            input_per_million=values[0],
+            output_per_million=values[1],
+            cached_per_million=values[2],
+            effective_at=datetime(2020, 1, 1, tzinfo=UTC),
+        )
+        if index == 0:  # a price change in the middle of the month
+            PricingPlan.objects.create(
+                model=model,
+                input_per_million=values[0] * 2,
+                output_per_million=values[1] * 2,
+                cached_per_million=values[2] / 2,
+                effective_at=change,
+            )
+    tickets = []
+    if with_tickets:
+        gateway = Gateway.objects.create(tenant=tenant, name="Jira", kind="jira", secret_hash="x")
+        tickets = Ticket.objects.bulk_create(
+            Ticket(tenant=tenant, gateway=gateway, external_id=f"INC-{i}", subject=f"Ticket {i}")
+            for i in range(TICKETS)
+        )
+    return tenant, models, [t.id for t in tickets]
+
+
+LOAD_SQL = """
+INSERT INTO usage_usageevent (tenant_id, request_id, occurred_at, model_id, input_tokens,
+    output_tokens, cached_tokens, ticket_id, task_id, consumer, succeeded, received_at)
+SELECT %(tenant)s, 'b' || %(tenant)s || '-' || i, t, m,
+    (random() * 3000)::int, (random() * 800)::int,
+    CASE WHEN random() < 0.6 THEN (random() * 4000)::int ELSE 0 END,
+    CASE WHEN %(tickets)s > 0 AND random() < 0.7 THEN %(first_ticket)s + LEAST(
+        %(tickets)s - 1, GREATEST(0, floor(i::float8 / %(n)s * %(tickets)s)::int
+        + (random() * 4)::int - 2)) END,
+    NULL, 'agent-' || (random() * 11)::int, random() > 0.04, now()
+FROM (
+    SELECT i,
+        %(start)s::timestamptz + floor(i::float8 / %(n)s * 30) * interval '1 day'
+        + make_interval(secs => mod((86400 * (0.42 + 0.3 * (random() + random() + random()
+        - 1.5)))::int + 86400, 86400)) AS t,
+        (%(models)s::int[])[1 + floor(power(random(), 1.6) * %(k)s)::int] AS m
+    FROM generate_series(0, %(n)s - 1) AS i
+) AS s
+"""
+
+
+def load(tenant, models, tickets, n: int, start: datetime) -> float:
+    from usage.services import rollups_rebuild
+
+    began = time.perf_counter()
+    execute(
+        LOAD_SQL,
+        {
+            "tenant": tenant.id,
+            "tickets": len(tickets),
+            "first_ticket": tickets[0] if tickets else 0,
+            "n": n,
+            "start": start,
+            "models": [m.id for m in models],
+            "k": len(models),
+        },
+    )
+    rollups_rebuild(tenant=tenant)
+    return time.perf_counter() - began
+
+
+# --- the raw GROUP BY that answers the same questions -------------------------------
+
+BUCKET_SQL = {
+    "5m": "date_bin('5 minutes', e.occurred_at AT TIME ZONE %(zone)s, timestamp '2000-01-01')",
+    "15m": "date_bin('15 minutes', e.occurred_at AT TIME ZONE %(zone)s, timestamp '2000-01-01')",
+    "1h": "date_trunc('hour', e.occurred_at AT TIME ZONE %(zone)s)",
+    "6h": "date_bin('6 hours', e.occurred_at AT TIME ZONE %(zone)s, timestamp '2000-01-01')",
+    "1d": "date_trunc('day', e.occurred_at AT TIME ZONE %(zone)s)",
+}
+PLANS_CTE = """
+WITH p AS (
+    SELECT model_id, input_per_million AS ip, output_per_million AS op,
+        cached_per_million AS cp, effective_at AS f,
+        LEAD(effective_at) OVER (PARTITION BY model_id ORDER BY effective_at) AS u
+    FROM usage_pricingplan
+)
+"""
+RANGE = "e.tenant_id = %(tenant)s AND e.occurred_at >= %(start)s AND e.occurred_at < %(end)s"
+PRICED = (
+    "JOIN p ON p.model_id = e.model_id AND e.occurred_at >= p.f "
+    "AND (p.u IS NULL OR e.occurred_at < p.u)"
+)
+COST = "SUM(e.input_tokens * p.ip + e.output_tokens * p.op + e.cached_tokens * p.cp) / 1000000"
+
+
+def raw_activity(tenant, start: datetime, end: datetime, bucket: str, mode: str) -> dict:
+    params = {"tenant": tenant.id, "start": start, "end": end, "zone": ZONE}
+    series = execute(
+        f"SELECT {BUCKET_SQL[bucket]} AS b, e.model_id, e.ticket_id IS NOT NULL, "
+        "SUM(e.input_tokens), SUM(e.output_tokens), SUM(e.cached_tokens), "
+        "COUNT(*) FILTER (WHERE e.succeeded), COUNT(*) FILTER (WHERE NOT e.succeeded) "
+        f"FROM usage_usageevent e WHERE {RANGE} GROUP BY 1, 2, 3",
+        params,
+    )
+    execute(
+        "SELECT e.consumer, SUM(e.input_tokens + e.output_tokens + e.cached_tokens) "
+        f"FROM usage_usageevent e WHERE {RANGE} GROUP BY 1",
+        params,
+    )
+    result = {"tokens": sum(r[3] + r[4] + r[5] for r in series), "cost": None}
+    if mode == "cost":
+        costs = execute(
+            f"{PLANS_CTE} SELECT {BUCKET_SQL[bucket]} AS b, e.model_id, {COST} "
+            f"FROM usage_usageevent e {PRICED} WHERE {RANGE} AND e.ticket_id IS NOT NULL "
+            "GROUP BY 1, 2",
+            params,
+        )
+        execute(
+            f"{PLANS_CTE} SELECT e.ticket_id, {COST} AS c FROM usage_usageevent e {PRICED} "
+            f"WHERE {RANGE} AND e.ticket_id IS NOT NULL GROUP BY 1 ORDER BY c DESC LIMIT 10",
+            params,
+        )
+        result["cost"] = sum((r[2] for r in costs), Decimal(0))
+    return result
+
+
+def timed(function, runs: int = RUNS) -> tuple[float, object]:
+    function()  # warm: plans, caches
+    times, value = [], None
+    for _ in range(runs):
+        began = time.perf_counter()
+        value = function()
+        times.append(time.perf_counter() - began)
+    return statistics.median(times), value
+
+
+def compare(tenant, now: datetime, length: timedelta, bucket: str, mode: str):
+    from usage.selectors import activity
+
+    start = now - length
+    fast, result = timed(
+        lambda: activity(tenant=tenant, start=start, end=now, mode=mode, bucket=bucket)
+    )
+    slow, raw = timed(lambda: raw_activity(tenant, start, now, bucket, mode))
+    assert result.tokens.total == raw["tokens"], (result.tokens.total, raw["tokens"])
+    if mode == "cost":
+        assert result.cost.total == raw["cost"], (result.cost.total, raw["cost"])
+    return fast, slow, len(result.series)
+
+
+# --- ingestion ---------------------------------------------------------------------
+
+
+def ingestion(now: datetime, batches: int) -> tuple[float, float]:
+    from rest_framework.test import APIClient
+
+    from tests.factories import UserFactory
+    from usage.models import UsageEvent
+
+    api_tenant, api_models, api_tickets = make_tenant("api", now, with_tickets=True)
+    bulk_tenant, bulk_models, bulk_tickets = make_tenant("bulk", now, with_tickets=True)
+    admin = UserFactory(username="bench-admin", is_staff=True, tenant=api_tenant)
+    client = APIClient()
+    client.force_authenticate(admin)
+
+    def batch(number: int) -> list[dict]:
+        base = now - timedelta(hours=6)
+        return [
+            {
+                "request_id": f"api-{number}-{i}",
+                "occurred_at": (base + timedelta(seconds=number * 1000 + i)).isoformat(),
+                "model": MODELS[i % 5][0],
+                "input_tokens": 1000 + i,
+                "output_tokens": 200,
+                "cached_tokens": 300,
+                "ticket_index": i % 50,
+                "consumer": f"agent-{i % 12}",
+                "succeeded": i % 25 != 0,
+            }
+            for i in range(1000)
+        ]
+
+    payloads = [batch(number) for number in range(batches)]
+    bodies = [
+        [
+            {
+                **{k: v for k, v in r.items() if k != "ticket_index"},
+                "ticket": api_tickets[r["ticket_index"]],
+            }
+            for r in records
+        ]
+        for records in payloads
+    ]
+    began = time.perf_counter()
+    for body in bodies:
+        response = client.post("/api/v1/usage/events/", {"events": body}, format="json")
+        assert response.status_code == 201, response.content[:300]
+    api_rate = batches * 1000 / (time.perf_counter() - began)
+
+    by_name = {m.name: m.id for m in bulk_models}
+    began = time.perf_counter()
+    for records in payloads:
+        UsageEvent.objects.bulk_create(
+            UsageEvent(
+                tenant=bulk_tenant,
+                request_id=r["request_id"],
+                occurred_at=datetime.fromisoformat(r["occurred_at"]),
+                model_id=by_name[r["model"]],
+                input_tokens=r["input_tokens"],
+                output_tokens=r["output_tokens"],
+                cached_tokens=r["cached_tokens"],
+                ticket_id=bulk_tickets[r["ticket_index"]],
+                consumer=r["consumer"],
+                succeeded=r["succeeded"],
+            )
+            for r in records
+        )
+    bulk_rate = batches * 1000 / (time.perf_counter() - began)
+    return api_rate, bulk_rate
+
+
+def export_peak(tenant, now: datetime) -> tuple[int, int, float, int]:
+    from usage.api import export_rows
+
+    tracemalloc.start()
+    began = time.perf_counter()
+    lines = size = 0
+    for line in export_rows(tenant=tenant, start=now - timedelta(days=31), end=now):
+        lines += 1
+        size += len(line)
+    seconds = time.perf_counter() - began
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return lines - 1, size, seconds, peak
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--batches", type=int, default=20, help="API ingestion batches of 1,000")
+    parser.add_argument("--database-url", default=DEFAULT_DATABASE_URL)
+    args = parser.parse_args()
+    ensure_database(args.database_url)
+    setup_django(args.database_url)
+    from django.contrib.auth import get_user_model
+    from django.utils import timezone
+
+    from licensing.models import Tenant
+    from usage.models import ConsumerRollup, ModelRollup, TicketRollup
+
+    execute(
+        "TRUNCATE usage_usageevent, usage_modelrollup, usage_consumerrollup, "
+        "usage_ticketrollup, usage_pricingplan, usage_llmmodel"
+    )
+    Tenant.objects.filter(slug__startswith="bench-").delete()
+    get_user_model().objects.filter(username="bench-admin").delete()
+
+    now = timezone.now().replace(microsecond=0)
+    data_start = (now - timedelta(days=30)).replace(second=0)
+    n, small = args.events, args.events // 10
+    print(f"Loading {n:,} events for the main tenant, {small:,} for a small one and ")
+    print(f"{n - small:,} for 3 other tenants, over 30 days ending {now:%Y-%m-%d %H:%M} UTC ...")
+    main_tenant, main_models, main_tickets = make_tenant("main", now, with_tickets=True)
+    small_tenant, small_models, small_tickets = make_tenant("small", now, with_tickets=True)
+    seconds = load(main_tenant, main_models, main_tickets, n, data_start)
+    print(f"  main tenant loaded and rolled up in {seconds:.1f} s")
+    load(small_tenant, small_models, small_tickets, small, data_start)
+    for i in range(3):
+        other, other_models, other_tickets = make_tenant(f"other-{i}", now, with_tickets=True)
+        load(other, other_models, other_tickets, (n - small) // 3, data_start)
+    execute("ANALYZE")
+    rows = {
+        "model (5 min)": ModelRollup.objects.filter(tenant=main_tenant, grain_seconds=300).count(),
+        "model (15 min)": ModelRollup.objects.filter(tenant=main_tenant, grain_seconds=900).count(),
+        "consumer": ConsumerRollup.objects.filter(tenant=main_tenant).count(),
+        "ticket": TicketRollup.objects.filter(tenant=main_tenant).count(),
+    }
+    print("  main tenant rollup rows: " + ", ".join(f"{k} {v:,}" for k, v in rows.items()))
+
+    print("\n1. activity (rollups + raw edges) vs GROUP BY over raw events, median of 3")
+    print(f"   {'range':<6} {'mode':<7} {'buckets':>7} {'activity':>10} {'raw':>10} {'ratio':>7}")
+    ranges = [
+        ("24 h", timedelta(hours=24), "5m"),
+        ("7 d", timedelta(days=7), "1h"),
+        ("30 d", timedelta(days=30), "6h"),
+    ]
+    for label, length, bucket in ranges:
+        for mode in ("tokens", "cost"):
+            fast, slow, count = compare(main_tenant, now, length, bucket, mode)
+            print(
+                f"   {label:<6} {mode:<7} {count:>7} {fast * 1000:>8.1f}ms {slow * 1000:>8.1f}ms "
+                f"{slow / fast:>6.1f}x"
+            )
+
+    print(f"\n2. growth, 30 d: {small:,} -> {n:,} events")
+    for mode in ("tokens", "cost"):
+        fast_small, slow_small, _ = compare(small_tenant, now, timedelta(days=30), "6h", mode)
+        fast_big, slow_big, _ = compare(main_tenant, now, timedelta(days=30), "6h", mode)
+        print(
+            f"   {mode:<7} activity {fast_small * 1000:.1f} -> {fast_big * 1000:.1f} ms "
+            f"(x{fast_big / fast_small:.1f});  raw {slow_small * 1000:.1f} -> "
+            f"{slow_big * 1000:.1f} ms (x{slow_big / slow_small:.1f})"
+        )
+
+    api_rate, bulk_rate = ingestion(now, args.batches)
+    print(f"\n3. ingestion, {args.batches} batches of 1,000")
+    print(
+        f"   POST /api/v1/usage/events/ (checks, idempotency, rollups): {api_rate:>7,.0f} events/s"
+    )
+    print(
+        f"   bare bulk_create of the same events:                       {bulk_rate:>7,.0f} events/s"
+    )
+    print(f"   ratio: {api_rate / bulk_rate:.2f}")
+
+    lines, size, seconds, peak = export_peak(main_tenant, now)
+    print("\n4. CSV export of the main tenant's month")
+    print(
+        f"   {lines:,} events, {size / 1e6:.0f} MB of CSV in {seconds:.1f} s; "
+        f"peak Python memory {peak / 1e6:.1f} MB (tracemalloc)"
+    )
+
+
+if __name__ == "__main__":
+    main()
