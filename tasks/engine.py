@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from licensing.errors import DomainError, validation_sentence
@@ -80,34 +81,43 @@ def run_pass(
     `stopping` is asked between units: a stop request ends the pass after the unit in hand.
     """
     summary = PassSummary()
-    tickets = Ticket.objects.filter(status=Ticket.Status.PENDING).order_by("received_at", "id")
+    tickets = Ticket.objects.filter(status=Ticket.Status.PENDING)
     if tenant is not None:
         tickets = tickets.filter(tenant=tenant)
-    for ticket_id in _units(tickets, stopping):
+    for ticket_id in _units(tickets, "received_at", stopping):
         _run_unit("ticket", ticket_id, TICKET_LOCKS, _convert_ticket, summary)
     now = now or timezone.now()
     schedules = Schedule.objects.filter(
         status__in=[Schedule.Status.ACTIVE, Schedule.Status.BLOCKED], next_run_at__lte=now
-    ).order_by("next_run_at", "id")
+    )
     if tenant is not None:
         schedules = schedules.filter(tenant=tenant)
-    for schedule_id in _units(schedules, stopping):
+    for schedule_id in _units(schedules, "next_run_at", stopping):
         _run_unit("schedule", schedule_id, SCHEDULE_LOCKS, _fire_tick, summary, now=now)
     return summary
 
 
-def _units(queue, stopping: Callable[[], bool]) -> Iterator[int]:
-    """The queue's ids, each offered once per pass (done, failed, or held by another engine)."""
-    offered: set[int] = set()
+def _units(queue, order_field: str, stopping: Callable[[], bool]) -> Iterator[int]:
+    """The queue's ids in `order_field` order, each offered once per pass, read page by page.
+
+    Keyset paging: a ticket skipped (held by another engine, or failed) is not read again.
+    """
+    after = None
     while not stopping():
-        batch = list(queue.exclude(pk__in=offered).values_list("pk", flat=True)[:BATCH])
+        page = queue
+        if after is not None:
+            value, pk = after
+            page = page.filter(
+                Q(**{f"{order_field}__gt": value}) | Q(**{order_field: value, "pk__gt": pk})
+            )
+        batch = list(page.order_by(order_field, "pk").values_list(order_field, "pk")[:BATCH])
         if not batch:
             return
-        for pk in batch:
+        for _value, pk in batch:
             if stopping():
                 return
-            offered.add(pk)
             yield pk
+        after = batch[-1]
 
 
 def _run_unit(noun: str, pk: int, namespace: int, work, summary: PassSummary, **kwargs) -> None:

@@ -2,6 +2,7 @@
 
 import hmac
 
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 
@@ -37,10 +38,12 @@ def ticket_receive(
 ) -> tuple[Ticket, bool]:
     """Store a delivered ticket as `pending`; returns (ticket, created).
 
+    Raises ValidationError for a recurrence the engine could not schedule.
     Idempotent by `external_id` per gateway: a re-delivery returns the ticket stored
     the first time and changes nothing, even when two deliveries race (the unique
     constraint makes the loser's insert fail; it then reads the winner's row).
     """
+    _check_recurrence(recurrence)
     existing = Ticket.objects.filter(gateway=gateway, external_id=external_id).first()
     if existing is not None:
         return existing, False
@@ -57,6 +60,17 @@ def ticket_receive(
     except IntegrityError:
         return Ticket.objects.get(gateway=gateway, external_id=external_id), False
     return ticket, True
+
+
+def _check_recurrence(recurrence: dict | None) -> None:
+    """The engine's contract for a schedule; the API says the same field by field."""
+    if recurrence is None:
+        return
+    every = recurrence.get("every_minutes") if isinstance(recurrence, dict) else None
+    if set(recurrence) != {"every_minutes"} or type(every) is not int or every < 1:
+        raise ValidationError(
+            {"recurrence": 'Expected {"every_minutes": N}, N a whole number of minutes, 1 or more.'}
+        )
 
 
 def ticket_retry(*, ticket: Ticket) -> Ticket:

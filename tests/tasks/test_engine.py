@@ -235,3 +235,20 @@ def test_run_engine_once_logs_one_line_per_thing_it_did(gateway, tenant_a, caplo
         "The task cap is reached: 1 of 1 tasks used. "
         "Apply a license with a higher cap to add more.",
     ]
+
+
+def test_a_long_queue_is_read_page_by_page_past_failed_tickets(gateway, tenant_a, monkeypatch):
+    monkeypatch.setattr(engine, "BATCH", 3)
+    tickets = [receive(gateway, f"INC-{n}") for n in range(8)]
+    failing = {tickets[0].pk, tickets[4].pk}
+    real_task_create = engine.task_create
+
+    def fail_some(**fields):
+        if fields["ticket"].pk in failing:
+            raise RuntimeError("boom")
+        return real_task_create(**fields)
+
+    monkeypatch.setattr(engine, "task_create", fail_some)
+    summary = run_pass()
+    assert (summary.converted, len(summary.failed)) == (6, 2)
+    assert set(Ticket.objects.filter(status="pending").values_list("pk", flat=True)) == failing

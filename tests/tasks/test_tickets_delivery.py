@@ -3,12 +3,14 @@
 import threading
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.db import connection
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from tasks.models import Ticket
 from tasks.ticket_api import MAX_DELIVERY_BYTES
+from tasks.tickets import ticket_receive
 from tests.factories import TenantFactory
 from tests.tasks.ticket_helpers import gateway_for
 
@@ -196,3 +198,14 @@ def test_two_deliveries_of_the_same_ticket_at_once_store_one_ticket(tenant_a):
     assert len({answer.json()["id"] for answer in answers}) == 1
     assert Ticket.objects.count() == 1
     assert sum(answer.has_header("Idempotent-Replayed") for answer in answers) == 3
+
+
+@pytest.mark.parametrize(
+    "recurrence", [{"every_minutes": "5"}, {"every_minutes": True}, {"every": 5}, [5], {}]
+)
+def test_the_receive_service_refuses_a_recurrence_the_engine_could_not_schedule(jira, recurrence):
+    gateway, _secret = jira
+    with pytest.raises(ValidationError) as refused:
+        ticket_receive(gateway=gateway, external_id="INC-1", subject="s", recurrence=recurrence)
+    assert "recurrence" in refused.value.message_dict
+    assert not Ticket.objects.exists()
