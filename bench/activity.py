@@ -7,7 +7,7 @@ migrated if missing; earlier bench data is truncated). It loads, with generate_s
 
 - the main tenant (Europe/Paris): `--events` events over the last 30 days, a daily
   rhythm, 6 models (one without a pricing plan, one with a price change mid-range),
-  ~70 % of the usage on 3,000 short-lived tickets, 12 consumers, 4 % failures;
+  ~70 % of the usage on 3,000 tickets each worked on for an hour or two, 12 consumers, 4 % failures;
 - a small tenant with a tenth of the events (the growth figure), and other tenants with
   the rest of another `--events`, so the main tenant's rows are not alone in the table;
 
@@ -134,9 +134,10 @@ INSERT INTO usage_usageevent (tenant_id, request_id, occurred_at, model_id, inpu
 SELECT %(tenant)s, 'b' || %(tenant)s || '-' || i, t, m,
     (random() * 3000)::int, (random() * 800)::int,
     CASE WHEN random() < 0.6 THEN (random() * 4000)::int ELSE 0 END,
+    -- a ticket is worked on for about an hour: the one due at the event's time, or a neighbour
     CASE WHEN %(tickets)s > 0 AND random() < 0.7 THEN %(first_ticket)s + LEAST(
-        %(tickets)s - 1, GREATEST(0, floor(i::float8 / %(n)s * %(tickets)s)::int
-        + (random() * 4)::int - 2)) END,
+        %(tickets)s - 1, GREATEST(0, floor(EXTRACT(EPOCH FROM t - %(start)s::timestamptz)
+        / (30 * 86400) * %(tickets)s)::int + (random() * 2)::int - 1)) END,
     NULL, 'agent-' || (random() * 11)::int, random() > 0.04, now()
 FROM (
     SELECT i,
@@ -344,16 +345,13 @@ def main() -> None:
     ensure_database(args.database_url)
     setup_django(args.database_url)
     from django.contrib.auth import get_user_model
+    from django.db.models import Count
     from django.utils import timezone
 
-    from licensing.models import Tenant
     from usage.models import ConsumerRollup, ModelRollup, TicketRollup
 
-    execute(
-        "TRUNCATE usage_usageevent, usage_modelrollup, usage_consumerrollup, "
-        "usage_ticketrollup, usage_pricingplan, usage_llmmodel"
-    )
-    Tenant.objects.filter(slug__startswith="bench-").delete()
+    # This database is the benchmark's own: start from no tenants at all.
+    execute("TRUNCATE licensing_tenant CASCADE")
     get_user_model().objects.filter(username="bench-admin").delete()
 
     now = timezone.now().replace(microsecond=0)
@@ -370,13 +368,15 @@ def main() -> None:
         other, other_models, other_tickets = make_tenant(f"other-{i}", now, with_tickets=True)
         load(other, other_models, other_tickets, (n - small) // 3, data_start)
     execute("ANALYZE")
-    rows = {
-        "model (5 min)": ModelRollup.objects.filter(tenant=main_tenant, grain_seconds=300).count(),
-        "model (15 min)": ModelRollup.objects.filter(tenant=main_tenant, grain_seconds=900).count(),
-        "consumer": ConsumerRollup.objects.filter(tenant=main_tenant).count(),
-        "ticket": TicketRollup.objects.filter(tenant=main_tenant).count(),
-    }
-    print("  main tenant rollup rows: " + ", ".join(f"{k} {v:,}" for k, v in rows.items()))
+    print("  main tenant rollup rows by grain (seconds):")
+    for rollup in (ModelRollup, ConsumerRollup, TicketRollup):
+        counts = (
+            rollup.objects.filter(tenant=main_tenant)
+            .values_list("grain_seconds")
+            .annotate(rows=Count("id"))
+            .order_by("grain_seconds")
+        )
+        print(f"    {rollup.__name__:<15}" + ", ".join(f"{g}: {c:,}" for g, c in counts))
 
     print("\n1. activity (rollups + raw edges) vs GROUP BY over raw events, median of 3")
     print(f"   {'range':<6} {'mode':<7} {'buckets':>7} {'activity':>10} {'raw':>10} {'ratio':>7}")

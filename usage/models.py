@@ -3,21 +3,21 @@
 Why rollups, and why these grains
 ---------------------------------
 `activity` over a month must not scan every event. Each event is also added, in the
-same transaction, to summary rows ("rollups") keyed by a fixed UTC grain. Every real
-time-zone offset is a multiple of 15 minutes, so every local bucket of 15 min, 1 h,
-6 h or a day (DST days included) is a union of whole 15-minute UTC grains; 5-minute
-buckets (the 24 h preset) need a 5-minute grain. So:
+same transaction, to summary rows ("rollups") keyed by a UTC grain (Unix seconds, so
+bucketing is plain integer arithmetic on every database). Every real time-zone offset
+and DST change is on a 15-minute boundary, so every local bucket (15 min, 1 h, 6 h, a
+day of 23, 24 or 25 hours) is a union of whole 15-minute grains; 5-minute buckets (the
+24 h preset) need 5-minute grains; hour grains serve whole-hour zones (most of them).
 
-- `ModelRollup` at two grains (300 s and 900 s) by (model, on a ticket or not):
-  the series, totals, requests, by-model, unpriced and unattributed figures.
-- `ConsumerRollup` (900 s) by consumer: top consumers.
-- `TicketRollup` (900 s) by (ticket, model): top tickets by cost.
+- `ModelRollup` at 300 s, 900 s and 3600 s by (model, on a ticket or not): the series,
+  totals, requests, by-model, unpriced and unattributed figures.
+- `ConsumerRollup` at 900 s and 86400 s by consumer: top consumers.
+- `TicketRollup` at 900 s and 86400 s by (ticket, model): top tickets by cost.
 
-Pricing plans take effect on a 15-minute UTC boundary (refused otherwise), so a
-rollup row lies wholly inside one plan's period and cost from rollups is exact.
-A range edge that is not on the grain is read from the raw events for that partial
-grain only. Grain starts are stored as Unix seconds so bucketing is plain integer
-arithmetic on every database.
+A range is read coarse grains first, finer grains for what is left at its edges, and
+raw events only for the partial 5- or 15-minute grains at its very ends. Pricing plans
+take effect on a 15-minute boundary (refused otherwise) and a range is also cut at
+every plan change inside it, so no rollup row straddles two prices: cost is exact.
 """
 
 from decimal import Decimal
@@ -30,8 +30,9 @@ from licensing.models import Tenant
 # Tokens per event are below 2^31 (SPEC/issue); sums live in 64-bit columns.
 TOKENS_LIMIT = 2**31 - 1
 FINE_GRAIN_SECONDS = 300
-GRAIN_SECONDS = 900
-ROLLUP_GRAINS = (FINE_GRAIN_SECONDS, GRAIN_SECONDS)
+GRAIN_SECONDS = 900  # the pricing grain, and the finest grain of every rollup but one
+MODEL_GRAINS = (3600, GRAIN_SECONDS, FINE_GRAIN_SECONDS)  # coarsest first
+SUMMARY_GRAINS = (86400, GRAIN_SECONDS)  # consumers and tickets: totals, no buckets
 
 
 class LlmModel(models.Model):
@@ -134,6 +135,7 @@ class _Rollup(models.Model):
     """Summed tokens and requests of the events in one grain; kept in step by the services."""
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    grain_seconds = models.PositiveIntegerField(default=GRAIN_SECONDS)
     grain_start = models.BigIntegerField(help_text="Start of the UTC grain, in Unix seconds.")
     input_tokens = models.BigIntegerField(default=0)
     output_tokens = models.BigIntegerField(default=0)
@@ -146,9 +148,8 @@ class _Rollup(models.Model):
 
 
 class ModelRollup(_Rollup):
-    """Usage per grain (300 s or 900 s), model, and whether it was linked to a ticket."""
+    """Usage per grain (MODEL_GRAINS), model, and whether it was linked to a ticket."""
 
-    grain_seconds = models.PositiveSmallIntegerField()
     model = models.ForeignKey(LlmModel, on_delete=models.CASCADE, related_name="+")
     on_ticket = models.BooleanField()
 
@@ -165,23 +166,24 @@ class ModelRollup(_Rollup):
 
 
 class ConsumerRollup(_Rollup):
-    """Usage per 15-minute grain and consumer ('' when the event named none)."""
+    """Usage per grain (SUMMARY_GRAINS) and consumer ('' when the event named none)."""
 
     consumer = models.CharField(max_length=200)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["tenant", "grain_start", "consumer"], name="consumer_rollup_key"
+                fields=["tenant", "grain_seconds", "grain_start", "consumer"],
+                name="consumer_rollup_grain_key",
             )
         ]
 
     def __str__(self) -> str:
-        return f"{self.consumer!r} @ {self.grain_start}"
+        return f"{self.consumer!r} @ {self.grain_start}+{self.grain_seconds}s"
 
 
 class TicketRollup(_Rollup):
-    """Ticket-linked usage per 15-minute grain, ticket and model (top tickets by cost)."""
+    """Ticket-linked usage per grain (SUMMARY_GRAINS), ticket and model: top tickets by cost."""
 
     ticket = models.ForeignKey("tasks.Ticket", on_delete=models.CASCADE, related_name="+")
     model = models.ForeignKey(LlmModel, on_delete=models.CASCADE, related_name="+")
@@ -189,9 +191,10 @@ class TicketRollup(_Rollup):
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["tenant", "grain_start", "ticket", "model"], name="ticket_rollup_key"
+                fields=["tenant", "grain_seconds", "grain_start", "ticket", "model"],
+                name="ticket_rollup_grain_key",
             )
         ]
 
     def __str__(self) -> str:
-        return f"ticket {self.ticket_id}/{self.model_id} @ {self.grain_start}"
+        return f"ticket {self.ticket_id}/{self.model_id} @ {self.grain_start}+{self.grain_seconds}s"

@@ -3,11 +3,10 @@
 `plan_usage` lives in `usage/plan.py`.
 """
 
-import math
 from bisect import bisect_right
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal, localcontext
 from typing import Literal
 
@@ -17,8 +16,8 @@ from licensing.models import Tenant
 from tasks.models import Ticket
 from usage.buckets import Buckets, RangeRefused, buckets_for
 from usage.models import (
-    FINE_GRAIN_SECONDS,
-    GRAIN_SECONDS,
+    MODEL_GRAINS,
+    SUMMARY_GRAINS,
     ConsumerRollup,
     LlmModel,
     ModelRollup,
@@ -191,10 +190,9 @@ def activity(
     buckets = buckets_for(start=start, end=end, zone=tenant.zone, bucket=bucket)
     models = {m.id: m for m in LlmModel.objects.filter(tenant=tenant)}
     pricing = _Pricing(models, buckets.start, buckets.end)
-    grain = FINE_GRAIN_SECONDS if buckets.seconds < GRAIN_SECONDS else GRAIN_SECONDS
     with localcontext() as context:
         context.prec = 60  # cost sums stay exact far beyond any real bill
-        return _activity(tenant, buckets, mode, grain, models, pricing)
+        return _activity(tenant, buckets, mode, models, pricing)
 
 
 # Index of the token and request sums in every fact row.
@@ -262,12 +260,16 @@ class _Pricing:
                         cases[kind].append(f"WHEN model_id = %s AND {column} >= %s THEN %s")
                         params[kind] += [model_id, int(since.timestamp()), price]
         if not cases["input"]:
-            return "0", []
+            return "SUM(0)", []  # not a bare 0: that would mean "column 0" in ORDER BY
         parts, values = [], []
         for kind in cases:
             parts.append(f"{kind}_tokens * (CASE {' '.join(cases[kind])} ELSE 0 END)")
             values += params[kind]
         return "SUM(" + " + ".join(parts) + ")", values
+
+    def cuts(self) -> list[int]:
+        """Plan changes inside the range, in Unix seconds."""
+        return [int(p.effective_at.timestamp()) for plans in self.changes.values() for p in plans]
 
     def period_at(self, model_id: int, instant: datetime) -> int:
         return sum(1 for plan in self.changes[model_id] if plan.effective_at <= instant)
@@ -290,18 +292,68 @@ def _plus(a: Cost, b: Cost) -> Cost:
     return Cost(input=a.input + b.input, output=a.output + b.output, cached=a.cached + b.cached)
 
 
-def _split(buckets: Buckets, grain: int) -> tuple[tuple[int, int] | None, list]:
-    """The whole grains of the range (Unix seconds) and the partial edges (raw events)."""
-    first = math.ceil(buckets.start.timestamp() / grain) * grain
-    last = math.floor(buckets.end.timestamp() / grain) * grain
-    if first >= last:
-        return None, [(buckets.start, buckets.end)]
-    edges = []
-    if buckets.start.timestamp() < first:
-        edges.append((buckets.start, datetime.fromtimestamp(first, UTC)))
-    if last < buckets.end.timestamp():
-        edges.append((datetime.fromtimestamp(last, UTC), buckets.end))
-    return (first, last), edges
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICRO = timedelta(microseconds=1)
+
+
+@dataclass(frozen=True)
+class _Pieces:
+    """A range cut into whole rollup grains (an SQL condition) and raw partial edges."""
+
+    where_sql: str  # "" when no whole grain fits
+    params: list
+    raw: list  # [(start, end)] aware datetimes, half-open
+
+
+def _pieces(start: datetime, end: datetime, grains: tuple[int, ...], cuts=()) -> _Pieces:
+    """Coarsest grains first, finer ones for what is left at the edges, raw events last.
+
+    `cuts` (Unix seconds, e.g. plan changes) split the range first, so no rollup row read
+    straddles one. Exact: bounds are integer microseconds.
+    """
+    low, high = (start - _EPOCH) // _MICRO, (end - _EPOCH) // _MICRO
+    bounds = [low, *sorted({c * 10**6 for c in cuts if low < c * 10**6 < high}), high]
+    windows: list[tuple[int, int, int]] = []
+    raw: list[tuple[int, int]] = []
+
+    def fill(a: int, b: int, sizes: tuple[int, ...]) -> None:
+        if not sizes:
+            raw.append((a, b))
+            return
+        size = sizes[0] * 10**6
+        first, last = -(-a // size) * size, b // size * size
+        if first >= last:
+            fill(a, b, sizes[1:])
+            return
+        windows.append((sizes[0], first // 10**6, last // 10**6))
+        if a < first:
+            fill(a, first, sizes[1:])
+        if last < b:
+            fill(last, b, sizes[1:])
+
+    for a, b in zip(bounds, bounds[1:], strict=False):
+        fill(a, b, grains)
+    where = " OR ".join(
+        ["(grain_seconds = %s AND grain_start >= %s AND grain_start < %s)"] * len(windows)
+    )
+    return _Pieces(
+        where_sql=f"({where})" if windows else "",
+        params=[value for window in windows for value in window],
+        raw=[(_EPOCH + a * _MICRO, _EPOCH + b * _MICRO) for a, b in raw],
+    )
+
+
+def _model_grains(buckets: Buckets) -> tuple[int, ...]:
+    """The grains whose rows never straddle a bucket: they divide the bucket, the zone's
+    offsets and its offset changes in the range."""
+    changes = [int(at.timestamp()) for at, _ in buckets.offsets[1:]]
+    return tuple(
+        grain
+        for grain in MODEL_GRAINS
+        if buckets.seconds % grain == 0
+        and all(offset % grain == 0 for _, offset in buckets.offsets)
+        and all(change % grain == 0 for change in changes)
+    )
 
 
 def _raw_events(tenant: Tenant, windows: list) -> list[tuple]:
@@ -338,27 +390,26 @@ def _query(sql: str, params: list) -> list[tuple]:
         return cursor.fetchall()
 
 
-def _model_facts(tenant, buckets: Buckets, grain: int, pricing: _Pricing) -> dict:
+def _model_facts(tenant, buckets: Buckets, pricing: _Pricing) -> dict:
     """{(bucket index, model id, on a ticket, plan period): [5 sums]}."""
     facts: dict[tuple, list[int]] = defaultdict(lambda: [0] * 5)
-    whole, edges = _split(buckets, grain)
-    if whole:
+    pieces = _pieces(buckets.start, buckets.end, _model_grains(buckets), pricing.cuts())
+    if pieces.where_sql:
         key_sql, key_params = buckets.wall_key_sql("grain_start")
         stretch_sql, stretch_params = buckets.stretch_sql("grain_start")
         period_sql, period_params = pricing.period_sql("grain_start")
         table = connection.ops.quote_name(ModelRollup._meta.db_table)
         rows = _query(
             f"SELECT MIN(grain_start), model_id, on_ticket, {period_sql} AS period, {_SUMS_SQL} "
-            f"FROM {table} WHERE tenant_id = %s AND grain_seconds = %s "
-            "AND grain_start >= %s AND grain_start < %s "
+            f"FROM {table} WHERE tenant_id = %s AND {pieces.where_sql} "
             f"GROUP BY {key_sql}, {stretch_sql + ', ' if stretch_sql else ''}model_id, on_ticket"
             + (", period" if period_params else ""),
-            [*period_params, tenant.id, grain, *whole, *key_params, *stretch_params],
+            [*period_params, tenant.id, *pieces.params, *key_params, *stretch_params],
         )
         for first, model_id, on_ticket, period, *sums in rows:
             index = buckets.index(datetime.fromtimestamp(first, UTC))
             _add(facts[(index, model_id, bool(on_ticket), period)], sums)
-    for row in _raw_events(tenant, edges):
+    for row in _raw_events(tenant, pieces.raw):
         at, model_id, ticket_id = row[0], row[1], row[2]
         key = (buckets.index(at), model_id, ticket_id is not None, pricing.period_at(model_id, at))
         _add(facts[key], _raw_sums(row))
@@ -368,16 +419,16 @@ def _model_facts(tenant, buckets: Buckets, grain: int, pricing: _Pricing) -> dic
 def _consumer_facts(tenant, buckets: Buckets) -> dict:
     """{consumer: [5 sums]} over the range."""
     facts: dict[str, list[int]] = defaultdict(lambda: [0] * 5)
-    whole, edges = _split(buckets, GRAIN_SECONDS)
-    if whole:
+    pieces = _pieces(buckets.start, buckets.end, SUMMARY_GRAINS)
+    if pieces.where_sql:
         table = connection.ops.quote_name(ConsumerRollup._meta.db_table)
         for consumer, *sums in _query(
             f"SELECT consumer, {_SUMS_SQL} FROM {table} WHERE tenant_id = %s "
-            "AND grain_start >= %s AND grain_start < %s GROUP BY consumer",
-            [tenant.id, *whole],
+            f"AND {pieces.where_sql} GROUP BY consumer",
+            [tenant.id, *pieces.params],
         ):
             _add(facts[consumer], sums)
-    for row in _raw_events(tenant, edges):
+    for row in _raw_events(tenant, pieces.raw):
         _add(facts[row[3]], _raw_sums(row))
     return facts
 
@@ -394,15 +445,15 @@ def _ticket_facts(tenant, buckets: Buckets, pricing: _Pricing) -> dict:
     the best candidates by approximate cost plus every ticket seen in the edges.
     """
     facts: dict[tuple, list[int]] = defaultdict(lambda: [0] * 5)
-    whole, edges = _split(buckets, GRAIN_SECONDS)
-    for row in _raw_events(tenant, edges):
+    pieces = _pieces(buckets.start, buckets.end, SUMMARY_GRAINS, pricing.cuts())
+    for row in _raw_events(tenant, pieces.raw):
         at, model_id, ticket_id = row[0], row[1], row[2]
         if ticket_id is not None:
             _add(facts[(ticket_id, model_id, pricing.period_at(model_id, at))], _raw_sums(row))
-    if not whole:
+    if not pieces.where_sql:
         return facts
     table = connection.ops.quote_name(TicketRollup._meta.db_table)
-    where = "WHERE tenant_id = %s AND grain_start >= %s AND grain_start < %s"
+    where = f"WHERE tenant_id = %s AND {pieces.where_sql}"
     cost_sql, cost_params = pricing.approximate_cost_sql("grain_start")
     candidates = {ticket_id for ticket_id, _, _ in facts}
     candidates.update(
@@ -410,7 +461,7 @@ def _ticket_facts(tenant, buckets: Buckets, pricing: _Pricing) -> dict:
         for row in _query(
             f"SELECT ticket_id FROM {table} {where} GROUP BY ticket_id "
             f"ORDER BY {cost_sql} DESC, ticket_id LIMIT {_TICKET_CANDIDATES}",
-            [tenant.id, *whole, *cost_params],
+            [tenant.id, *pieces.params, *cost_params],
         )
     )
     if not candidates:
@@ -421,13 +472,13 @@ def _ticket_facts(tenant, buckets: Buckets, pricing: _Pricing) -> dict:
         f"SELECT ticket_id, model_id, {period_sql} AS period, {_SUMS_SQL} FROM {table} "
         f"{where} AND ticket_id IN ({', '.join(['%s'] * len(ids))}) "
         "GROUP BY ticket_id, model_id" + (", period" if period_params else ""),
-        [*period_params, tenant.id, *whole, *ids],
+        [*period_params, tenant.id, *pieces.params, *ids],
     ):
         _add(facts[(ticket_id, model_id, period)], sums)
     return facts
 
 
-def _activity(tenant, buckets: Buckets, mode: str, grain: int, models, pricing) -> Activity:
+def _activity(tenant, buckets: Buckets, mode: str, models, pricing) -> Activity:
     zero_cost = Cost()
     count = len(buckets)
     bucket_sums = [[0] * 5 for _ in range(count)]
@@ -437,7 +488,7 @@ def _activity(tenant, buckets: Buckets, mode: str, grain: int, models, pricing) 
     unpriced: dict[int, list[int]] = defaultdict(lambda: [0] * 5)
     unattributed: dict[int, list[int]] = defaultdict(lambda: [0] * 5)
     for (index, model_id, on_ticket, period), sums in _model_facts(
-        tenant, buckets, grain, pricing
+        tenant, buckets, pricing
     ).items():
         _add(bucket_sums[index], sums)
         _add(model_sums[model_id], sums)

@@ -13,8 +13,9 @@ from licensing.errors import DomainError
 from licensing.models import Tenant
 from tasks.models import Task, Ticket
 from usage.models import (
-    FINE_GRAIN_SECONDS,
     GRAIN_SECONDS,
+    MODEL_GRAINS,
+    SUMMARY_GRAINS,
     TOKENS_LIMIT,
     ConsumerRollup,
     LlmModel,
@@ -338,8 +339,6 @@ def _add_to_rollups(tenant: Tenant, events: list[_Event]) -> None:
     by_ticket: dict[tuple, list[int]] = defaultdict(lambda: [0] * 5)
     for e in events:
         seconds = int(e.occurred_at.timestamp())
-        coarse = seconds - seconds % GRAIN_SECONDS
-        fine = seconds - seconds % FINE_GRAIN_SECONDS
         sums = (
             e.input_tokens,
             e.output_tokens,
@@ -347,21 +346,26 @@ def _add_to_rollups(tenant: Tenant, events: list[_Event]) -> None:
             int(e.succeeded),
             int(not e.succeeded),
         )
+        on_ticket = e.ticket_id is not None
         targets = [
-            by_model[(FINE_GRAIN_SECONDS, fine, e.model_id, e.ticket_id is not None)],
-            by_model[(GRAIN_SECONDS, coarse, e.model_id, e.ticket_id is not None)],
-            by_consumer[(coarse, e.consumer)],
+            by_model[(grain, seconds - seconds % grain, e.model_id, on_ticket)]
+            for grain in MODEL_GRAINS
         ]
-        if e.ticket_id is not None:
-            targets.append(by_ticket[(coarse, e.ticket_id, e.model_id)])
+        for grain in SUMMARY_GRAINS:
+            start = seconds - seconds % grain
+            targets.append(by_consumer[(grain, start, e.consumer)])
+            if on_ticket:
+                targets.append(by_ticket[(grain, start, e.ticket_id, e.model_id)])
         for target in targets:
             for i, value in enumerate(sums):
                 target[i] += value
     _upsert(
         ModelRollup, ("grain_seconds", "grain_start", "model_id", "on_ticket"), tenant, by_model
     )
-    _upsert(ConsumerRollup, ("grain_start", "consumer"), tenant, by_consumer)
-    _upsert(TicketRollup, ("grain_start", "ticket_id", "model_id"), tenant, by_ticket)
+    _upsert(ConsumerRollup, ("grain_seconds", "grain_start", "consumer"), tenant, by_consumer)
+    _upsert(
+        TicketRollup, ("grain_seconds", "grain_start", "ticket_id", "model_id"), tenant, by_ticket
+    )
 
 
 def _upsert(model, key_columns: tuple[str, ...], tenant: Tenant, sums: dict) -> None:
@@ -406,30 +410,32 @@ def rollups_rebuild(*, tenant: Tenant) -> None:
     with transaction.atomic(durable=True), connection.cursor() as cursor:
         for rollup in (ModelRollup, ConsumerRollup, TicketRollup):
             rollup.objects.filter(tenant=tenant).delete()
-        for grain in (FINE_GRAIN_SECONDS, GRAIN_SECONDS):
+        table = connection.ops.quote_name
+        for grain in MODEL_GRAINS:
             cursor.execute(
-                f"INSERT INTO {connection.ops.quote_name(ModelRollup._meta.db_table)} "
+                f"INSERT INTO {table(ModelRollup._meta.db_table)} "
                 f"(tenant_id, grain_seconds, grain_start, model_id, on_ticket, {targets}) "
                 f"SELECT tenant_id, {grain}, ({epoch} / {grain}) * {grain} AS g, model_id, "
                 f"ticket_id IS NOT NULL AS t, {sums} FROM {events} WHERE tenant_id = %s "
                 "GROUP BY tenant_id, g, model_id, t",
                 [tenant.id],
             )
-        cursor.execute(
-            f"INSERT INTO {connection.ops.quote_name(ConsumerRollup._meta.db_table)} "
-            f"(tenant_id, grain_start, consumer, {targets}) "
-            f"SELECT tenant_id, ({epoch} / {GRAIN_SECONDS}) * {GRAIN_SECONDS} AS g, consumer, "
-            f"{sums} FROM {events} WHERE tenant_id = %s GROUP BY tenant_id, g, consumer",
-            [tenant.id],
-        )
-        cursor.execute(
-            f"INSERT INTO {connection.ops.quote_name(TicketRollup._meta.db_table)} "
-            f"(tenant_id, grain_start, ticket_id, model_id, {targets}) "
-            f"SELECT tenant_id, ({epoch} / {GRAIN_SECONDS}) * {GRAIN_SECONDS} AS g, ticket_id, "
-            f"model_id, {sums} FROM {events} WHERE tenant_id = %s AND ticket_id IS NOT NULL "
-            "GROUP BY tenant_id, g, ticket_id, model_id",
-            [tenant.id],
-        )
+        for grain in SUMMARY_GRAINS:
+            cursor.execute(
+                f"INSERT INTO {table(ConsumerRollup._meta.db_table)} "
+                f"(tenant_id, grain_seconds, grain_start, consumer, {targets}) "
+                f"SELECT tenant_id, {grain}, ({epoch} / {grain}) * {grain} AS g, consumer, "
+                f"{sums} FROM {events} WHERE tenant_id = %s GROUP BY tenant_id, g, consumer",
+                [tenant.id],
+            )
+            cursor.execute(
+                f"INSERT INTO {table(TicketRollup._meta.db_table)} "
+                f"(tenant_id, grain_seconds, grain_start, ticket_id, model_id, {targets}) "
+                f"SELECT tenant_id, {grain}, ({epoch} / {grain}) * {grain} AS g, ticket_id, "
+                f"model_id, {sums} FROM {events} WHERE tenant_id = %s "
+                "AND ticket_id IS NOT NULL GROUP BY tenant_id, g, ticket_id, model_id",
+                [tenant.id],
+            )
 
 
 def _epoch_sql(column: str) -> str:

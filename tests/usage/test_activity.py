@@ -246,3 +246,33 @@ def test_another_tenants_usage_is_never_counted(world, tenant_b):
 def test_an_unknown_mode_is_refused():
     with pytest.raises(RangeRefused):
         activity(tenant=None, start=DAY_START, end=DAY_START + timedelta(days=1), mode="euros")
+
+
+def test_day_buckets_in_a_quarter_hour_zone_are_exact(world):
+    tenant, events, _ = world
+    tenant.timezone = "Asia/Kathmandu"  # +05:45: no hour-grain rollups fit its days
+    tenant.save()
+    zone = ZoneInfo("Asia/Kathmandu")
+    start = datetime(2026, 10, 23, 7, 30, tzinfo=zone)
+    end = datetime(2026, 10, 26, 17, 0, tzinfo=zone)
+    result = activity(tenant=tenant, start=start, end=end, mode="tokens", bucket="1d")
+    expected = defaultdict(int)
+    for e in _in(events, start, end):
+        day = datetime.fromisoformat(e["occurred_at"]).astimezone(zone).date().isoformat()
+        expected[day] += e["output_tokens"]
+    assert {p.start.date().isoformat(): p.tokens.output for p in result.series} == expected
+
+
+def test_top_tickets_stay_exact_when_few_candidates_are_ranked_in_sql(world, monkeypatch):
+    tenant, events, _ = world
+    monkeypatch.setattr("usage.selectors._TICKET_CANDIDATES", 1)
+    monkeypatch.setattr("usage.selectors.TOP", 1)
+    start, end = DAY_START + timedelta(hours=3), DAY_START + timedelta(days=3, hours=5)
+    per_ticket = defaultdict(Decimal)
+    for e in _in(events, start, end):
+        price = price_of(e, PLANS[e["model"]]) if e["ticket"] else None
+        if price is not None:
+            per_ticket[e["ticket"]] += price
+    best = max(per_ticket.items(), key=lambda item: item[1])
+    result = activity(tenant=tenant, start=start, end=end, mode="cost")
+    assert [(t.ticket_id, t.cost.total) for t in result.top_tickets] == [best]
