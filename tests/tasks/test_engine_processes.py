@@ -5,12 +5,15 @@ import signal
 import subprocess
 import sys
 from collections import Counter
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from django.db import connection
+from django.utils import timezone
 
-from tasks.models import Task, Ticket
+from tasks.engine import run_pass
+from tasks.models import Schedule, ScheduleTick, Task, Ticket
 from tests.factories import TenantFactory
 from tests.tasks.ticket_helpers import gateway_for, license_with, receive, task_rows, tasks_used
 
@@ -122,3 +125,25 @@ def test_run_engine_stops_gracefully_on_sigterm_after_converting_what_was_pendin
     assert output.rstrip().endswith("engine stopped")
     ticket.refresh_from_db()
     assert ticket.status == "converted"
+
+
+SCHEDULES = 150
+
+
+def test_three_engines_fire_each_due_schedule_once():
+    tenant = TenantFactory()
+    license_with(tenant, tasks_cap=None)
+    gateway = gateway_for(tenant)[0]
+    for n in range(SCHEDULES):
+        receive(gateway, f"CHG-{n}", recurrence={"every_minutes": 5})
+    run_pass()  # registers the schedules; none is due yet
+    Schedule.objects.update(next_run_at=timezone.now() - timedelta(minutes=1))
+
+    results = run_engines(3)
+
+    assert [r.returncode for r in results] == [0, 0, 0], [r.stderr[-2000:] for r in results]
+    assert Counter(ScheduleTick.objects.values_list("schedule_id", flat=True)) == Counter(
+        {pk: 1 for pk in Schedule.objects.values_list("pk", flat=True)}
+    )
+    assert Task.objects.filter(kind="recurring").count() == SCHEDULES
+    assert tasks_used(tenant) == task_rows(tenant) == 2 * SCHEDULES
