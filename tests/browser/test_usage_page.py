@@ -33,6 +33,7 @@ def demo(transactional_db) -> Tenant:
 
 def _logged_in_page(browser, live_server, *, width: int = 1440):
     page = browser.new_context(viewport={"width": width, "height": 900}).new_page()
+    page.set_default_timeout(10_000)
     page.js_errors = []
     page.on("pageerror", lambda error: page.js_errors.append(error))
     page.goto(f"{live_server.url}/accounts/login/")
@@ -59,9 +60,21 @@ def _chart(page) -> dict:
     )
 
 
-def _switch(page, selector: str, *, draws_before: int) -> None:
+CHART_DRAWN = """() => {
+    const canvas = document.getElementById("activity-chart");
+    return canvas !== null && Chart.getChart(canvas) !== undefined;
+}"""
+
+
+def _switch(page, selector: str, *, to: str) -> None:
+    """Click a control and wait for the URL `to` and a chart drawn on the new canvas."""
     page.click(selector)
-    page.wait_for_function(f"window.__usageChartDraws > {draws_before}")
+    _wait_for_view(page, to)
+
+
+def _wait_for_view(page, query: str) -> None:
+    page.wait_for_url(f"**/usage/?{query}")
+    page.wait_for_function(CHART_DRAWN)
 
 
 def test_the_administrator_switches_cost_tokens_and_ranges_without_a_page_load(
@@ -75,14 +88,14 @@ def test_the_administrator_switches_cost_tokens_and_ranges_without_a_page_load(
     month_tokens = page.text_content("[data-testid=total-tokens]")
     screenshot(page, "usage-30d-cost")
 
-    _switch(page, "#mode-tokens", draws_before=1)
+    _switch(page, "#mode-tokens", to="range=30d&mode=tokens")
     chart = _chart(page)
     assert chart["mode"] == "tokens" and chart["datasets"] == ["Input", "Cached", "Output"]
     assert page.url.endswith("/usage/?range=30d&mode=tokens")
     assert page.get_attribute("#mode-tokens", "aria-current") == "true"
     screenshot(page, "usage-30d-tokens")
 
-    _switch(page, "#range-7d", draws_before=2)
+    _switch(page, "#range-7d", to="range=7d&mode=tokens")
     week = _chart(page)
     assert week["mode"] == "tokens" and week["buckets"] in (168, 169)  # hourly
     assert page.url.endswith("/usage/?range=7d&mode=tokens")
@@ -90,19 +103,27 @@ def test_the_administrator_switches_cost_tokens_and_ranges_without_a_page_load(
     assert week_tokens != month_tokens
     screenshot(page, "usage-7d-tokens")
 
-    _switch(page, "#range-24h", draws_before=3)
+    _switch(page, "#range-24h", to="range=24h&mode=tokens")
     assert _chart(page)["buckets"] in (288, 289)  # 5-minute buckets
     assert page.text_content("[data-testid=total-tokens]") not in (week_tokens, month_tokens)
-    _switch(page, "#mode-cost", draws_before=4)
+    _switch(page, "#mode-cost", to="range=24h&mode=cost")
     assert _chart(page)["datasets"] == ["Cost (USD)"]
     assert page.url.endswith("/usage/?range=24h&mode=cost")
     screenshot(page, "usage-24h-cost")
 
+    page.go_back()  # htmx restores the previous view from its history
+    _wait_for_view(page, "range=24h&mode=tokens")
+    assert _chart(page)["mode"] == "tokens"
+
+    page.focus("#range-7d")  # the controls work from the keyboard, and keep the focus
+    page.keyboard.press("Enter")
+    _wait_for_view(page, "range=7d&mode=tokens")
+    assert page.evaluate("document.activeElement.id") == "range-7d"
+
     page.fill("#range-start", "2020-01-01")
     page.fill("#range-end", "2020-01-01")
     page.click("#range-apply")
-    page.wait_for_function("window.__usageChartDraws > 5")
-    assert "range=custom" in page.url and "start=2020-01-01" in page.url
+    _wait_for_view(page, "range=custom&mode=tokens&start=2020-01-01&end=2020-01-01")
     assert page.text_content("[data-testid=total-tokens]").strip() == "0"
 
     assert page.evaluate("window.__marker") == "still the same page"
@@ -125,7 +146,9 @@ def test_a_range_the_server_refuses_shows_its_message_in_place(demo, browser, li
     assert page.is_visible("#range-30d")
 
 
-def test_the_page_without_javascript_still_switches_by_plain_links(demo, browser, live_server):
+def test_the_page_without_javascript_still_switches_by_plain_links(
+    demo, browser, live_server, screenshot
+):
     context = browser.new_context(java_script_enabled=False)
     page = context.new_page()
     page.goto(f"{live_server.url}/accounts/login/")
@@ -141,6 +164,10 @@ def test_the_page_without_javascript_still_switches_by_plain_links(demo, browser
 
     assert page.get_attribute("#range-7d", "aria-current") == "true"
     assert page.is_visible("[data-testid=plan-card]")  # a whole page, not a section
+    assert not page.is_visible("#activity-chart")  # no empty chart box: the table is the chart
+    page.click(".chart-table summary")
+    assert page.is_visible("[data-testid=series-table]")
+    screenshot(page, "usage-7d-tokens-no-javascript")
     context.close()
 
 
