@@ -1,11 +1,25 @@
 """The cap guard: every task insert, and every host or gateway registration, passes here.
 
-Tasks (SPEC §3): the lifetime counter row is incremented by a conditional
-`UPDATE ... SET used = used + 1 WHERE used < cap` issued right AFTER the task's insert, in
-the insert's transaction. The row lock that UPDATE takes is therefore held only from the
-last statement before commit to the commit; the entitlements are read before it. The
-guard is a `post_save` receiver for every `Task` (and subclass) insert, so a plain
-`Task.objects.create` passes it too; `Task.save()` opens the transaction it needs.
+Tasks (SPEC §3) are counted on the tenant's lifetime counter row right AFTER the task's
+insert, in the insert's transaction, so the row lock is taken by the last statement before
+commit; the entitlements are read before the transaction. Two ways in, one rule:
+
+- the service path (`task_create` -> `insert_task`) owns its transaction, so it sends the
+  counter upsert and COMMIT in one message: the lock is never held across a round trip to
+  the client. The `CheckConstraint` used <= admitted_cap is what refuses.
+- any other ORM insert (`Task.objects.create`, `save()`, fixtures, a proxy model) reaches
+  the `post_save` receiver, which increments with a conditional
+  `UPDATE ... WHERE used < cap` in the caller's transaction; `Task.save()` opens that
+  transaction if there is none. `bulk_create` of tasks refuses (tasks/models/assets.py).
+
+Durability: a service that owns its transaction (`task_create`) commits it with
+`synchronous_commit = off` (TASK_CAP_ASYNC_COMMIT, default on). Every later writer of the
+counter waits for the commit before it, so a commit that waited for the WAL flush (3-4 ms
+on a plain disk) would cap a tenant at a few hundred tasks per second; with it off the row
+lock is released as soon as the commit is recorded. A server crash can then lose the last
+fraction of a second of created tasks, but always a task together with its count: the cap
+is never overshot and the counter still equals the rows. Set it to False for strict
+durability of every acknowledged task.
 
 Hosts and gateways: `used` is how many exist now, so the tenant row is locked before
 counting, and the caller inserts in the same transaction.
@@ -13,7 +27,8 @@ counting, and the caller inserts in the same transaction.
 
 from typing import Any
 
-from django.db import OperationalError, connections, models
+from django.conf import settings
+from django.db import IntegrityError, OperationalError, connections, models, transaction
 from django.db.models import F
 
 from licensing.errors import CapReached, DomainError, LicenseExpired
@@ -25,6 +40,7 @@ from tasks.models import Gateway, Host, Task, TaskCounter
 # instead of piling up behind it.
 LOCK_TIMEOUT = "2s"
 LOCK_NOT_AVAILABLE = "55P03"
+COUNTER_CONSTRAINT = "task_counter_used_within_admitted_cap"
 
 ASSET_MODELS: dict[str, type[models.Model]] = {"hosts": Host, "gateways": Gateway}
 
@@ -69,26 +85,81 @@ def refuse_tasks_if_expired(tenant: Tenant, entitlements: Entitlements) -> None:
         refuse_if_no_room("tasks", entitlements, used=dimension_used(tenant, "tasks"))
 
 
-def remember_entitlements(task: Task, entitlements: Entitlements) -> None:
-    """Hand the entitlements a service read before its transaction to the guard of `task`."""
-    task._guard_entitlements = entitlements
-
-
-def _set_lock_timeout(using: str) -> None:
-    connection = connections[using]
-    if connection.vendor == "postgresql" and connection.in_atomic_block:
-        with connection.cursor() as cursor:
-            cursor.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
+def _settings_sql(*, asynchronous_commit: bool) -> str:
+    """A statement setting the lock timeout (and the commit mode) for the transaction."""
+    sql = "SELECT set_config('lock_timeout', %s, true)"
+    if asynchronous_commit:
+        sql += ", set_config('synchronous_commit', 'off', true)"
+    return sql
 
 
 def _is_lock_timeout(error: OperationalError) -> bool:
     return getattr(error.__cause__, "sqlstate", None) == LOCK_NOT_AVAILABLE
 
 
-def admit_task(*, tenant_id: int, entitlements: Entitlements, using: str = "default") -> None:
-    """Count one inserted task against the lifetime cap, or raise; call right after the insert.
+class _NoRoomForTask(Exception):
+    """The counter's CheckConstraint refused the increment; the transaction is aborted."""
 
-    Must run in the insert's transaction: a refusal rolls the insert back with it.
+
+def _count_and_commit(*, tenant_id: int, cap: int | None, using: str) -> None:
+    """The service path: count the task just inserted and commit, in ONE round trip.
+
+    The counter upsert is the last statement before COMMIT and is sent in the same message,
+    so its row lock is never held while waiting on this process; the CheckConstraint
+    (used <= admitted_cap) is what refuses, aborting the transaction before COMMIT runs.
+    """
+    connection = connections[using]
+    table = connection.ops.quote_name(TaskCounter._meta.db_table)
+    # Row lock on the tenant's counter (taken by the upsert): serialises concurrent creates
+    # so two can never both take the last slot; released by the COMMIT sent with it.
+    sql = (
+        f"INSERT INTO {table} (tenant_id, used, admitted_cap) VALUES (%s, 1, %s) "
+        f"ON CONFLICT (tenant_id) DO UPDATE SET used = {table}.used + 1, "
+        "admitted_cap = excluded.admitted_cap"
+    )
+    params: list = [tenant_id, cap]
+    if connection.vendor == "postgresql":
+        asynchronous = settings.TASK_CAP_ASYNC_COMMIT
+        sql = f"{_settings_sql(asynchronous_commit=asynchronous)}; {sql}"
+        params = [LOCK_TIMEOUT, *params]
+        # Commit here only when the service's durable block is the real transaction (no
+        # savepoint under it); nested in a test's transaction, Django commits as usual.
+        if not connection.savepoint_ids:
+            sql += "; COMMIT"
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+    except IntegrityError as error:
+        if COUNTER_CONSTRAINT in str(error):
+            raise _NoRoomForTask from error
+        raise
+    except OperationalError as error:
+        if _is_lock_timeout(error):
+            raise CapCheckBusy("tasks") from error
+        raise
+
+
+def insert_task(task: Task, entitlements: Entitlements) -> None:
+    """Insert `task` and count it, in a durable transaction of its own (the service path).
+
+    `entitlements` were read before the transaction. Raises CapReached / LicenseExpired.
+    """
+    task._guard_service_entitlements = entitlements
+    try:
+        with transaction.atomic(durable=True):
+            # This transaction holds only the insert and its count: no savepoint needed.
+            task.save(savepoint=False)
+    except _NoRoomForTask:
+        used = dimension_used(task.tenant, "tasks")
+        refuse_if_no_room("tasks", entitlements, used=used)
+        raise CapReached("tasks", used=used, cap=entitlements.cap("tasks")) from None
+
+
+def admit_task(*, tenant_id: int, entitlements: Entitlements, using: str = "default") -> None:
+    """The ORM path: count one inserted task, or raise; call right after the insert.
+
+    Runs in the caller's transaction (a refusal rolls the insert back with it), so the
+    counter row stays locked until the caller commits.
     """
     cap = entitlements.cap("tasks")
     counters = TaskCounter.objects.using(using).filter(tenant_id=tenant_id)
@@ -96,11 +167,14 @@ def admit_task(*, tenant_id: int, entitlements: Entitlements, using: str = "defa
         used = counters.values_list("used", flat=True).first() or 0
         refuse_if_no_room("tasks", entitlements, used=used)
     admitted = counters if cap is None else counters.filter(used__lt=cap)
-    _set_lock_timeout(using)
+    connection = connections[using]
+    if connection.vendor == "postgresql" and connection.in_atomic_block:
+        with connection.cursor() as cursor:
+            cursor.execute(_settings_sql(asynchronous_commit=False), [LOCK_TIMEOUT])
     for _attempt in range(2):
         try:
             # Row lock on the tenant's counter: serialises concurrent admissions so two
-            # inserts can never both take the last slot; held from here to commit only.
+            # inserts can never both take the last slot; held until the caller commits.
             if admitted.update(used=F("used") + 1, admitted_cap=cap):
                 return
         except OperationalError as error:
@@ -121,12 +195,23 @@ def count_new_task(sender, instance, created: bool, using: str, **kwargs) -> Non
     """post_save receiver: every inserted `Task` is counted, whichever ORM path inserted it."""
     if not created or not isinstance(instance, Task):
         return
-    entitlements = instance.__dict__.pop("_guard_entitlements", None)
-    if entitlements is None:
-        entitlements = tenant_entitlements(instance.tenant)
+    service_entitlements = instance.__dict__.pop("_guard_service_entitlements", None)
     try:
-        admit_task(tenant_id=instance.tenant_id, entitlements=entitlements, using=using)
-    except DomainError:
+        if service_entitlements is not None:
+            if service_entitlements.is_expired:
+                refuse_tasks_if_expired(instance.tenant, service_entitlements)
+            _count_and_commit(
+                tenant_id=instance.tenant_id,
+                cap=service_entitlements.cap("tasks"),
+                using=using,
+            )
+        else:
+            admit_task(
+                tenant_id=instance.tenant_id,
+                entitlements=tenant_entitlements(instance.tenant),
+                using=using,
+            )
+    except (DomainError, _NoRoomForTask):
         if not connections[using].in_atomic_block:
             # Saved with no transaction around it (save_base called directly): the insert
             # is committed already, so take it back.
@@ -149,8 +234,11 @@ def admit_asset(*, tenant: Tenant, dimension: str, entitlements: Entitlements) -
 
     Call inside the transaction that then inserts the host or gateway.
     """
-    _set_lock_timeout("default")
+    connection = connections["default"]
     try:
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(_settings_sql(asynchronous_commit=False), [LOCK_TIMEOUT])
         # Tenant row lock: serialises host and gateway registrations of the tenant so two
         # cannot both count room for the last one. NO KEY UPDATE, so concurrent task inserts
         # (which key-share lock the tenant through their foreign key) never wait on it.

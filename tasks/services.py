@@ -68,10 +68,7 @@ def task_create(
         creator=creator,
         ticket=ticket,
     )
-    guards.remember_entitlements(task, entitlements)
-    with transaction.atomic(durable=True):
-        # This transaction holds only the insert and its count: a refusal rolls it all back.
-        task.save(savepoint=False)
+    guards.insert_task(task, entitlements)
     return task
 
 

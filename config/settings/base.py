@@ -97,6 +97,9 @@ LOGOUT_REDIRECT_URL = "login"
 LICENSE_ISSUER = env.str("LICENSE_ISSUER", default="tally")
 LICENSE_PUBLIC_KEYS = env.str("LICENSE_PUBLIC_KEYS", default="")
 LICENSE_DEV_KEY_DIR = VAR_DIR / "dev-license-keys"
+# Cap guard (tasks/guards.py): commit task creations without waiting for the WAL flush, so
+# the tenant's counter row lock is not held through an fsync. False: strict durability.
+TASK_CAP_ASYNC_COMMIT = env_bool("TASK_CAP_ASYNC_COMMIT", default=True)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
