@@ -209,3 +209,15 @@ def test_the_page_takes_the_same_few_queries_with_10_or_10000_events(
     record_usage(tenant_a, events=events)
 
     _page_queries(page_client_for(admin_a), django_assert_max_num_queries, PAGE_QUERY_LIMIT)
+
+
+def test_the_csv_link_downloads_the_ranges_usage(tenant_a, admin_a, page_client_for):
+    record_usage(tenant_a, events=20)
+    client = page_client_for(admin_a)
+    content = client.get("/usage/", {"range": "7d"}).content.decode()
+    link = re.search(r'href="(/api/v1/usage/export.csv\?[^"]+)"', content).group(1)
+
+    response = client.get(link.replace("&amp;", "&"))
+
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/csv")
