@@ -1,3 +1,148 @@
 """The Django admin for operators (SPEC §1): each part of the tasks app registers its models."""
 
-from tasks import ticket_admin  # noqa: F401  tickets and schedules
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.http import HttpResponseRedirect
+
+from licensing.errors import DomainError, validation_sentence
+from tasks import (
+    services,
+    ticket_admin,  # noqa: F401  tickets and schedules
+)
+from tasks.models import Gateway, Host, Task, TaskCounter
+
+
+class CreateThroughServiceAdmin(admin.ModelAdmin):
+    """Adding goes through a tasks.services function, like every other entry point.
+
+    A refusal (cap reached, license expired, bad input) is shown to the operator as an
+    error message on the add form: no 500, and no "added successfully".
+    """
+
+    def create(self, request, form):
+        raise NotImplementedError
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        if object_id is None and request.method == "POST":
+            # The service commits in its own durable transaction; the admin's usual
+            # transaction around the view would enclose it.
+            return self._changeform_view(request, object_id, form_url, extra_context)
+        return super().changeform_view(request, object_id, form_url, extra_context)
+
+    def save_model(self, request, obj, form, change) -> None:
+        if change:
+            return super().save_model(request, obj, form, change)
+        try:
+            created = self.create(request, form)
+        except DomainError as refusal:
+            self._refuse(request, refusal.detail)
+            return
+        except ValidationError as error:
+            self._refuse(request, validation_sentence(error))
+            return
+        obj.pk = created.pk
+        obj._state.adding = False
+        obj._state.db = created._state.db
+
+    def _refuse(self, request, sentence: str) -> None:
+        request.create_refused = True
+        self.message_user(request, sentence, messages.ERROR)
+
+    def log_addition(self, request, obj, message):
+        if getattr(request, "create_refused", False):
+            return None
+        return super().log_addition(request, obj, message)
+
+    def response_add(self, request, obj, post_url_continue=None):
+        if getattr(request, "create_refused", False):
+            return HttpResponseRedirect(request.get_full_path())
+        return super().response_add(request, obj, post_url_continue)
+
+
+@admin.register(Task)
+class TaskAdmin(CreateThroughServiceAdmin):
+    list_display = ["title", "tenant", "kind", "source", "host", "creator", "created_at"]
+    list_filter = ["kind", "source", "tenant"]
+    search_fields = ["title", "tenant__name"]
+    list_select_related = ["tenant", "host", "creator"]
+    date_hierarchy = "created_at"
+    raw_id_fields = ["host"]
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ["tenant", "title", "description", "host", "kind"]
+        return ["tenant", "title", "description", "host", "kind", "source", "creator", "ticket"]
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return []
+        return ["tenant", "host", "kind", "source", "creator", "ticket"]
+
+    def create(self, request, form) -> Task:
+        data = form.cleaned_data
+        return services.task_create(
+            tenant=data["tenant"],
+            title=data["title"],
+            description=data["description"],
+            host=data["host"],
+            kind=data["kind"],
+            source=Task.Source.ADMIN,
+            creator=request.user,
+        )
+
+
+@admin.register(Host)
+class HostAdmin(CreateThroughServiceAdmin):
+    list_display = ["name", "tenant", "created_at"]
+    list_filter = ["tenant"]
+    search_fields = ["name", "tenant__name"]
+    list_select_related = ["tenant"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [] if obj is None else ["tenant"]
+
+    def create(self, request, form) -> Host:
+        return services.host_register(
+            tenant=form.cleaned_data["tenant"], name=form.cleaned_data["name"]
+        )
+
+
+@admin.register(Gateway)
+class GatewayAdmin(CreateThroughServiceAdmin):
+    list_display = ["name", "tenant", "kind", "created_at"]
+    list_filter = ["kind", "tenant"]
+    search_fields = ["name", "tenant__name"]
+    list_select_related = ["tenant"]
+    fields = ["tenant", "name", "kind"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [] if obj is None else ["tenant", "kind"]
+
+    def create(self, request, form) -> Gateway:
+        data = form.cleaned_data
+        gateway, secret = services.gateway_create(
+            tenant=data["tenant"], name=data["name"], kind=data["kind"]
+        )
+        self.message_user(
+            request,
+            f"Ingest secret of “{gateway.name}”, shown only now: {secret}",
+            messages.WARNING,
+        )
+        return gateway
+
+
+@admin.register(TaskCounter)
+class TaskCounterAdmin(admin.ModelAdmin):
+    """The lifetime counters, read-only: only the cap guard moves them."""
+
+    list_display = ["tenant", "used", "admitted_cap"]
+    list_select_related = ["tenant"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

@@ -4,5 +4,10 @@ from tasks import ticket_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("tasks/", views.task_list, name="tasks"),
+    path("tasks/<int:pk>/delete/", views.task_delete, name="task-delete"),
+    path("hosts/", views.host_list, name="hosts"),
+    path("hosts/<int:pk>/delete/", views.host_delete, name="host-delete"),
+    path("gateways/", views.gateway_list, name="gateways"),
 ]
 urlpatterns += ticket_views.urlpatterns  # /tickets/, /schedules/

@@ -1,17 +1,152 @@
-from django.contrib.auth.decorators import login_required
-from django.shortcuts import redirect, render
+"""Pages: the tenant's tasks (members), hosts and gateways (administrators).
 
-from tasks.models import Task
+Each create goes through `tasks.services`; a refusal (cap reached, license expired) is
+shown with its numbers, and administrators get a link to the Usage page.
+"""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from licensing.errors import DomainError, validation_sentence
+from licensing.selectors import tenant_entitlements
+from licensing.tenancy import member_required, staff_required
+from tasks import services
+from tasks.forms import GatewayForm, HostForm, TaskForm
+from tasks.guards import dimension_used
+from tasks.models import Gateway, Host, Task
+
+PAGE_SIZE = 50
+
+
+def _usage(tenant, dimension: str) -> dict:
+    """Used and cap for the page header (cap None: unlimited)."""
+    entitlements = tenant_entitlements(tenant)
+    return {
+        "used": dimension_used(tenant, dimension),
+        "cap": entitlements.cap(dimension),
+        "expired": entitlements.is_expired,
+    }
+
+
+def _create(request, form, create) -> tuple[object | None, DomainError | None]:
+    """Run `create()` for a valid form; a refusal comes back as a value, bad input on the form."""
+    try:
+        return create(), None
+    except DomainError as refusal:
+        return None, refusal
+    except ValidationError as error:
+        form.add_error(None, validation_sentence(error))
+        return None, None
 
 
 @login_required
 def home(request):
-    """The tenant's tasks; operators, who belong to no tenant, go to the admin site."""
+    """`/`: the tenant's tasks; operators, who belong to no tenant, go to the admin site."""
     if request.tenant is None:
         return (
             redirect("admin:index")
             if request.user.is_superuser
             else render(request, "no_tenant.html", status=403)
         )
-    recent_tasks = Task.objects.filter(tenant=request.tenant).select_related("host")[:50]
-    return render(request, "tasks/home.html", {"tasks": recent_tasks})
+    return task_list(request)
+
+
+@member_required
+def task_list(request):
+    """The tenant's tasks, newest first, with the create form."""
+    tenant = request.tenant
+    form = TaskForm(request.POST or None, tenant=tenant)
+    refusal = None
+    if request.method == "POST" and form.is_valid():
+        task, refusal = _create(
+            request,
+            form,
+            lambda: services.task_create(
+                tenant=tenant,
+                title=form.cleaned_data["title"],
+                description=form.cleaned_data["description"],
+                host=form.cleaned_data["host"],
+                source=Task.Source.UI,
+                creator=request.user,
+            ),
+        )
+        if task is not None:
+            messages.success(request, f"Task “{task.title}” created.")
+            return redirect(request.path)
+    tasks = Task.objects.filter(tenant=tenant).select_related("host", "creator", "ticket")
+    page = Paginator(tasks, PAGE_SIZE).get_page(request.GET.get("page"))
+    context = {"form": form, "page": page, "refusal": refusal, "usage": _usage(tenant, "tasks")}
+    return render(request, "tasks/tasks.html", context, status=403 if refusal else 200)
+
+
+@staff_required
+@require_POST
+def task_delete(request, pk: int):
+    task = get_object_or_404(Task, pk=pk, tenant=request.tenant)
+    services.task_delete(task=task)
+    messages.success(
+        request, f"Task “{task.title}” deleted. Deleting a task does not give its slot back."
+    )
+    return redirect("tasks")
+
+
+@staff_required
+def host_list(request):
+    """The tenant's hosts with the register form; deleting a host frees its slot."""
+    tenant = request.tenant
+    form = HostForm(request.POST or None)
+    refusal = None
+    if request.method == "POST" and form.is_valid():
+        host, refusal = _create(
+            request,
+            form,
+            lambda: services.host_register(tenant=tenant, name=form.cleaned_data["name"]),
+        )
+        if host is not None:
+            messages.success(request, f"Host “{host.name}” registered.")
+            return redirect("hosts")
+    hosts = Host.objects.filter(tenant=tenant)
+    context = {"form": form, "hosts": hosts, "refusal": refusal, "usage": _usage(tenant, "hosts")}
+    return render(request, "tasks/hosts.html", context, status=403 if refusal else 200)
+
+
+@staff_required
+@require_POST
+def host_delete(request, pk: int):
+    host = get_object_or_404(Host, pk=pk, tenant=request.tenant)
+    services.host_delete(host=host)
+    messages.success(request, f"Host “{host.name}” deleted; its slot is free again.")
+    return redirect("hosts")
+
+
+@staff_required
+def gateway_list(request):
+    """The tenant's gateways with the create form; a new gateway's secret is shown once."""
+    tenant = request.tenant
+    form = GatewayForm(request.POST or None)
+    refusal = created = secret = None
+    if request.method == "POST" and form.is_valid():
+        result, refusal = _create(
+            request,
+            form,
+            lambda: services.gateway_create(
+                tenant=tenant, name=form.cleaned_data["name"], kind=form.cleaned_data["kind"]
+            ),
+        )
+        if result is not None:
+            # Rendered in this response only, never stored: there is no page to come back to.
+            created, secret = result
+            form = GatewayForm()
+    context = {
+        "form": form,
+        "gateways": Gateway.objects.filter(tenant=tenant),
+        "refusal": refusal,
+        "created": created,
+        "secret": secret,
+        "usage": _usage(tenant, "gateways"),
+    }
+    return render(request, "tasks/gateways.html", context, status=403 if refusal else 200)

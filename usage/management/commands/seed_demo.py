@@ -3,6 +3,7 @@ from django.db import transaction
 
 from licensing import demo as licensing_demo
 from licensing.models import Tenant
+from tasks.demo import seed_assets
 from tasks.demo_tickets import seed_tickets
 from usage.demo import progress_bar, seed_usage
 
@@ -17,6 +18,7 @@ class Command(BaseCommand):
             with transaction.atomic():
                 tenant = licensing_demo.seed_tenant()
             licensing_demo.seed_license(tenant)  # its own durable transaction, before any data
+            seed_assets(tenant)  # hosts, a webhook gateway, tasks (guarded services)
             seed_tickets(tenant)  # a gateway, tickets in each status, a schedule (durable services)
             seed_usage(tenant, progress=progress_bar(self.stdout))  # models, plans, 30 days of use
             self.stdout.write(self.style.SUCCESS("Demo tenant 'Acme Robotics' created."))
