@@ -210,7 +210,7 @@ def _requests(sums) -> Requests:
 
 def _add(target: list, sums) -> None:
     for i in range(5):
-        target[i] += sums[i]
+        target[i] += int(sums[i])  # PostgreSQL's SUM(bigint) is a numeric (Decimal)
 
 
 class _Pricing:
