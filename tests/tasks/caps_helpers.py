@@ -1,0 +1,48 @@
+"""Shared by the caps tests: licenses with given caps, and what the counter and table say."""
+
+from datetime import timedelta
+
+from django.utils import timezone
+
+from licensing.models import License
+from tasks.models import Task, TaskCounter
+from tasks.services import task_create
+from tests.factories import LicenseFactory
+
+
+def apply_caps(
+    tenant,
+    *,
+    hosts: int | None = 10,
+    gateways: int | None = 5,
+    tasks: int | None = 100,
+    expired: bool = False,
+) -> License:
+    """Make a license with these caps the tenant's active one (the previous one is archived)."""
+    now = timezone.now()
+    License.objects.filter(tenant=tenant, status=License.Status.ACTIVE).update(
+        status=License.Status.ARCHIVED, archived_at=now
+    )
+    return LicenseFactory(
+        tenant=tenant,
+        hosts_cap=hosts,
+        gateways_cap=gateways,
+        tasks_cap=tasks,
+        issued_at=now - timedelta(days=30),
+        expires_at=now - timedelta(days=1) if expired else None,
+    )
+
+
+def create_tasks(tenant, count: int) -> list[Task]:
+    return [
+        task_create(tenant=tenant, title=f"Task {number}", source=Task.Source.API)
+        for number in range(count)
+    ]
+
+
+def tasks_used(tenant) -> int:
+    return TaskCounter.objects.get(tenant=tenant).used
+
+
+def task_rows(tenant) -> int:
+    return Task.objects.filter(tenant=tenant).count()

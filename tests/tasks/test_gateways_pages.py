@@ -1,0 +1,56 @@
+"""`/gateways/`: administrators create gateways; the ingest secret is shown once."""
+
+import hashlib
+import re
+
+import pytest
+
+from tasks.models import Gateway
+from tasks.services import gateway_create
+from tests.tasks.caps_helpers import apply_caps
+
+pytestmark = pytest.mark.django_db
+
+
+def test_creating_a_gateway_shows_its_secret_once(page_client_for, admin_a, tenant_a):
+    client = page_client_for(admin_a)
+
+    response = client.post("/gateways/", {"name": "Jira", "kind": "jira"})
+
+    page = response.content.decode()
+    secret = re.search(r"<code class=\"mono\" data-secret>([^<]+)</code>", page).group(1)
+    gateway = Gateway.objects.get(tenant=tenant_a)
+    assert gateway.secret_hash == hashlib.sha256(secret.encode()).hexdigest()
+    assert "shown only this once" in page
+    assert secret not in client.get("/gateways/").content.decode()
+
+
+def test_at_the_cap_creating_shows_the_refusal_with_the_numbers(page_client_for, admin_a, tenant_a):
+    apply_caps(tenant_a, gateways=1)
+    gateway_create(tenant=tenant_a, name="Jira", kind="jira")
+
+    response = page_client_for(admin_a).post("/gateways/", {"name": "Hook", "kind": "webhook"})
+
+    page = response.content.decode()
+    assert response.status_code == 403
+    assert 'data-code="gateway_cap_reached"' in page
+    assert "1 of 1 gateways used" in page
+    assert "data-secret" not in page
+    assert Gateway.objects.filter(tenant=tenant_a).count() == 1
+
+
+def test_the_gateways_page_lists_only_the_tenants_gateways(
+    page_client_for, admin_a, tenant_a, tenant_b
+):
+    gateway_create(tenant=tenant_a, name="Our Jira", kind="jira")
+    gateway_create(tenant=tenant_b, name="Their Jira", kind="jira")
+
+    page = page_client_for(admin_a).get("/gateways/").content.decode()
+
+    assert "Our Jira" in page
+    assert "Their Jira" not in page
+
+
+@pytest.mark.parametrize("who, status", [("member_a", 403), ("operator", 403), ("anonymous", 302)])
+def test_only_administrators_open_the_gateways_page(page_client_for, cast, who, status):
+    assert page_client_for(cast[who]).get("/gateways/").status_code == status
