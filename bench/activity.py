@@ -50,7 +50,7 @@ MODELS = [
     ("mistral-large", "Mistral", ("2", "6", "0.5")),
     ("llama-local", "self-hosted", None),  # no pricing plan: always unpriced
 ]
-RUNS = 3
+RUNS = 5
 
 from bench.task_cap import ensure_database, setup_django  # noqa: E402  (same database setup)
 
@@ -353,7 +353,7 @@ def main() -> None:
         )
         print(f"    {rollup.__name__:<15}" + ", ".join(f"{g}: {c:,}" for g, c in counts))
 
-    print("\n1. activity (rollups + raw edges) vs GROUP BY over raw events, median of 3")
+    print("\n1. activity (rollups + raw edges) vs GROUP BY over raw events, median of 5")
     print(f"   {'range':<6} {'mode':<7} {'buckets':>7} {'activity':>10} {'raw':>10} {'ratio':>7}")
     ranges = [
         ("24 h", timedelta(hours=24), "5m"),
