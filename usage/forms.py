@@ -115,7 +115,11 @@ def next_quarter_hour(now: datetime) -> datetime:
 
 def _price_field(label: str) -> forms.DecimalField:
     return forms.DecimalField(
-        label=label, min_value=Decimal(0), max_digits=14, decimal_places=6, initial=Decimal(0)
+        label=label,
+        min_value=Decimal(0),
+        max_digits=14,
+        decimal_places=6,
+        widget=forms.NumberInput(attrs={"step": "any", "placeholder": "e.g. 3.00"}),
     )
 
 
@@ -124,8 +128,8 @@ class PricingPlanForm(forms.Form):
 
     model = forms.ModelChoiceField(queryset=LlmModel.objects.none(), empty_label=None)
     input_per_million = _price_field("Input, USD per million tokens")
-    output_per_million = _price_field("Output, USD per million tokens")
     cached_per_million = _price_field("Cached input, USD per million tokens")
+    output_per_million = _price_field("Output, USD per million tokens")
     effective_at = forms.DateTimeField(
         label="Takes effect at",
         widget=forms.DateTimeInput(attrs={"type": "datetime-local", "step": 900}),

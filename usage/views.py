@@ -1,6 +1,8 @@
 """The Usage page (plan card + Activity) and the models & pricing page (SPEC §5.1, §5.3)."""
 
 from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
 
 from django.contrib import messages
 from django.shortcuts import redirect, render
@@ -21,6 +23,7 @@ from usage.forms import (
     add_refusal_to_form,
     default_activity_query,
 )
+from usage.models import LlmModel, PricingPlan
 from usage.plan import plan_usage
 from usage.selectors import Activity, activity, llm_model_list
 
@@ -117,6 +120,46 @@ def usage_page(request):
     return response
 
 
+def usd(value: Decimal) -> str:
+    """A price as people write it: $3.00, $0.075, $1,250.50 (no float on the way)."""
+    whole, _, fraction = f"{value.normalize():f}".partition(".")
+    return f"${int(whole):,}.{fraction.ljust(2, '0')}"
+
+
+@dataclass(frozen=True)
+class PlanRow:
+    """One line of the models table: a model's plan (None: it has none)."""
+
+    model: LlmModel
+    plan: PricingPlan | None
+    first: bool  # the first line of its model, which carries the model's cells
+    span: int
+    status: str  # "in force", "scheduled", "superseded" or ""
+    prices: tuple[str, str, str] = ("", "", "")
+
+
+def plan_rows(models, *, now: datetime) -> list[PlanRow]:
+    """The models with their plans (oldest first), which one is in force now, prices as text."""
+    rows = []
+    for model in models:
+        plans = list(model.pricing_plans.all())
+        if not plans:
+            rows.append(PlanRow(model, None, True, 1, ""))
+            continue
+        started = [plan for plan in plans if plan.effective_at <= now]
+        in_force = started[-1] if started else None
+        for index, plan in enumerate(plans):
+            if plan is in_force:
+                status = "in force"
+            else:
+                status = "scheduled" if plan.effective_at > now else "superseded"
+            prices = (plan.input_per_million, plan.cached_per_million, plan.output_per_million)
+            rows.append(
+                PlanRow(model, plan, index == 0, len(plans), status, tuple(map(usd, prices)))
+            )
+    return rows
+
+
 @staff_required
 def models_page(request):
     """The tenant's LLM models with their pricing plans; forms to add either."""
@@ -139,8 +182,10 @@ def models_page(request):
             model_form = form
         else:
             plan_form = form
+    models = list(llm_model_list(tenant=tenant))
     context = {
-        "models": llm_model_list(tenant=tenant),
+        "models": models,
+        "rows": plan_rows(models, now=timezone.now()),
         "model_form": model_form,
         "plan_form": plan_form,
         "zone": tenant.timezone,

@@ -52,7 +52,7 @@ def test_the_page_lists_the_tenants_models_with_their_plans_only(
 
     content = page_client_for(admin_a).get("/usage/models/").content.decode()
 
-    assert "claude-sonnet" in content and "$15" in content and "$0.3" in content
+    assert "claude-sonnet" in content and "$15.00" in content and "$0.30" in content
     assert "gpt-mini" in content and "No pricing plan" in content
     assert "their-model" not in content
 
@@ -151,3 +151,24 @@ def test_the_plan_form_proposes_the_next_quarter_hour_in_local_time(
         content = page_client_for(admin_a).get("/usage/models/").content.decode()
 
     assert 'value="2026-06-01T13:45"' in content  # 08:15 UTC
+
+
+def test_the_table_says_which_plan_is_in_force(tenant_a, admin_a, page_client_for):
+    model = llm_model_create(tenant=tenant_a, name="m", provider="P")
+    for day, price in ((1, "2.5"), (10, "2"), (20, "1.875")):
+        pricing_plan_create(
+            model=model,
+            input_per_million=Decimal(price),
+            output_per_million=Decimal("1250.5"),
+            cached_per_million=Decimal("0.075"),
+            effective_at=datetime(2026, 6, day, tzinfo=UTC),
+        )
+
+    with time_machine.travel(datetime(2026, 6, 15, tzinfo=UTC), tick=False):
+        rows = page_client_for(admin_a).get("/usage/models/").context["rows"]
+
+    assert [(row.status, row.prices) for row in rows] == [
+        ("superseded", ("$2.50", "$0.075", "$1,250.50")),
+        ("in force", ("$2.00", "$0.075", "$1,250.50")),
+        ("scheduled", ("$1.875", "$0.075", "$1,250.50")),
+    ]
