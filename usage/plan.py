@@ -128,10 +128,10 @@ class Banner:
 def banner_for(plan: PlanUsage) -> Banner | None:
     """The banner administrators see on every page, or None. No database: a pure decision."""
     if plan.expired:
-        ended = f" on {plan.ends_at:%Y-%m-%d}" if plan.ends_at else ""
+        # No date here: the Usage page shows it in the tenant's zone; this function has none.
         return Banner(
             "danger",
-            f"Your license expired{ended}: no new hosts, gateways or tasks can be created "
+            "Your license has expired: no new hosts, gateways or tasks can be created "
             "until a new license is applied.",
         )
     near = [

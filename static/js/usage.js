@@ -15,7 +15,10 @@
 
   var COLOURS = { input: "#2952cc", cached: "#8fb0ff", output: "#e08a00", cost: "#1f8a4c" };
   var numberFormat = new Intl.NumberFormat("en-US");
-  var usdFormat = new Intl.NumberFormat("en-US", { style: "currency", currency: "USD" });
+  // Up to 4 decimals: a 5-minute bucket often costs fractions of a cent.
+  var usdFormat = new Intl.NumberFormat("en-US", {
+    style: "currency", currency: "USD", minimumFractionDigits: 2, maximumFractionDigits: 4,
+  });
 
   function draw(root) {
     var canvas = root.querySelector ? root.querySelector("#activity-chart") : null;
