@@ -37,12 +37,9 @@ class ActivityQuery:
 
     def query_string(self, **changes: str) -> str:
         """The URL's query for this view with `changes`, so links keep the rest."""
-        params = {"range": self.range, "mode": self.mode}
-        if self.range == "custom":
+        params = {"range": self.range, "mode": self.mode, **changes}
+        if params["range"] == "custom":
             params.update(start=self.start_date.isoformat(), end=self.end_date.isoformat())
-        params.update(changes)
-        if params["range"] != "custom":
-            params.pop("start", None), params.pop("end", None)
         return urlencode(params)
 
     def export_query_string(self) -> str:

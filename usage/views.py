@@ -90,7 +90,7 @@ def _activity_context(request) -> tuple[dict, int]:
     else:
         query = default_activity_query(zone=tenant.zone, now=now)
         error = " ".join(message for messages in form.errors.values() for message in messages)
-    context = {"query": query, "form": form, **_controls(query)}
+    context = {"query": query, **_controls(query)}
     if error is None:
         try:
             result = activity(tenant=tenant, start=query.start, end=query.end, mode=query.mode)
