@@ -4,9 +4,11 @@ Tasks (SPEC §3) are counted on the tenant's lifetime counter row right AFTER th
 insert, in the insert's transaction, so the row lock is taken by the last statement before
 commit; the entitlements are read before the transaction. Two ways in, one rule:
 
-- the service path (`task_create` -> `insert_task`) owns its transaction, so it sends the
-  counter upsert and COMMIT in one message: the lock is never held across a round trip to
-  the client. The `CheckConstraint` used <= admitted_cap is what refuses.
+- the service path (`task_create` -> `insert_task`) owns its transaction, so on
+  PostgreSQL it sends the task's INSERT (built by the ORM's own insert compiler) and the
+  counter upsert as ONE message, which the server runs as one implicit transaction: the
+  row lock is never held across a round trip to this process. The `CheckConstraint`
+  used <= admitted_cap is what refuses, rolling the whole message back.
 - any other ORM insert (`Task.objects.create`, `save()`, fixtures, a proxy model) reaches
   the `post_save` receiver, which increments with a conditional
   `UPDATE ... WHERE used < cap` in the caller's transaction; `Task.save()` opens that
@@ -28,8 +30,17 @@ counting, and the caller inserts in the same transaction.
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, OperationalError, connections, models, transaction
+from django.db import (
+    IntegrityError,
+    OperationalError,
+    connections,
+    models,
+    router,
+    transaction,
+)
 from django.db.models import F
+from django.db.models.signals import post_save, pre_save
+from django.db.models.sql import InsertQuery
 
 from licensing.errors import CapReached, DomainError, LicenseExpired
 from licensing.models import Tenant
@@ -101,34 +112,51 @@ class _NoRoomForTask(Exception):
     """The counter's CheckConstraint refused the increment; the transaction is aborted."""
 
 
-def _count_and_commit(*, tenant_id: int, cap: int | None, using: str) -> None:
-    """The service path: count the task just inserted and commit, in ONE round trip.
-
-    The counter upsert is the last statement before COMMIT and is sent in the same message,
-    so its row lock is never held while waiting on this process; the CheckConstraint
-    (used <= admitted_cap) is what refuses, aborting the transaction before COMMIT runs.
-    """
-    connection = connections[using]
+def _counter_upsert_sql(connection) -> str:
     table = connection.ops.quote_name(TaskCounter._meta.db_table)
-    # Row lock on the tenant's counter (taken by the upsert): serialises concurrent creates
-    # so two can never both take the last slot; released by the COMMIT sent with it.
-    sql = (
+    return (
         f"INSERT INTO {table} (tenant_id, used, admitted_cap) VALUES (%s, 1, %s) "
         f"ON CONFLICT (tenant_id) DO UPDATE SET used = {table}.used + 1, "
         "admitted_cap = excluded.admitted_cap"
     )
-    params: list = [tenant_id, cap]
-    if connection.vendor == "postgresql":
-        asynchronous = settings.TASK_CAP_ASYNC_COMMIT
-        sql = f"{_settings_sql(asynchronous_commit=asynchronous)}; {sql}"
-        params = [LOCK_TIMEOUT, *params]
-        # Commit here only when the service's durable block is the real transaction (no
-        # savepoint under it); nested in a test's transaction, Django commits as usual.
-        if not connection.savepoint_ids:
-            sql += "; COMMIT"
+
+
+def _task_insert_sql(task: Task, connection) -> tuple[str, list]:
+    """The task's INSERT ... RETURNING id as the ORM would send it (same compiler, same values)."""
+    meta = Task._meta
+    fields = [f for f in meta.local_concrete_fields if f is not meta.auto_field and not f.generated]
+    query = InsertQuery(Task)
+    query.insert_values(fields, [task])
+    compiler = query.get_compiler(connection=connection)
+    compiler.returning_fields = meta.db_returning_fields
+    ((sql, params),) = compiler.as_sql()
+    return sql, list(params)
+
+
+def _insert_and_count(task: Task, *, cap: int | None, connection) -> None:
+    """Send the task's insert and its count as ONE message, run as one transaction.
+
+    Outside a transaction block PostgreSQL runs a multi-statement message as one implicit
+    transaction and commits it at its end, so the counter's row lock (taken by the upsert,
+    the last statement) is held only until that commit, never across a round trip to this
+    process. The CheckConstraint used <= admitted_cap is what refuses; the whole message is
+    then rolled back, the task's insert with it.
+    """
+    insert_sql, insert_params = _task_insert_sql(task, connection)
+    asynchronous = settings.TASK_CAP_ASYNC_COMMIT
+    sql = "; ".join(
+        [
+            _settings_sql(asynchronous_commit=asynchronous),
+            insert_sql,
+            _counter_upsert_sql(connection),
+        ]
+    )
+    params = [LOCK_TIMEOUT, *insert_params, task.tenant_id, cap]
     try:
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
+            cursor.nextset()  # past the settings, to the INSERT's RETURNING
+            (task.pk,) = cursor.fetchone()
     except IntegrityError as error:
         if COUNTER_CONSTRAINT in str(error):
             raise _NoRoomForTask from error
@@ -137,22 +165,45 @@ def _count_and_commit(*, tenant_id: int, cap: int | None, using: str) -> None:
         if _is_lock_timeout(error):
             raise CapCheckBusy("tasks") from error
         raise
+    task._state.adding = False
+    task._state.db = connection.alias
 
 
 def insert_task(task: Task, entitlements: Entitlements) -> None:
-    """Insert `task` and count it, in a durable transaction of its own (the service path).
+    """Insert `task` and count it in one transaction of its own (the service path).
 
-    `entitlements` were read before the transaction. Raises CapReached / LicenseExpired.
+    `entitlements` were read before it. Raises CapReached / LicenseExpired / CapCheckBusy.
     """
-    task._guard_service_entitlements = entitlements
+    if entitlements.is_expired:
+        refuse_tasks_if_expired(task.tenant, entitlements)
+    connection = connections[router.db_for_write(Task)]
     try:
-        with transaction.atomic(durable=True):
-            # This transaction holds only the insert and its count: no savepoint needed.
-            task.save(savepoint=False)
+        if connection.vendor != "postgresql":
+            # One transaction, counted by the post_save guard (SQLite serialises writers).
+            task._guard_entitlements = entitlements
+            with transaction.atomic(using=connection.alias, durable=True):
+                task.save(savepoint=False)
+            return
+        pre_save.send(sender=Task, instance=task, raw=False, using=connection.alias)
+        if connection.in_atomic_block:
+            # Only inside a test's transaction (durable refuses any other): a savepoint.
+            with transaction.atomic(using=connection.alias, durable=True):
+                _insert_and_count(task, cap=entitlements.cap("tasks"), connection=connection)
+        else:
+            _insert_and_count(task, cap=entitlements.cap("tasks"), connection=connection)
     except _NoRoomForTask:
         used = dimension_used(task.tenant, "tasks")
         refuse_if_no_room("tasks", entitlements, used=used)
         raise CapReached("tasks", used=used, cap=entitlements.cap("tasks")) from None
+    task._guard_counted = True  # the post_save guard below must not count it again
+    post_save.send(
+        sender=Task,
+        instance=task,
+        created=True,
+        update_fields=None,
+        raw=False,
+        using=connection.alias,
+    )
 
 
 def admit_task(*, tenant_id: int, entitlements: Entitlements, using: str = "default") -> None:
@@ -195,23 +246,16 @@ def count_new_task(sender, instance, created: bool, using: str, **kwargs) -> Non
     """post_save receiver: every inserted `Task` is counted, whichever ORM path inserted it."""
     if not created or not isinstance(instance, Task):
         return
-    service_entitlements = instance.__dict__.pop("_guard_service_entitlements", None)
+    if instance.__dict__.pop("_guard_counted", False):
+        return  # inserted and counted together by insert_task
+    entitlements = instance.__dict__.pop("_guard_entitlements", None)
     try:
-        if service_entitlements is not None:
-            if service_entitlements.is_expired:
-                refuse_tasks_if_expired(instance.tenant, service_entitlements)
-            _count_and_commit(
-                tenant_id=instance.tenant_id,
-                cap=service_entitlements.cap("tasks"),
-                using=using,
-            )
-        else:
-            admit_task(
-                tenant_id=instance.tenant_id,
-                entitlements=tenant_entitlements(instance.tenant),
-                using=using,
-            )
-    except (DomainError, _NoRoomForTask):
+        admit_task(
+            tenant_id=instance.tenant_id,
+            entitlements=entitlements or tenant_entitlements(instance.tenant),
+            using=using,
+        )
+    except DomainError:
         if not connections[using].in_atomic_block:
             # Saved with no transaction around it (save_base called directly): the insert
             # is committed already, so take it back.
