@@ -134,7 +134,9 @@ class UsageEvent(models.Model):
 class _Rollup(models.Model):
     """Summed tokens and requests of the events in one grain; kept in step by the services."""
 
-    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    # No index of its own: the unique key leads with (tenant, grain_seconds, grain_start),
+    # and a tenant-only index tempts the planner into scanning all of a tenant's rows.
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+", db_index=False)
     grain_seconds = models.PositiveIntegerField(default=GRAIN_SECONDS)
     grain_start = models.BigIntegerField(help_text="Start of the UTC grain, in Unix seconds.")
     input_tokens = models.BigIntegerField(default=0)

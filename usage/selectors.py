@@ -263,7 +263,9 @@ class _Pricing:
             return "SUM(0)", []  # not a bare 0: that would mean "column 0" in ORDER BY
         parts, values = [], []
         for kind in cases:
-            parts.append(f"{kind}_tokens * (CASE {' '.join(cases[kind])} ELSE 0 END)")
+            # Floating point on purpose: numeric arithmetic would cost more and ranks the same.
+            price = f"CAST(CASE {' '.join(cases[kind])} ELSE 0 END AS DOUBLE PRECISION)"
+            parts.append(f"{kind}_tokens * {price}")
             values += params[kind]
         return "SUM(" + " + ".join(parts) + ")", values
 
@@ -298,11 +300,23 @@ _MICRO = timedelta(microseconds=1)
 
 @dataclass(frozen=True)
 class _Pieces:
-    """A range cut into whole rollup grains (an SQL condition) and raw partial edges."""
+    """A range cut into whole rollup grains and raw partial edges."""
 
-    where_sql: str  # "" when no whole grain fits
-    params: list
+    windows: list  # [(grain seconds, first grain start, end)] in Unix seconds
     raw: list  # [(start, end)] aware datetimes, half-open
+
+    def source(self, model, tenant_id: int) -> tuple[str, list]:
+        """The rollup rows of the windows, as a subquery `rollup`.
+
+        UNION ALL, not OR: each branch is one range scan of the rollup's unique index.
+        """
+        table = connection.ops.quote_name(model._meta.db_table)
+        branch = (
+            f"SELECT * FROM {table} WHERE tenant_id = %s AND grain_seconds = %s "
+            "AND grain_start >= %s AND grain_start < %s"
+        )
+        params = [value for window in self.windows for value in (tenant_id, *window)]
+        return "(" + " UNION ALL ".join([branch] * len(self.windows)) + ") AS rollup", params
 
 
 def _pieces(start: datetime, end: datetime, grains: tuple[int, ...], cuts=()) -> _Pieces:
@@ -333,12 +347,8 @@ def _pieces(start: datetime, end: datetime, grains: tuple[int, ...], cuts=()) ->
 
     for a, b in zip(bounds, bounds[1:], strict=False):
         fill(a, b, grains)
-    where = " OR ".join(
-        ["(grain_seconds = %s AND grain_start >= %s AND grain_start < %s)"] * len(windows)
-    )
     return _Pieces(
-        where_sql=f"({where})" if windows else "",
-        params=[value for window in windows for value in window],
+        windows=windows,
         raw=[(_EPOCH + a * _MICRO, _EPOCH + b * _MICRO) for a, b in raw],
     )
 
@@ -394,17 +404,17 @@ def _model_facts(tenant, buckets: Buckets, pricing: _Pricing) -> dict:
     """{(bucket index, model id, on a ticket, plan period): [5 sums]}."""
     facts: dict[tuple, list[int]] = defaultdict(lambda: [0] * 5)
     pieces = _pieces(buckets.start, buckets.end, _model_grains(buckets), pricing.cuts())
-    if pieces.where_sql:
+    if pieces.windows:
         key_sql, key_params = buckets.wall_key_sql("grain_start")
         stretch_sql, stretch_params = buckets.stretch_sql("grain_start")
         period_sql, period_params = pricing.period_sql("grain_start")
-        table = connection.ops.quote_name(ModelRollup._meta.db_table)
+        source, source_params = pieces.source(ModelRollup, tenant.id)
         rows = _query(
             f"SELECT MIN(grain_start), model_id, on_ticket, {period_sql} AS period, {_SUMS_SQL} "
-            f"FROM {table} WHERE tenant_id = %s AND {pieces.where_sql} "
+            f"FROM {source} "
             f"GROUP BY {key_sql}, {stretch_sql + ', ' if stretch_sql else ''}model_id, on_ticket"
             + (", period" if period_params else ""),
-            [*period_params, tenant.id, *pieces.params, *key_params, *stretch_params],
+            [*period_params, *source_params, *key_params, *stretch_params],
         )
         for first, model_id, on_ticket, period, *sums in rows:
             index = buckets.index(datetime.fromtimestamp(first, UTC))
@@ -420,12 +430,10 @@ def _consumer_facts(tenant, buckets: Buckets) -> dict:
     """{consumer: [5 sums]} over the range."""
     facts: dict[str, list[int]] = defaultdict(lambda: [0] * 5)
     pieces = _pieces(buckets.start, buckets.end, SUMMARY_GRAINS)
-    if pieces.where_sql:
-        table = connection.ops.quote_name(ConsumerRollup._meta.db_table)
+    if pieces.windows:
+        source, source_params = pieces.source(ConsumerRollup, tenant.id)
         for consumer, *sums in _query(
-            f"SELECT consumer, {_SUMS_SQL} FROM {table} WHERE tenant_id = %s "
-            f"AND {pieces.where_sql} GROUP BY consumer",
-            [tenant.id, *pieces.params],
+            f"SELECT consumer, {_SUMS_SQL} FROM {source} GROUP BY consumer", source_params
         ):
             _add(facts[consumer], sums)
     for row in _raw_events(tenant, pieces.raw):
@@ -450,18 +458,17 @@ def _ticket_facts(tenant, buckets: Buckets, pricing: _Pricing) -> dict:
         at, model_id, ticket_id = row[0], row[1], row[2]
         if ticket_id is not None:
             _add(facts[(ticket_id, model_id, pricing.period_at(model_id, at))], _raw_sums(row))
-    if not pieces.where_sql:
+    if not pieces.windows:
         return facts
-    table = connection.ops.quote_name(TicketRollup._meta.db_table)
-    where = f"WHERE tenant_id = %s AND {pieces.where_sql}"
+    source, source_params = pieces.source(TicketRollup, tenant.id)
     cost_sql, cost_params = pricing.approximate_cost_sql("grain_start")
     candidates = {ticket_id for ticket_id, _, _ in facts}
     candidates.update(
         row[0]
         for row in _query(
-            f"SELECT ticket_id FROM {table} {where} GROUP BY ticket_id "
+            f"SELECT ticket_id FROM {source} GROUP BY ticket_id "
             f"ORDER BY {cost_sql} DESC, ticket_id LIMIT {_TICKET_CANDIDATES}",
-            [tenant.id, *pieces.params, *cost_params],
+            [*source_params, *cost_params],
         )
     )
     if not candidates:
@@ -469,10 +476,10 @@ def _ticket_facts(tenant, buckets: Buckets, pricing: _Pricing) -> dict:
     period_sql, period_params = pricing.period_sql("grain_start")
     ids = sorted(candidates)
     for ticket_id, model_id, period, *sums in _query(
-        f"SELECT ticket_id, model_id, {period_sql} AS period, {_SUMS_SQL} FROM {table} "
-        f"{where} AND ticket_id IN ({', '.join(['%s'] * len(ids))}) "
+        f"SELECT ticket_id, model_id, {period_sql} AS period, {_SUMS_SQL} FROM {source} "
+        f"WHERE ticket_id IN ({', '.join(['%s'] * len(ids))}) "
         "GROUP BY ticket_id, model_id" + (", period" if period_params else ""),
-        [*period_params, tenant.id, *pieces.params, *ids],
+        [*period_params, *source_params, *ids],
     ):
         _add(facts[(ticket_id, model_id, period)], sums)
     return facts
