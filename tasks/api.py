@@ -31,6 +31,9 @@ def _call_service(create):
 class TenantHostField(serializers.PrimaryKeyRelatedField):
     """A host id of the caller's tenant; any other id is "does not exist"."""
 
+    def __init__(self, **kwargs) -> None:
+        super().__init__(queryset=Host.objects.all(), **kwargs)  # narrowed per request below
+
     def get_queryset(self):
         return Host.objects.filter(tenant=self.context["request"].tenant)
 

@@ -32,7 +32,7 @@ def _usage(tenant, dimension: str) -> dict:
     }
 
 
-def _create(request, form, create) -> tuple[object | None, DomainError | None]:
+def _create(form, create) -> tuple[object | None, DomainError | None]:
     """Run `create()` for a valid form; a refusal comes back as a value, bad input on the form."""
     try:
         return create(), None
@@ -63,7 +63,6 @@ def task_list(request):
     refusal = None
     if request.method == "POST" and form.is_valid():
         task, refusal = _create(
-            request,
             form,
             lambda: services.task_create(
                 tenant=tenant,
@@ -102,7 +101,6 @@ def host_list(request):
     refusal = None
     if request.method == "POST" and form.is_valid():
         host, refusal = _create(
-            request,
             form,
             lambda: services.host_register(tenant=tenant, name=form.cleaned_data["name"]),
         )
@@ -131,7 +129,6 @@ def gateway_list(request):
     refusal = created = secret = None
     if request.method == "POST" and form.is_valid():
         result, refusal = _create(
-            request,
             form,
             lambda: services.gateway_create(
                 tenant=tenant, name=form.cleaned_data["name"], kind=form.cleaned_data["kind"]

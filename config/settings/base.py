@@ -125,6 +125,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "LicenseKindEnum": "licensing.models.License.Kind",
         "PlanKindEnum": ["free_tier", "contract", "trial"],
+        "TaskKindEnum": "tasks.models.Task.Kind",
+        "GatewayKindEnum": "tasks.models.Gateway.Kind",
     },
 }
 
