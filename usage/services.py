@@ -400,6 +400,12 @@ def rollups_rebuild(*, tenant: Tenant) -> None:
     Run it while nothing ingests for the tenant: a batch landing during the rebuild
     would be counted in the rollups twice or not at all.
     """
+    with transaction.atomic(durable=True):
+        rollups_rebuild_within(tenant_id=tenant.id)
+
+
+def rollups_rebuild_within(*, tenant_id: int) -> None:
+    """`rollups_rebuild` inside the caller's transaction (migrations use it)."""
     epoch = _epoch_sql("occurred_at")
     events = connection.ops.quote_name(UsageEvent._meta.db_table)
     sums = (
@@ -407,9 +413,9 @@ def rollups_rebuild(*, tenant: Tenant) -> None:
         "SUM(CASE WHEN succeeded THEN 1 ELSE 0 END), SUM(CASE WHEN succeeded THEN 0 ELSE 1 END)"
     )
     targets = ", ".join(_SUMS)
-    with transaction.atomic(durable=True), connection.cursor() as cursor:
+    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
         for rollup in (ModelRollup, ConsumerRollup, TicketRollup):
-            rollup.objects.filter(tenant=tenant).delete()
+            rollup.objects.filter(tenant_id=tenant_id).delete()
         table = connection.ops.quote_name
         for grain in MODEL_GRAINS:
             cursor.execute(
@@ -418,7 +424,7 @@ def rollups_rebuild(*, tenant: Tenant) -> None:
                 f"SELECT tenant_id, {grain}, ({epoch} / {grain}) * {grain} AS g, model_id, "
                 f"ticket_id IS NOT NULL AS t, {sums} FROM {events} WHERE tenant_id = %s "
                 "GROUP BY tenant_id, g, model_id, t",
-                [tenant.id],
+                [tenant_id],
             )
         for grain in SUMMARY_GRAINS:
             cursor.execute(
@@ -426,7 +432,7 @@ def rollups_rebuild(*, tenant: Tenant) -> None:
                 f"(tenant_id, grain_seconds, grain_start, consumer, {targets}) "
                 f"SELECT tenant_id, {grain}, ({epoch} / {grain}) * {grain} AS g, consumer, "
                 f"{sums} FROM {events} WHERE tenant_id = %s GROUP BY tenant_id, g, consumer",
-                [tenant.id],
+                [tenant_id],
             )
             cursor.execute(
                 f"INSERT INTO {table(TicketRollup._meta.db_table)} "
@@ -434,7 +440,7 @@ def rollups_rebuild(*, tenant: Tenant) -> None:
                 f"SELECT tenant_id, {grain}, ({epoch} / {grain}) * {grain} AS g, ticket_id, "
                 f"model_id, {sums} FROM {events} WHERE tenant_id = %s "
                 "AND ticket_id IS NOT NULL GROUP BY tenant_id, g, ticket_id, model_id",
-                [tenant.id],
+                [tenant_id],
             )
 
 
