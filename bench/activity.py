@@ -342,7 +342,14 @@ def main() -> None:
     for i in range(3):
         other, other_models, other_tickets = make_tenant(f"other-{i}", now, with_tickets=True)
         load(other, other_models, other_tickets, (n - small) // 3, data_start)
-    execute("ANALYZE")
+    # As autovacuum would after a load: statistics and the visibility map up to date.
+    for table in (
+        "usage_usageevent",
+        "usage_modelrollup",
+        "usage_consumerrollup",
+        "usage_ticketrollup",
+    ):
+        execute(f"VACUUM ANALYZE {table}")
     print("  main tenant rollup rows by grain (seconds):")
     for rollup in (ModelRollup, ConsumerRollup, TicketRollup):
         counts = (
