@@ -10,10 +10,10 @@ creating tasks for the same tenant, so all of them contend on the one counter ro
   TASK_CAP_ASYNC_COMMIT on, the commit does not wait for the WAL flush);
 - guarded durable: the same with TASK_CAP_ASYNC_COMMIT off (every commit waits for fsync);
 - unguarded: plain ORM inserts of `Task` with the cap guard disconnected (the ceiling);
-- raw: the guard's hot-row protocol (read the license; insert; then the counter upsert
-  checked by `used <= admitted_cap` and COMMIT in one message) in raw SQL through psycopg:
-  the floor any ORM path pays for the protocol; "raw durable" without the asynchronous
-  commit;
+- raw: the guard's hot-row protocol in raw SQL through psycopg (the license read once;
+  then per task one message: the license still the same, the insert, the counter upsert
+  refused by `used <= admitted_cap`): the floor any ORM path pays for the protocol;
+  "raw durable" without the asynchronous commit;
 - crossing: `task_create` against a cap the run crosses; prints the overshoot (must be 0).
 
 The runs are interleaved for `--rounds` rounds and the median of each is printed, so a
@@ -37,18 +37,21 @@ DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/tally_bench_caps"
 UNLIMITED_ENOUGH = 2_000_000_000
 
 RAW_LICENSE_SQL = (
-    "SELECT tasks_cap, expires_at FROM licensing_license "
-    "WHERE tenant_id = %s AND status = 'active' LIMIT 1"
+    "SELECT id, tasks_cap, expires_at FROM licensing_license "
+    "WHERE tenant_id = %s AND status = 'active'"
 )
-RAW_INSERT_SQL = (
-    "INSERT INTO tasks_task (tenant_id, title, description, kind, source, created_at) "
-    "VALUES (%s, 'bench task', '', 'ad_hoc', 'api', now())"
-)
-RAW_COUNT_AND_COMMIT_SQL = (
+# One message, one implicit transaction: settings; the license still the one read; the
+# task's insert; the counter upsert (refused by used <= admitted_cap).
+RAW_MESSAGE_SQL = (
     "SELECT set_config('lock_timeout', '2s', true){asynchronous}; "
+    "SELECT 1 / count(*) FROM licensing_license WHERE id = %s AND tenant_id = %s "
+    "AND status = 'active' AND tasks_cap IS NOT DISTINCT FROM %s "
+    "AND expires_at IS NOT DISTINCT FROM %s; "
+    "INSERT INTO tasks_task (tenant_id, title, description, kind, source, created_at) "
+    "VALUES (%s, 'bench task', '', 'ad_hoc', 'api', now()) RETURNING id; "
     "INSERT INTO tasks_taskcounter (tenant_id, used, admitted_cap) VALUES (%s, 1, %s) "
     "ON CONFLICT (tenant_id) DO UPDATE SET used = tasks_taskcounter.used + 1, "
-    "admitted_cap = excluded.admitted_cap; COMMIT"
+    "admitted_cap = excluded.admitted_cap"
 )
 RAW_ASYNC_SQL = ", set_config('synchronous_commit', 'off', true)"
 
@@ -124,22 +127,18 @@ def worker(phase: str, url: str, tenant_id: int, start_at: float, seconds: float
     elif phase.startswith("raw"):
         import psycopg
 
-        raw = psycopg.connect(url)
+        # Client-side binding and autocommit, like Django's: several statements in one
+        # message, run by the server as one implicit transaction.
+        raw = psycopg.connect(url, autocommit=True, cursor_factory=psycopg.ClientCursor)
         cursor = raw.cursor()
-        # Client-side binding, like Django's: several statements in one message.
-        flight = psycopg.ClientCursor(raw)
-        count_and_commit = RAW_COUNT_AND_COMMIT_SQL.format(
-            asynchronous=RAW_ASYNC_SQL if phase == "raw" else ""
-        )
+        message = RAW_MESSAGE_SQL.format(asynchronous=RAW_ASYNC_SQL if phase == "raw" else "")
+        license_id, cap, expires_at = cursor.execute(RAW_LICENSE_SQL, [tenant_id]).fetchone()
+        params = [license_id, tenant_id, cap, expires_at, tenant_id, tenant_id, cap]
 
         def create_one() -> None:
-            cap, _expires_at = cursor.execute(RAW_LICENSE_SQL, [tenant_id]).fetchone()
-            raw.commit()
-            cursor.execute(RAW_INSERT_SQL, [tenant_id])
             try:
-                flight.execute(count_and_commit, [tenant_id, cap])
+                cursor.execute(message, params)
             except psycopg.errors.CheckViolation:
-                raw.rollback()
                 raise CapReached("tasks", used=cap, cap=cap) from None
 
     else:

@@ -5,10 +5,13 @@ insert, in the insert's transaction, so the row lock is taken by the last statem
 commit; the entitlements are read before the transaction. Two ways in, one rule:
 
 - the service path (`task_create` -> `insert_task`) owns its transaction, so on
-  PostgreSQL it sends the task's INSERT (built by the ORM's own insert compiler) and the
-  counter upsert as ONE message, which the server runs as one implicit transaction: the
-  row lock is never held across a round trip to this process. The `CheckConstraint`
-  used <= admitted_cap is what refuses, rolling the whole message back.
+  PostgreSQL it sends ONE message: a check that the tenant's active license is still the
+  one its entitlements came from, the task's INSERT (built by the ORM's own insert
+  compiler) and the counter upsert. The server runs it as one implicit transaction, so
+  the row lock is never held across a round trip to this process. The `CheckConstraint`
+  used <= admitted_cap is what refuses, rolling the whole message back. The entitlements
+  are read before (and remembered per tenant while that check keeps passing, so the
+  license read is not paid on every create).
 - any other ORM insert (`Task.objects.create`, `save()`, fixtures, a proxy model) reaches
   the `post_save` receiver, which increments with a conditional
   `UPDATE ... WHERE used < cap` in the caller's transaction; `Task.save()` opens that
@@ -31,6 +34,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import (
+    DataError,
     IntegrityError,
     OperationalError,
     connections,
@@ -41,9 +45,10 @@ from django.db import (
 from django.db.models import F
 from django.db.models.signals import post_save, pre_save
 from django.db.models.sql import InsertQuery
+from django.utils import timezone
 
 from licensing.errors import CapReached, DomainError, LicenseExpired
-from licensing.models import Tenant
+from licensing.models import License, Tenant
 from licensing.selectors import Entitlements, tenant_entitlements
 from tasks.models import Gateway, Host, Task, TaskCounter
 
@@ -51,6 +56,7 @@ from tasks.models import Gateway, Host, Task, TaskCounter
 # instead of piling up behind it.
 LOCK_TIMEOUT = "2s"
 LOCK_NOT_AVAILABLE = "55P03"
+DIVISION_BY_ZERO = "22012"
 COUNTER_CONSTRAINT = "task_counter_used_within_admitted_cap"
 
 ASSET_MODELS: dict[str, type[models.Model]] = {"hosts": Host, "gateways": Gateway}
@@ -133,8 +139,48 @@ def _task_insert_sql(task: Task, connection) -> tuple[str, list]:
     return sql, list(params)
 
 
-def _insert_and_count(task: Task, *, cap: int | None, connection) -> None:
-    """Send the task's insert and its count as ONE message, run as one transaction.
+class _StaleEntitlements(Exception):
+    """The tenant's active license is not the one the remembered entitlements came from."""
+
+
+# The last entitlements read per tenant, in this process. Never trusted blindly: every
+# message re-checks them against the licenses table in its own transaction (see below), so
+# a new license is seen by the very next create; the license read is paid only when the
+# license changed (or may have expired) instead of on every create.
+_REMEMBERED: dict[int, Entitlements] = {}
+
+
+def _entitlements_for(tenant: Tenant, *, fresh: bool) -> Entitlements:
+    remembered = None if fresh else _REMEMBERED.get(tenant.pk)
+    if remembered is not None and (
+        remembered.ends_at is None or timezone.now() < remembered.ends_at
+    ):
+        return remembered
+    entitlements = tenant_entitlements(tenant)
+    if not entitlements.is_expired:
+        _REMEMBERED[tenant.pk] = entitlements
+    return entitlements
+
+
+def _license_check_sql(tenant_id: int, entitlements: Entitlements, connection) -> tuple[str, list]:
+    """A statement that aborts the message (1 / 0) unless the tenant's active license is
+    still the one `entitlements` came from, with the same tasks cap and end. A division by
+    zero is the one way plain SQL has to stop a multi-statement message on a condition."""
+    table = connection.ops.quote_name(License._meta.db_table)
+    active = License.Status.ACTIVE
+    license = entitlements.license
+    if license is None:  # the free tier: still no active license
+        sql = f"SELECT 1 / (1 - count(*)) FROM {table} WHERE tenant_id = %s AND status = %s"
+        return sql, [tenant_id, active]
+    sql = (
+        f"SELECT 1 / count(*) FROM {table} WHERE id = %s AND tenant_id = %s AND status = %s "
+        "AND tasks_cap IS NOT DISTINCT FROM %s AND expires_at IS NOT DISTINCT FROM %s"
+    )
+    return sql, [license.pk, tenant_id, active, license.tasks_cap, license.expires_at]
+
+
+def _insert_and_count(task: Task, *, entitlements: Entitlements, connection) -> None:
+    """Send the license check, the task's insert and its count as ONE message.
 
     Outside a transaction block PostgreSQL runs a multi-statement message as one implicit
     transaction and commits it at its end, so the counter's row lock (taken by the upsert,
@@ -142,21 +188,29 @@ def _insert_and_count(task: Task, *, cap: int | None, connection) -> None:
     process. The CheckConstraint used <= admitted_cap is what refuses; the whole message is
     then rolled back, the task's insert with it.
     """
+    check_sql, check_params = _license_check_sql(task.tenant_id, entitlements, connection)
     insert_sql, insert_params = _task_insert_sql(task, connection)
     asynchronous = settings.TASK_CAP_ASYNC_COMMIT
     sql = "; ".join(
         [
             _settings_sql(asynchronous_commit=asynchronous),
+            check_sql,
             insert_sql,
             _counter_upsert_sql(connection),
         ]
     )
-    params = [LOCK_TIMEOUT, *insert_params, task.tenant_id, cap]
+    cap = entitlements.cap("tasks")
+    params = [LOCK_TIMEOUT, *check_params, *insert_params, task.tenant_id, cap]
     try:
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
-            cursor.nextset()  # past the settings, to the INSERT's RETURNING
+            cursor.nextset()  # past the settings
+            cursor.nextset()  # past the license check, to the INSERT's RETURNING
             (task.pk,) = cursor.fetchone()
+    except DataError as error:
+        if getattr(error.__cause__, "sqlstate", None) == DIVISION_BY_ZERO:
+            raise _StaleEntitlements from error
+        raise
     except IntegrityError as error:
         if COUNTER_CONSTRAINT in str(error):
             raise _NoRoomForTask from error
@@ -169,32 +223,41 @@ def _insert_and_count(task: Task, *, cap: int | None, connection) -> None:
     task._state.db = connection.alias
 
 
-def insert_task(task: Task, entitlements: Entitlements) -> None:
+def insert_task(task: Task) -> None:
     """Insert `task` and count it in one transaction of its own (the service path).
 
-    `entitlements` were read before it. Raises CapReached / LicenseExpired / CapCheckBusy.
+    The entitlements are in hand before that transaction (read, or remembered and checked
+    inside it). Raises CapReached / LicenseExpired / CapCheckBusy.
     """
-    if entitlements.is_expired:
-        refuse_tasks_if_expired(task.tenant, entitlements)
     connection = connections[router.db_for_write(Task)]
-    try:
-        if connection.vendor != "postgresql":
-            # One transaction, counted by the post_save guard (SQLite serialises writers).
-            task._guard_entitlements = entitlements
-            with transaction.atomic(using=connection.alias, durable=True):
-                task.save(savepoint=False)
-            return
-        pre_save.send(sender=Task, instance=task, raw=False, using=connection.alias)
-        if connection.in_atomic_block:
-            # Only inside a test's transaction (durable refuses any other): a savepoint.
-            with transaction.atomic(using=connection.alias, durable=True):
-                _insert_and_count(task, cap=entitlements.cap("tasks"), connection=connection)
-        else:
-            _insert_and_count(task, cap=entitlements.cap("tasks"), connection=connection)
-    except _NoRoomForTask:
-        used = dimension_used(task.tenant, "tasks")
-        refuse_if_no_room("tasks", entitlements, used=used)
-        raise CapReached("tasks", used=used, cap=entitlements.cap("tasks")) from None
+    if connection.vendor != "postgresql":
+        # One transaction, counted by the post_save guard (SQLite serialises writers).
+        entitlements = tenant_entitlements(task.tenant)
+        refuse_tasks_if_expired(task.tenant, entitlements)
+        task._guard_entitlements = entitlements
+        with transaction.atomic(using=connection.alias, durable=True):
+            task.save(savepoint=False)
+        return
+    pre_save.send(sender=Task, instance=task, raw=False, using=connection.alias)
+    for attempt in range(3):
+        entitlements = _entitlements_for(task.tenant, fresh=attempt > 0)
+        refuse_tasks_if_expired(task.tenant, entitlements)
+        try:
+            if connection.in_atomic_block:
+                # Only inside a test's transaction (durable refuses any other): a savepoint.
+                with transaction.atomic(using=connection.alias, durable=True):
+                    _insert_and_count(task, entitlements=entitlements, connection=connection)
+            else:
+                _insert_and_count(task, entitlements=entitlements, connection=connection)
+            break
+        except _StaleEntitlements:
+            continue  # a new license since they were read: read them again
+        except _NoRoomForTask:
+            used = dimension_used(task.tenant, "tasks")
+            refuse_if_no_room("tasks", entitlements, used=used)
+            raise CapReached("tasks", used=used, cap=entitlements.cap("tasks")) from None
+    else:
+        raise CapCheckBusy("tasks")  # the license kept changing under us
     task._guard_counted = True  # the post_save guard below must not count it again
     post_save.send(
         sender=Task,

@@ -1,7 +1,8 @@
 """Writes for hosts, gateways and tasks: the one guarded creation path per dimension.
 
-Each create reads the tenant's entitlements BEFORE its transaction (nothing slow inside the
-locked window) and raises `CapReached` / `LicenseExpired` (licensing.errors) on refusal.
+Each create has the tenant's entitlements in hand BEFORE its transaction (nothing slow
+inside the locked window) and raises `CapReached` / `LicenseExpired` (licensing.errors)
+on refusal.
 Every entry point (pages, API, Django admin, the engine) calls these.
 """
 
@@ -46,8 +47,8 @@ def task_create(
     """Create a task, counted against the tenant's lifetime tasks cap.
 
     Raises `CapReached("tasks", ...)` at the cap, `LicenseExpired("tasks", ...)` when the
-    license has expired, `ValidationError` for bad input. Runs in its own durable
-    transaction; the cap is enforced by `tasks.guards` after the insert.
+    license has expired, `ValidationError` for bad input. Runs in a transaction of its own;
+    the cap is enforced by `tasks.guards.insert_task` right after the insert.
     """
     title = _required_text("title", title, max_length=300)
     if source not in Task.Source.values:
@@ -56,8 +57,6 @@ def task_create(
         raise ValidationError({"kind": f"{kind!r} is not a task kind."})
     _same_tenant("host", host, tenant)
     _same_tenant("ticket", ticket, tenant)
-    entitlements = tenant_entitlements(tenant)
-    guards.refuse_tasks_if_expired(tenant, entitlements)
     task = Task(
         tenant=tenant,
         title=title,
@@ -68,7 +67,7 @@ def task_create(
         creator=creator,
         ticket=ticket,
     )
-    guards.insert_task(task, entitlements)
+    guards.insert_task(task)
     return task
 
 

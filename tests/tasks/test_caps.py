@@ -1,11 +1,16 @@
 """The guarded creation path (SPEC §3): services and the ORM guard, on any database."""
 
+from datetime import timedelta
+
 import pytest
+import time_machine
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F
+from django.utils import timezone
 
 from licensing.errors import CapReached, LicenseExpired
+from licensing.models import License
 from tasks.models import Gateway, Host, Task, TaskCounter
 from tasks.models.assets import UnguardedCreateRefused
 from tasks.services import gateway_create, host_delete, host_register, task_create, task_delete
@@ -246,3 +251,27 @@ def test_a_gateway_secret_is_stored_only_as_its_sha256(tenant_a):
     assert len(secret) >= 40
     assert gateway.secret_hash == hashlib.sha256(secret.encode()).hexdigest()
     assert secret not in gateway.secret_hash
+
+
+def test_a_license_edited_in_place_is_seen_by_the_next_create(tenant_a):
+    license = apply_caps(tenant_a, tasks=5)
+    create_tasks(tenant_a, 2)
+
+    License.objects.filter(pk=license.pk).update(tasks_cap=2)
+
+    with pytest.raises(CapReached) as refused:
+        create_tasks(tenant_a, 1)
+    assert (refused.value.used, refused.value.cap) == (2, 2)
+
+
+def test_a_license_that_expires_after_a_create_refuses_the_next_one(tenant_a):
+    now = timezone.now()
+    apply_caps(tenant_a, tasks=5)
+    License.objects.filter(tenant=tenant_a, status="active").update(
+        expires_at=now + timedelta(hours=1)
+    )
+    create_tasks(tenant_a, 1)
+
+    with time_machine.travel(now + timedelta(hours=2)), pytest.raises(LicenseExpired):
+        create_tasks(tenant_a, 1)
+    assert task_rows(tenant_a) == tasks_used(tenant_a) == 1
