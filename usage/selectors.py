@@ -5,12 +5,14 @@
 
 from bisect import bisect_right
 from collections import defaultdict
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, localcontext
 from typing import Literal
 
-from django.db import connection
+from django.db import connection, transaction
+from django.db.models import Q
 
 from licensing.models import Tenant
 from tasks.models import Ticket
@@ -190,9 +192,21 @@ def activity(
     buckets = buckets_for(start=start, end=end, zone=tenant.zone, bucket=bucket)
     models = {m.id: m for m in LlmModel.objects.filter(tenant=tenant)}
     pricing = _Pricing(models, buckets.start, buckets.end)
-    with localcontext() as context:
+    with localcontext() as context, _serial_reads():
         context.prec = 60  # cost sums stay exact far beyond any real bill
         return _activity(tenant, buckets, mode, models, pricing)
+
+
+@contextmanager
+def _serial_reads():
+    """On PostgreSQL, no parallel workers for the rollup reads: they are small index range
+    scans, and starting workers costs more than it saves (much more on a busy machine)."""
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL max_parallel_workers_per_gather = 0")
+        yield
 
 
 # Index of the token and request sums in every fact row.
@@ -366,22 +380,33 @@ def _model_grains(buckets: Buckets) -> tuple[int, ...]:
     )
 
 
-def _raw_events(tenant: Tenant, windows: list) -> list[tuple]:
-    rows: list[tuple] = []
-    for low, high in windows:
-        rows += UsageEvent.objects.filter(
-            tenant=tenant, occurred_at__gte=low, occurred_at__lt=high
-        ).values_list(
-            "occurred_at",
-            "model_id",
-            "ticket_id",
-            "consumer",
-            "input_tokens",
-            "output_tokens",
-            "cached_tokens",
-            "succeeded",
+class _RawEdges:
+    """The raw events of every partial edge of one activity, read in one query."""
+
+    def __init__(self, tenant: Tenant, windows: list) -> None:
+        self.rows: list[tuple] = []
+        if not windows:
+            return
+        condition = Q()
+        for low, high in set(windows):
+            condition |= Q(occurred_at__gte=low, occurred_at__lt=high)
+        self.rows = list(
+            UsageEvent.objects.filter(condition, tenant=tenant)
+            .order_by()
+            .values_list(
+                "occurred_at",
+                "model_id",
+                "ticket_id",
+                "consumer",
+                "input_tokens",
+                "output_tokens",
+                "cached_tokens",
+                "succeeded",
+            )
         )
-    return rows
+
+    def within(self, windows: list) -> list[tuple]:
+        return [row for row in self.rows if any(low <= row[0] < high for low, high in windows)]
 
 
 def _raw_sums(row) -> tuple[int, ...]:
@@ -400,10 +425,9 @@ def _query(sql: str, params: list) -> list[tuple]:
         return cursor.fetchall()
 
 
-def _model_facts(tenant, buckets: Buckets, pricing: _Pricing) -> dict:
+def _model_facts(tenant, buckets: Buckets, pricing: _Pricing, pieces, raw: _RawEdges) -> dict:
     """{(bucket index, model id, on a ticket, plan period): [5 sums]}."""
     facts: dict[tuple, list[int]] = defaultdict(lambda: [0] * 5)
-    pieces = _pieces(buckets.start, buckets.end, _model_grains(buckets), pricing.cuts())
     if pieces.windows:
         key_sql, key_params = buckets.wall_key_sql("grain_start")
         stretch_sql, stretch_params = buckets.stretch_sql("grain_start")
@@ -419,24 +443,23 @@ def _model_facts(tenant, buckets: Buckets, pricing: _Pricing) -> dict:
         for first, model_id, on_ticket, period, *sums in rows:
             index = buckets.index(datetime.fromtimestamp(first, UTC))
             _add(facts[(index, model_id, bool(on_ticket), period)], sums)
-    for row in _raw_events(tenant, pieces.raw):
+    for row in raw.within(pieces.raw):
         at, model_id, ticket_id = row[0], row[1], row[2]
         key = (buckets.index(at), model_id, ticket_id is not None, pricing.period_at(model_id, at))
         _add(facts[key], _raw_sums(row))
     return facts
 
 
-def _consumer_facts(tenant, buckets: Buckets) -> dict:
+def _consumer_facts(tenant, pieces: _Pieces, raw: _RawEdges) -> dict:
     """{consumer: [5 sums]} over the range."""
     facts: dict[str, list[int]] = defaultdict(lambda: [0] * 5)
-    pieces = _pieces(buckets.start, buckets.end, SUMMARY_GRAINS)
     if pieces.windows:
         source, source_params = pieces.source(ConsumerRollup, tenant.id)
         for consumer, *sums in _query(
             f"SELECT consumer, {_SUMS_SQL} FROM {source} GROUP BY consumer", source_params
         ):
             _add(facts[consumer], sums)
-    for row in _raw_events(tenant, pieces.raw):
+    for row in raw.within(pieces.raw):
         _add(facts[row[3]], _raw_sums(row))
     return facts
 
@@ -446,15 +469,14 @@ def _consumer_facts(tenant, buckets: Buckets) -> dict:
 _TICKET_CANDIDATES = 5 * TOP
 
 
-def _ticket_facts(tenant, buckets: Buckets, pricing: _Pricing) -> dict:
+def _ticket_facts(tenant, pricing: _Pricing, pieces: _Pieces, raw: _RawEdges) -> dict:
     """{(ticket id, model id, plan period): [5 sums]} of the tickets that can rank in the top.
 
     The partial edges come from raw events; the whole grains from the ticket rollup, for
     the best candidates by approximate cost plus every ticket seen in the edges.
     """
     facts: dict[tuple, list[int]] = defaultdict(lambda: [0] * 5)
-    pieces = _pieces(buckets.start, buckets.end, SUMMARY_GRAINS, pricing.cuts())
-    for row in _raw_events(tenant, pieces.raw):
+    for row in raw.within(pieces.raw):
         at, model_id, ticket_id = row[0], row[1], row[2]
         if ticket_id is not None:
             _add(facts[(ticket_id, model_id, pricing.period_at(model_id, at))], _raw_sums(row))
@@ -494,8 +516,12 @@ def _activity(tenant, buckets: Buckets, mode: str, models, pricing) -> Activity:
     model_costs: dict[int, Cost] = defaultdict(Cost)
     unpriced: dict[int, list[int]] = defaultdict(lambda: [0] * 5)
     unattributed: dict[int, list[int]] = defaultdict(lambda: [0] * 5)
+    model_pieces = _pieces(buckets.start, buckets.end, _model_grains(buckets), pricing.cuts())
+    consumer_pieces = _pieces(buckets.start, buckets.end, SUMMARY_GRAINS)
+    ticket_pieces = _pieces(buckets.start, buckets.end, SUMMARY_GRAINS, pricing.cuts())
+    raw = _RawEdges(tenant, [*model_pieces.raw, *consumer_pieces.raw, *ticket_pieces.raw])
     for (index, model_id, on_ticket, period), sums in _model_facts(
-        tenant, buckets, pricing
+        tenant, buckets, pricing, model_pieces, raw
     ).items():
         _add(bucket_sums[index], sums)
         _add(model_sums[model_id], sums)
@@ -548,7 +574,7 @@ def _activity(tenant, buckets: Buckets, mode: str, models, pricing) -> Activity:
     consumers = sorted(
         (
             ConsumerUsage(consumer=name, tokens=_tokens(sums), requests=_requests(sums))
-            for name, sums in _consumer_facts(tenant, buckets).items()
+            for name, sums in _consumer_facts(tenant, consumer_pieces, raw).items()
         ),
         key=lambda c: (-c.tokens.total, c.consumer),
     )[:TOP]
@@ -566,7 +592,7 @@ def _activity(tenant, buckets: Buckets, mode: str, models, pricing) -> Activity:
         requests=_requests(total),
         by_model=tuple(by_model),
         top_consumers=tuple(consumers),
-        top_tickets=_top_tickets(tenant, buckets, pricing),
+        top_tickets=_top_tickets(tenant, pricing, ticket_pieces, raw),
         unpriced=tuple(
             UncostedUsage(
                 model_id=model_id,
@@ -602,9 +628,9 @@ def _unpriced_message(model: LlmModel, pricing: _Pricing) -> str:
     )
 
 
-def _top_tickets(tenant, buckets: Buckets, pricing: _Pricing) -> tuple[TicketCost, ...]:
+def _top_tickets(tenant, pricing: _Pricing, pieces, raw: _RawEdges) -> tuple[TicketCost, ...]:
     per_ticket: dict[int, list] = {}
-    for (ticket_id, model_id, period), sums in _ticket_facts(tenant, buckets, pricing).items():
+    for (ticket_id, model_id, period), sums in _ticket_facts(tenant, pricing, pieces, raw).items():
         cost = pricing.cost(model_id, period, sums)
         if cost is None:
             continue  # unpriced usage is counted apart, never as $0
