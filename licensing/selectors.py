@@ -1,10 +1,13 @@
 """Reads about tenants and their entitlements, as plain data."""
 
+import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
-from django.db.models import QuerySet
+from django.db import models
+from django.db.models import Count, OuterRef, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from licensing.models import License, Tenant
@@ -40,10 +43,11 @@ class Entitlements:
         return self.caps[dimension]
 
     def days_remaining(self, *, now: datetime | None = None) -> int | None:
+        """Whole days left, rounded up: a 365-day license applied now has 365, not 364."""
         if self.ends_at is None:
             return None
         remaining = self.ends_at - (now or timezone.now())
-        return max(remaining.days, 0)
+        return max(math.ceil(remaining / timedelta(days=1)), 0)
 
 
 def active_license(tenant: Tenant) -> License | None:
@@ -77,15 +81,33 @@ def license_history(tenant: Tenant) -> QuerySet[License]:
     )
 
 
-def tenant_usage(tenant: Tenant) -> dict[str, int]:
-    """Used per dimension: hosts and gateways registered now, tasks ever created.
+def _related_model(name: str) -> type[models.Model]:
+    """A model the tasks app relates to Tenant, found by its reverse name: licensing does
+    not import tasks (dependencies point usage -> tasks -> licensing)."""
+    return Tenant._meta.get_field(name).related_model
 
-    Read through the reverse relations the tasks app declares, by name: licensing does
-    not import tasks (dependencies point usage -> tasks -> licensing).
-    """
-    counter = getattr(tenant, "task_counter", None)  # no row yet: no task ever created
-    return {
-        "hosts": tenant.hosts.count(),
-        "gateways": tenant.gateways.count(),
-        "tasks": counter.used if counter is not None else 0,
-    }
+
+def _subquery(rows: QuerySet) -> Subquery:
+    return Coalesce(Subquery(rows, output_field=models.IntegerField()), 0)
+
+
+def tenant_usage(tenant: Tenant) -> dict[str, int]:
+    """Used per dimension in one query: hosts and gateways registered now, tasks ever created."""
+
+    def count_of(name: str) -> Subquery:
+        rows = _related_model(name).objects.filter(tenant=OuterRef("pk")).order_by()
+        return _subquery(rows.values("tenant").annotate(n=Count("pk")).values("n"))
+
+    lifetime_tasks = _related_model("task_counter").objects.filter(tenant=OuterRef("pk"))
+    row = (
+        Tenant.objects.filter(pk=tenant.pk)
+        .annotate(
+            hosts_used=count_of("hosts"),
+            gateways_used=count_of("gateways"),
+            # No counter row yet: no task was ever created.
+            tasks_used=_subquery(lifetime_tasks.values("used")[:1]),
+        )
+        .values("hosts_used", "gateways_used", "tasks_used")
+        .get()
+    )
+    return {dimension: row[f"{dimension}_used"] for dimension in DIMENSIONS}

@@ -4,13 +4,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from django.db.models import Count, IntegerField, OuterRef, Subquery
-from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from licensing.models import Tenant
-from licensing.selectors import DIMENSIONS, tenant_entitlements
-from tasks.models import Gateway, Host, TaskCounter
+from licensing.selectors import DIMENSIONS, tenant_entitlements, tenant_usage
 
 Level = Literal["ok", "warning", "danger"]
 
@@ -79,31 +76,11 @@ class PlanUsage:
         return next(usage for usage in self.dimensions if usage.dimension == name)
 
 
-def _count_of(model) -> Subquery:
-    rows = model.objects.filter(tenant=OuterRef("pk")).order_by().values("tenant")
-    return Subquery(rows.annotate(n=Count("pk")).values("n"), output_field=IntegerField())
-
-
-def usage_counts(tenant: Tenant) -> dict[str, int]:
-    """Hosts and gateways registered now, and the lifetime tasks counter, in one query."""
-    lifetime_tasks = TaskCounter.objects.filter(tenant=OuterRef("pk")).values("used")[:1]
-    return (
-        Tenant.objects.filter(pk=tenant.pk)
-        .annotate(
-            hosts_used=Coalesce(_count_of(Host), 0),
-            gateways_used=Coalesce(_count_of(Gateway), 0),
-            tasks_used=Coalesce(Subquery(lifetime_tasks, output_field=IntegerField()), 0),
-        )
-        .values("hosts_used", "gateways_used", "tasks_used")
-        .get()
-    )
-
-
 def plan_usage(tenant: Tenant, *, now: datetime | None = None) -> PlanUsage:
     """The tenant's plan usage in two small queries, whatever the data size."""
     now = now or timezone.now()
     entitlements = tenant_entitlements(tenant, now=now)
-    counts = usage_counts(tenant)
+    used = tenant_usage(tenant)
     return PlanUsage(
         state=entitlements.state,
         kind=entitlements.kind,
@@ -113,8 +90,7 @@ def plan_usage(tenant: Tenant, *, now: datetime | None = None) -> PlanUsage:
         days_remaining=entitlements.days_remaining(now=now),
         expired=entitlements.is_expired,
         dimensions=tuple(
-            DimensionUsage(name, counts[f"{name}_used"], entitlements.cap(name))
-            for name in DIMENSIONS
+            DimensionUsage(name, used[name], entitlements.cap(name)) for name in DIMENSIONS
         ),
     )
 

@@ -44,7 +44,7 @@ def test_the_free_tier_caps_are_a_copy_nobody_can_change_by_accident(tenant_a):
     "moment, state, days",
     [
         (START, "licensed", 30),
-        (START + timedelta(days=10, hours=1), "licensed", 19),
+        (START + timedelta(days=10, hours=1), "licensed", 20),
         (END, "licensed", 0),
         (END + timedelta(seconds=60), "licensed", 0),
         (END + timedelta(seconds=61), "expired", 0),

@@ -53,7 +53,7 @@ def test_applying_a_token_answers_201_with_the_new_state(vendor, admin_a, api_cl
     body = response.json()
     assert body["state"] == "licensed" and body["kind"] == "contract"
     assert body["caps"] == {"hosts": 3, "gateways": 2, "tasks": None}
-    assert body["days_remaining"] == 29 and body["perpetual"] is False
+    assert body["days_remaining"] == 30 and body["perpetual"] is False
     assert body["license"]["jti"] == "L-42"
     assert body["license"]["applied_by"] == "admin-a"
     assert body["license"]["status"] == "active"

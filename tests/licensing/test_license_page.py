@@ -58,7 +58,7 @@ def test_pasting_a_good_token_applies_it_and_shows_it_active(
     assert response.redirect_chain == [(URL, 302)]
     page = response.content.decode()
     assert "License applied: the contract license is active." in page
-    assert "Acme Robotics" in page and "Unlimited" in page and "29 days" in page
+    assert "Acme Robotics" in page and "Unlimited" in page and "30 days" in page
     license = License.objects.get()
     assert license.applied_by == admin_a and license.status == "active"
 

@@ -53,7 +53,7 @@ def test_a_contract_shows_its_caps_window_and_days_remaining(tenant_a):
     assert plan.kind == "contract" and plan.state == "licensed"
     assert plan.starts_at == NOW - timedelta(days=30)
     assert plan.ends_at == NOW + timedelta(days=10, hours=5)
-    assert plan.days_remaining == 10
+    assert plan.days_remaining == 11  # 10 days and 5 hours, rounded up
     assert not plan.perpetual and not plan.expired
     assert _caps(plan) == {
         "hosts": (5, 20, 25.0),
