@@ -97,9 +97,10 @@ LOGOUT_REDIRECT_URL = "login"
 LICENSE_ISSUER = env.str("LICENSE_ISSUER", default="tally")
 LICENSE_PUBLIC_KEYS = env.str("LICENSE_PUBLIC_KEYS", default="")
 LICENSE_DEV_KEY_DIR = VAR_DIR / "dev-license-keys"
-# Cap guard (tasks/guards.py): commit task creations without waiting for the WAL flush, so
-# the tenant's counter row lock is not held through an fsync. False: strict durability.
-TASK_CAP_ASYNC_COMMIT = env_bool("TASK_CAP_ASYNC_COMMIT", default=True)
+# Cap guard (tasks/guards.py): True commits task creations without waiting for the WAL flush,
+# so the counter row lock is not held through an fsync (faster, but a server crash can lose
+# the last acknowledged tasks). Off by default: an acknowledged task is never lost.
+TASK_CAP_ASYNC_COMMIT = env_bool("TASK_CAP_ASYNC_COMMIT", default=False)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
