@@ -1,44 +1,45 @@
 """The engine: turns pending tickets into tasks and fires due schedule ticks (SPEC §4).
 
 A pass converts every pending ticket, then fires every due schedule once. Each ticket and
-each schedule is one unit of work, done under a lock that only one engine can hold:
+each schedule is one unit of work, done in ONE short durable transaction:
 
-- `task_create` (the one guarded path) commits in its own durable transaction, so no row
-  lock of ours can span it. The unit's lock is therefore a PostgreSQL session-level
-  advisory lock, taken with `pg_try_advisory_lock`: like `SKIP LOCKED`, an engine that
-  cannot take it moves on to the next unit, and it is released when the unit is done or
-  when the engine's connection dies with it.
-- Under the lock the unit first looks for the task an earlier attempt created and then
-  crashed before recording (a task of the ticket from the same source): it adopts that task
-  instead of creating a second one. So a crash at any point loses nothing and repeats
-  nothing: the ticket stays pending, or the tick stays due, for the next pass.
-- The outcome (converted, rejected with the code, tick created or blocked) is written in a
-  short transaction of its own that locks the row with `SELECT ... FOR UPDATE`.
+- The unit is claimed with `SELECT ... FOR UPDATE SKIP LOCKED`: the oldest pending ticket
+  (or the most overdue schedule) that no other engine holds. Several engines run side by
+  side; each row is worked by exactly one of them, and none waits for another.
+- The task is created in that transaction by `task_create_in_transaction`, inside a
+  savepoint: a refusal (`CapReached`, `LicenseExpired`, invalid input) rolls back just the
+  insert, and the ticket is marked `rejected` (or the tick recorded `blocked`) with the
+  code. Otherwise the ticket is marked `converted` with its task, and a ticket with a
+  recurrence registers its schedule, all in the same transaction.
+- A crash (or any error) anywhere in the unit rolls the whole unit back: the ticket stays
+  pending or the schedule due, with no task and no count, for the next pass. A unit that
+  fails is not offered again in the same pass, so a poisoned ticket cannot make a pass spin.
+- `CapCheckBusy` (the tenant's counter was held too long by another writer) is transient:
+  the unit is rolled back and left for the next pass, not rejected.
+
+On SQLite (development) `skip_locked` is ignored; SQLite serialises writers anyway.
 """
 
 import logging
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
-from django.db.models import Q
+from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from licensing.errors import DomainError, validation_sentence
 from licensing.models import Tenant
+from tasks.guards import CapCheckBusy
 from tasks.models import Schedule, ScheduleTick, Task, Ticket
 from tasks.models.tickets import SCHEDULE_STEP_MINUTES
-from tasks.services import task_create
+from tasks.services import task_create_in_transaction
 
 logger = logging.getLogger("tasks.engine")
 
 TITLE_LENGTH = Task._meta.get_field("title").max_length
-BATCH = 100
-# Advisory lock namespaces (the first key of pg_try_advisory_lock(int, int)).
-TICKET_LOCKS, SCHEDULE_LOCKS = 5001, 5002
 
 
 @dataclass
@@ -81,143 +82,123 @@ def run_pass(
     `stopping` is asked between units: a stop request ends the pass after the unit in hand.
     """
     summary = PassSummary()
-    tickets = Ticket.objects.filter(status=Ticket.Status.PENDING)
+    tickets = Ticket.objects.filter(status=Ticket.Status.PENDING).order_by("received_at", "pk")
     if tenant is not None:
         tickets = tickets.filter(tenant=tenant)
-    for ticket_id in _units(tickets, "received_at", stopping):
-        _run_unit("ticket", ticket_id, TICKET_LOCKS, _convert_ticket, summary)
+    _work_through("ticket", tickets, _convert_ticket, summary, stopping)
     now = now or timezone.now()
     schedules = Schedule.objects.filter(
         status__in=[Schedule.Status.ACTIVE, Schedule.Status.BLOCKED], next_run_at__lte=now
-    )
+    ).order_by("next_run_at", "pk")
     if tenant is not None:
         schedules = schedules.filter(tenant=tenant)
-    for schedule_id in _units(schedules, "next_run_at", stopping):
-        _run_unit("schedule", schedule_id, SCHEDULE_LOCKS, _fire_tick, summary, now=now)
+    _work_through("schedule", schedules, _fire_tick, summary, stopping, now=now)
     return summary
 
 
-def _units(queue, order_field: str, stopping: Callable[[], bool]) -> Iterator[int]:
-    """The queue's ids in `order_field` order, each offered once per pass, read page by page.
+def _work_through(
+    noun: str,
+    queue: QuerySet,
+    work: Callable[..., None],
+    summary: PassSummary,
+    stopping: Callable[[], bool],
+    **kwargs,
+) -> None:
+    """Claim the queue's rows one at a time and work each in a durable transaction of its own.
 
-    Keyset paging: a ticket skipped (held by another engine, or failed) is not read again.
+    One row per transaction, not a batch: the unit holds its tenant's counter row lock (taken
+    by the task's count) until it commits, so a batch would hold it across several tasks and
+    make other engines wait on that tenant; a claim is one indexed `LIMIT 1` query.
     """
-    after = None
+    passed_over: list[int] = []  # failed in this pass: not offered again until the next one
     while not stopping():
-        page = queue
-        if after is not None:
-            value, pk = after
-            page = page.filter(
-                Q(**{f"{order_field}__gt": value}) | Q(**{order_field: value, "pk__gt": pk})
-            )
-        batch = list(page.order_by(order_field, "pk").values_list(order_field, "pk")[:BATCH])
-        if not batch:
-            return
-        for _value, pk in batch:
-            if stopping():
-                return
-            yield pk
-        after = batch[-1]
-
-
-def _run_unit(noun: str, pk: int, namespace: int, work, summary: PassSummary, **kwargs) -> None:
-    with _unit_lock(namespace, pk) as held:
-        if not held:
-            return  # another engine is doing it
+        row = None
         try:
-            work(pk, summary, **kwargs)
-        except Exception:
-            # Only the unit in hand is lost; it stays pending or due for the next pass.
-            logger.exception("%s %s failed; left for the next pass", noun, pk)
-            summary.failed.append(f"{noun} {pk}")
-
-
-@contextmanager
-def _unit_lock(namespace: int, pk: int) -> Iterator[bool]:
-    """Hold the unit's advisory lock, or yield False at once if another engine holds it.
-
-    SQLite (development) has no such locks and no concurrent writers: the lock is always held.
-    """
-    if connection.vendor != "postgresql":
-        yield True
-        return
-    key = (namespace, pk % 2**31)
-    with connection.cursor() as cursor:
-        # The unit's lock: two engines never work on the same ticket or schedule at once.
-        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", key)
-        held = cursor.fetchone()[0]
-    try:
-        yield held
-    finally:
-        if held:
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_unlock(%s, %s)", key)
+            with transaction.atomic(durable=True):
+                # SKIP LOCKED: a row another engine holds is passed over, never worked twice
+                # and never waited for. `of=("self",)`: lock the row only, not its tenant.
+                row = (
+                    queue.exclude(pk__in=passed_over)
+                    .select_related("tenant")
+                    .select_for_update(skip_locked=True, of=("self",))
+                    .first()
+                )
+                if row is None:
+                    return
+                work(row, summary, **kwargs)
+        except Exception as error:
+            if row is None:
+                raise  # the claim itself failed: the database, not the unit
+            # The whole unit is rolled back: it stays pending or due for the next pass.
+            if isinstance(error, CapCheckBusy):
+                logger.warning("%s %s: %s Left for the next pass.", noun, row.pk, error.detail)
+            else:
+                logger.exception("%s %s failed; left for the next pass", noun, row.pk)
+            summary.failed.append(f"{noun} {row.pk}")
+            passed_over.append(row.pk)
 
 
 def _create_task(**fields) -> tuple[Task | None, Refusal | None]:
-    """`task_create`, with its refusal (cap, expired license, invalid input) as a value."""
+    """`task_create_in_transaction` in a savepoint, with its refusal as a value.
+
+    A refusal rolls back to the savepoint (the insert and its count), keeping the unit's
+    transaction and its row lock; `CapCheckBusy` is not a verdict on the ticket and is raised.
+    """
     try:
-        return task_create(**fields), None
+        with transaction.atomic():
+            return task_create_in_transaction(**fields), None
+    except CapCheckBusy:
+        raise
     except DomainError as refusal:
         return None, Refusal(refusal.code, refusal.detail)
     except ValidationError as error:
         return None, Refusal("invalid", validation_sentence(error))
 
 
-def _convert_ticket(ticket_id: int, summary: PassSummary) -> None:
-    ticket = Ticket.objects.select_related("tenant").get(pk=ticket_id)
-    if ticket.status != Ticket.Status.PENDING:
-        return  # done by another engine between our queue read and our lock
-    # A task an earlier attempt created before it crashed: adopt it, never create a second.
-    task = Task.objects.filter(ticket=ticket, source=Task.Source.GATEWAY).first()
-    refusal = None
-    if task is None:
-        task, refusal = _create_task(
-            tenant=ticket.tenant,
-            title=ticket.subject[:TITLE_LENGTH],
-            description=ticket.body,
-            source=Task.Source.GATEWAY,
-            ticket=ticket,
-        )
+def _convert_ticket(ticket: Ticket, summary: PassSummary) -> None:
+    task, refusal = _create_task(
+        tenant=ticket.tenant,
+        title=ticket.subject[:TITLE_LENGTH],
+        description=ticket.body,
+        source=Task.Source.GATEWAY,
+        ticket=ticket,
+    )
     now = timezone.now()
-    with transaction.atomic(durable=True):
-        # Row lock: a retry arriving now changes the ticket before or after us, never between.
-        ticket = Ticket.objects.select_for_update().get(pk=ticket_id)
-        if refusal is not None:
-            ticket.status = Ticket.Status.REJECTED
-            ticket.refusal_code, ticket.refusal_detail = refusal.code, refusal.detail
-            ticket.refused_at = now
-            ticket.save(update_fields=["status", "refusal_code", "refusal_detail", "refused_at"])
-            summary.rejected += 1
-            logger.info(
-                "ticket %s (%r from gateway %s) rejected: %s: %s",
-                ticket.pk,
-                ticket.external_id,
-                ticket.gateway_id,
-                refusal.code,
-                refusal.detail,
-            )
-            return
-        ticket.status, ticket.task, ticket.converted_at = Ticket.Status.CONVERTED, task, now
-        ticket.save(update_fields=["status", "task", "converted_at"])
-        summary.converted += 1
+    if refusal is not None:
+        ticket.status = Ticket.Status.REJECTED
+        ticket.refusal_code, ticket.refusal_detail = refusal.code, refusal.detail
+        ticket.refused_at = now
+        ticket.save(update_fields=["status", "refusal_code", "refusal_detail", "refused_at"])
+        summary.rejected += 1
         logger.info(
-            "ticket %s (%r from gateway %s) converted to task %s",
+            "ticket %s (%r from gateway %s) rejected: %s: %s",
             ticket.pk,
             ticket.external_id,
             ticket.gateway_id,
-            task.pk,
+            refusal.code,
+            refusal.detail,
         )
-        if ticket.recurrence and not Schedule.objects.filter(ticket=ticket).exists():
-            schedule = _register_schedule(ticket, now=now)
-            summary.schedules_registered += 1
-            logger.info(
-                "schedule %s registered for ticket %s: every %s minutes, next run %s",
-                schedule.pk,
-                ticket.pk,
-                schedule.every_minutes,
-                schedule.next_run_at.isoformat(),
-            )
+        return
+    ticket.status, ticket.task, ticket.converted_at = Ticket.Status.CONVERTED, task, now
+    ticket.save(update_fields=["status", "task", "converted_at"])
+    summary.converted += 1
+    logger.info(
+        "ticket %s (%r from gateway %s) converted to task %s",
+        ticket.pk,
+        ticket.external_id,
+        ticket.gateway_id,
+        task.pk,
+    )
+    if ticket.recurrence:
+        schedule = _register_schedule(ticket, now=now)
+        summary.schedules_registered += 1
+        logger.info(
+            "schedule %s registered for ticket %s: every %s minutes, next run %s",
+            schedule.pk,
+            ticket.pk,
+            schedule.every_minutes,
+            schedule.next_run_at.isoformat(),
+        )
 
 
 def _register_schedule(ticket: Ticket, *, now: datetime) -> Schedule:
@@ -233,48 +214,36 @@ def _register_schedule(ticket: Ticket, *, now: datetime) -> Schedule:
     )
 
 
-def _fire_tick(schedule_id: int, summary: PassSummary, *, now: datetime) -> None:
-    """One tick for the oldest missed slot; slots missed beyond it are skipped, not caught up."""
-    schedule = Schedule.objects.select_related("tenant", "ticket").get(pk=schedule_id)
-    if schedule.status == Schedule.Status.PAUSED or schedule.next_run_at > now:
-        return  # fired or paused between our queue read and our lock
+def _fire_tick(schedule: Schedule, summary: PassSummary, *, now: datetime) -> None:
+    """One tick for the oldest missed slot; slots missed beyond it are skipped, not caught up.
+
+    The next run moves past `now`, so a schedule ticks at most once per pass.
+    """
     interval = timedelta(minutes=schedule.every_minutes)
     due_at = schedule.next_run_at
     slots_skipped = (now - due_at) // interval
-    # A tick task an earlier attempt created before it crashed: adopt it.
-    task = (
-        Task.objects.filter(ticket=schedule.ticket, source=Task.Source.SCHEDULE)
-        .exclude(pk__in=schedule.ticks.exclude(task=None).values("task"))
-        .first()
+    task, refusal = _create_task(
+        tenant=schedule.tenant,
+        title=schedule.title,
+        description=schedule.description,
+        source=Task.Source.SCHEDULE,
+        kind=Task.Kind.RECURRING,
+        ticket=schedule.ticket,
     )
-    refusal = None
-    if task is None:
-        task, refusal = _create_task(
-            tenant=schedule.tenant,
-            title=schedule.title,
-            description=schedule.description,
-            source=Task.Source.SCHEDULE,
-            kind=Task.Kind.RECURRING,
-            ticket=schedule.ticket,
-        )
-    with transaction.atomic(durable=True):
-        # Row lock: an operator pausing the schedule now waits for this tick to be recorded.
-        schedule = Schedule.objects.select_for_update().get(pk=schedule_id)
-        tick = ScheduleTick.objects.create(
-            schedule=schedule,
-            due_at=due_at,
-            fired_at=now,
-            slots_skipped=slots_skipped,
-            task=task,
-            status=ScheduleTick.Status.BLOCKED if refusal else ScheduleTick.Status.CREATED,
-            refusal_code=refusal.code if refusal else "",
-            refusal_detail=refusal.detail if refusal else "",
-        )
-        if schedule.status != Schedule.Status.PAUSED:
-            schedule.status = Schedule.Status.BLOCKED if refusal else Schedule.Status.ACTIVE
-        schedule.next_run_at = due_at + (slots_skipped + 1) * interval
-        schedule.last_tick_at = now
-        schedule.save(update_fields=["next_run_at", "last_tick_at", "status"])
+    tick = ScheduleTick.objects.create(
+        schedule=schedule,
+        due_at=due_at,
+        fired_at=now,
+        slots_skipped=slots_skipped,
+        task=task,
+        status=ScheduleTick.Status.BLOCKED if refusal else ScheduleTick.Status.CREATED,
+        refusal_code=refusal.code if refusal else "",
+        refusal_detail=refusal.detail if refusal else "",
+    )
+    schedule.status = Schedule.Status.BLOCKED if refusal else Schedule.Status.ACTIVE
+    schedule.next_run_at = due_at + (slots_skipped + 1) * interval
+    schedule.last_tick_at = now
+    schedule.save(update_fields=["next_run_at", "last_tick_at", "status"])
     if refusal:
         summary.ticks_blocked += 1
     else:

@@ -12,6 +12,7 @@ import secrets
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.transaction import TransactionManagementError
 
 from licensing.models import Tenant
 from licensing.selectors import tenant_entitlements
@@ -33,6 +34,37 @@ def _same_tenant(field: str, obj, tenant: Tenant) -> None:
         raise ValidationError({field: f"No such {field} in this tenant."})
 
 
+def _new_task(
+    *,
+    tenant: Tenant,
+    title: str,
+    source: str,
+    description: str,
+    host: Host | None,
+    kind: str,
+    creator: AbstractBaseUser | None,
+    ticket: Ticket | None,
+) -> Task:
+    """The validated, unsaved task both creation paths insert; `ValidationError` for bad input."""
+    title = _required_text("title", title, max_length=300)
+    if source not in Task.Source.values:
+        raise ValidationError({"source": f"{source!r} is not a task source."})
+    if kind not in Task.Kind.values:
+        raise ValidationError({"kind": f"{kind!r} is not a task kind."})
+    _same_tenant("host", host, tenant)
+    _same_tenant("ticket", ticket, tenant)
+    return Task(
+        tenant=tenant,
+        title=title,
+        description=description or "",
+        host=host,
+        kind=kind,
+        source=source,
+        creator=creator,
+        ticket=ticket,
+    )
+
+
 def task_create(
     *,
     tenant: Tenant,
@@ -50,24 +82,58 @@ def task_create(
     license has expired, `ValidationError` for bad input. Runs in a transaction of its own;
     the cap is enforced by `tasks.guards.insert_task` right after the insert.
     """
-    title = _required_text("title", title, max_length=300)
-    if source not in Task.Source.values:
-        raise ValidationError({"source": f"{source!r} is not a task source."})
-    if kind not in Task.Kind.values:
-        raise ValidationError({"kind": f"{kind!r} is not a task kind."})
-    _same_tenant("host", host, tenant)
-    _same_tenant("ticket", ticket, tenant)
-    task = Task(
+    task = _new_task(
         tenant=tenant,
         title=title,
-        description=description or "",
+        source=source,
+        description=description,
         host=host,
         kind=kind,
-        source=source,
         creator=creator,
         ticket=ticket,
     )
     guards.insert_task(task)
+    return task
+
+
+def task_create_in_transaction(
+    *,
+    tenant: Tenant,
+    title: str,
+    source: str,
+    description: str = "",
+    host: Host | None = None,
+    kind: str = Task.Kind.AD_HOC,
+    creator: AbstractBaseUser | None = None,
+    ticket: Ticket | None = None,
+) -> Task:
+    """`task_create` for a caller that already holds a transaction (the engine).
+
+    Same validation and same refusals (`CapReached`, `LicenseExpired`, `CapCheckBusy`,
+    `ValidationError`). The insert is counted by `tasks.guards.admit_task` in the caller's
+    transaction, which keeps the tenant's counter row locked until the caller commits; on
+    a refusal the insert has happened, so the caller must roll back (a savepoint around
+    this call is enough). Raises `TransactionManagementError` outside a transaction.
+    """
+    if not transaction.get_connection().in_atomic_block:
+        raise TransactionManagementError(
+            "task_create_in_transaction() must run inside the caller's transaction "
+            "(transaction.atomic()); outside one, use task_create()."
+        )
+    task = _new_task(
+        tenant=tenant,
+        title=title,
+        source=source,
+        description=description,
+        host=host,
+        kind=kind,
+        creator=creator,
+        ticket=ticket,
+    )
+    # Read before the insert: the counter row lock is taken last, by admit_task.
+    task._guard_entitlements = tenant_entitlements(tenant)
+    with transaction.atomic(savepoint=False):
+        task.save(savepoint=False)  # the post_save guard counts it with admit_task
     return task
 
 

@@ -119,64 +119,85 @@ def test_run_engine_retry_rejected_converts_every_rejected_ticket(gateway, tenan
     assert tasks_used(tenant_a) == task_rows(tenant_a) == 2
 
 
-def test_a_crash_before_the_task_is_created_leaves_the_ticket_pending(
-    gateway, tenant_a, monkeypatch
-):
-    ticket = receive(gateway, "INC-1")
+def crash_after(monkeypatch, name: str) -> None:
+    """Make `engine.<name>` do its work, then die as the engine process would."""
+    real = getattr(engine, name)
 
-    def crash(**fields):
+    def do_then_crash(*args, **kwargs):
+        real(*args, **kwargs)
         raise Crash
 
-    monkeypatch.setattr(engine, "task_create", crash)
+    monkeypatch.setattr(engine, name, do_then_crash)
+
+
+@pytest.mark.parametrize(
+    "crash_point",
+    [
+        "task_create_in_transaction",  # after the task's insert and count, before the ticket
+        "_register_schedule",  # after the ticket is marked converted, before the commit
+    ],
+)
+def test_a_crash_mid_unit_leaves_the_ticket_pending_with_no_task_and_no_count(
+    gateway, tenant_a, monkeypatch, crash_point
+):
+    ticket = receive(gateway, "INC-1", recurrence={"every_minutes": 10})
+    crash_after(monkeypatch, crash_point)
     with pytest.raises(Crash):
         run_pass()
     ticket.refresh_from_db()
-    assert ticket.status == Ticket.Status.PENDING
+    assert (ticket.status, ticket.task, ticket.converted_at) == ("pending", None, None)
+    assert not Task.objects.exists()
+    assert not Schedule.objects.exists()
     assert tasks_used(tenant_a) == task_rows(tenant_a) == 0
     monkeypatch.undo()
     assert run_pass().converted == 1
+    ticket.refresh_from_db()
+    assert ticket.status == Ticket.Status.CONVERTED
+    assert Schedule.objects.get().ticket == ticket
     assert tasks_used(tenant_a) == task_rows(tenant_a) == 1
 
 
-def test_a_crash_after_the_task_is_created_adopts_that_task_on_the_next_pass(
-    gateway, tenant_a, monkeypatch
-):
-    ticket = receive(gateway, "INC-1", recurrence={"every_minutes": 10})
+def fail_for(monkeypatch, failing: set[int]) -> None:
+    """Make task creation raise a plain error (not a refusal) for the tickets in `failing`."""
+    real = engine.task_create_in_transaction
 
-    def crash(ticket, *, now):
-        raise Crash
+    def create_or_fail(**fields):
+        task = real(**fields)  # inserted and counted: the failure must take both back
+        if fields["ticket"].pk in failing:
+            raise RuntimeError("the agent registry is unreachable")
+        return task
 
-    monkeypatch.setattr(engine, "_register_schedule", crash)
-    with pytest.raises(Crash):
-        run_pass()
-    ticket.refresh_from_db()
-    assert ticket.status == Ticket.Status.PENDING  # its outcome was rolled back...
-    orphan = Task.objects.get(ticket=ticket)  # ...but the task had been committed
-    monkeypatch.undo()
-    assert run_pass().converted == 1
-    ticket.refresh_from_db()
-    assert (ticket.status, ticket.task) == ("converted", orphan)
-    assert Schedule.objects.filter(ticket=ticket).exists()
-    assert tasks_used(tenant_a) == task_rows(tenant_a) == 1
+    monkeypatch.setattr(engine, "task_create_in_transaction", create_or_fail)
 
 
 def test_a_ticket_that_fails_is_left_pending_and_the_others_are_converted(
     gateway, tenant_a, monkeypatch
 ):
     poison, healthy = receive(gateway, "INC-1"), receive(gateway, "INC-2")
-    real_task_create = engine.task_create
-
-    def fail_for_poison(**fields):
-        if fields["ticket"].pk == poison.pk:
-            raise RuntimeError("the agent registry is unreachable")
-        return real_task_create(**fields)
-
-    monkeypatch.setattr(engine, "task_create", fail_for_poison)
+    fail_for(monkeypatch, {poison.pk})
     summary = run_pass()
     assert (summary.converted, summary.failed) == (1, [f"ticket {poison.pk}"])
     poison.refresh_from_db()
     healthy.refresh_from_db()
     assert (poison.status, healthy.status) == ("pending", "converted")
+    assert tasks_used(tenant_a) == task_rows(tenant_a) == 1
+
+
+def test_a_failing_ticket_is_tried_once_per_pass_and_converted_once_it_works(
+    gateway, tenant_a, monkeypatch
+):
+    tickets = [receive(gateway, f"INC-{n}") for n in range(6)]
+    failing = {tickets[0].pk, tickets[4].pk}
+    fail_for(monkeypatch, failing)
+    summary = run_pass()
+    assert (summary.converted, sorted(summary.failed)) == (
+        4,
+        sorted(f"ticket {pk}" for pk in failing),
+    )
+    assert set(Ticket.objects.filter(status="pending").values_list("pk", flat=True)) == failing
+    monkeypatch.undo()
+    assert run_pass().converted == 2
+    assert tasks_used(tenant_a) == task_rows(tenant_a) == 6
 
 
 def test_a_pass_for_one_tenant_leaves_other_tenants_tickets_pending(gateway, tenant_b):
@@ -235,20 +256,3 @@ def test_run_engine_once_logs_one_line_per_thing_it_did(gateway, tenant_a, caplo
         "The task cap is reached: 1 of 1 tasks used. "
         "Apply a license with a higher cap to add more.",
     ]
-
-
-def test_a_long_queue_is_read_page_by_page_past_failed_tickets(gateway, tenant_a, monkeypatch):
-    monkeypatch.setattr(engine, "BATCH", 3)
-    tickets = [receive(gateway, f"INC-{n}") for n in range(8)]
-    failing = {tickets[0].pk, tickets[4].pk}
-    real_task_create = engine.task_create
-
-    def fail_some(**fields):
-        if fields["ticket"].pk in failing:
-            raise RuntimeError("boom")
-        return real_task_create(**fields)
-
-    monkeypatch.setattr(engine, "task_create", fail_some)
-    summary = run_pass()
-    assert (summary.converted, len(summary.failed)) == (6, 2)
-    assert set(Ticket.objects.filter(status="pending").values_list("pk", flat=True)) == failing

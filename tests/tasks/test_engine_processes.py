@@ -1,4 +1,7 @@
-"""Several `run_engine --once` processes on the same pending tickets (PostgreSQL)."""
+"""Several `run_engine --once` processes on the same pending tickets (PostgreSQL).
+
+Also, with real commits: a unit that dies half-way leaves nothing behind.
+"""
 
 import os
 import signal
@@ -15,6 +18,7 @@ from django.utils import timezone
 from tasks.engine import run_pass
 from tasks.models import Schedule, ScheduleTick, Task, Ticket
 from tests.factories import TenantFactory
+from tests.tasks.test_engine import Crash, crash_after
 from tests.tasks.ticket_helpers import gateway_for, license_with, receive, task_rows, tasks_used
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -99,6 +103,22 @@ def test_three_engines_at_the_cap_convert_up_to_it_and_reject_the_rest():
     }
     assert tasks_used(tenant) == task_rows(tenant) == 25
     assert Task.objects.filter(ticket__status="converted").count() == 25
+
+
+def test_a_crash_after_the_task_insert_commits_nothing_and_the_next_pass_converts(monkeypatch):
+    tenant = TenantFactory()
+    ticket = receive(gateway_for(tenant)[0], "INC-1")
+    crash_after(monkeypatch, "task_create_in_transaction")
+    with pytest.raises(Crash):
+        run_pass()
+    ticket.refresh_from_db()
+    assert ticket.status == "pending"
+    assert tasks_used(tenant) == task_rows(tenant) == 0
+    monkeypatch.undo()
+    assert run_pass().converted == 1
+    ticket.refresh_from_db()
+    assert ticket.status == "converted"
+    assert tasks_used(tenant) == task_rows(tenant) == 1
 
 
 def test_run_engine_stops_gracefully_on_sigterm_after_converting_what_was_pending():
