@@ -348,6 +348,9 @@ def main() -> None:
         "usage_modelrollup",
         "usage_consumerrollup",
         "usage_ticketrollup",
+        "usage_pricingplan",  # without statistics the raw cost join scans every event
+        "usage_llmmodel",
+        "tasks_ticket",
     ):
         execute(f"VACUUM ANALYZE {table}")
     print("  main tenant rollup rows by grain (seconds):")
