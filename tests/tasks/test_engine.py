@@ -7,6 +7,7 @@ from django.core.management import call_command
 
 from tasks import engine
 from tasks.engine import floor_recurrence, run_pass
+from tasks.guards import CapCheckBusy
 from tasks.models import Schedule, Task, Ticket
 from tasks.tickets import ticket_retry
 from tests.tasks.ticket_helpers import gateway_for, license_with, receive, task_rows, tasks_used
@@ -198,6 +199,25 @@ def test_a_failing_ticket_is_tried_once_per_pass_and_converted_once_it_works(
     monkeypatch.undo()
     assert run_pass().converted == 2
     assert tasks_used(tenant_a) == task_rows(tenant_a) == 6
+
+
+def test_a_busy_cap_check_leaves_the_ticket_pending_instead_of_rejecting_it(
+    gateway, tenant_a, monkeypatch, caplog
+):
+    ticket = receive(gateway, "INC-1")
+
+    def busy(**fields):
+        raise CapCheckBusy("tasks")
+
+    monkeypatch.setattr(engine, "task_create_in_transaction", busy)
+    with caplog.at_level("INFO", logger="tasks.engine"):
+        summary = run_pass()
+    assert (summary.rejected, summary.failed) == (0, [f"ticket {ticket.pk}"])
+    assert f"ticket {ticket.pk}: The tasks cap could not be checked in time" in caplog.text
+    ticket.refresh_from_db()
+    assert ticket.status == Ticket.Status.PENDING
+    monkeypatch.undo()
+    assert run_pass().converted == 1
 
 
 def test_a_pass_for_one_tenant_leaves_other_tenants_tickets_pending(gateway, tenant_b):

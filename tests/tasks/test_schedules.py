@@ -8,6 +8,7 @@ import time_machine
 from tasks.engine import run_pass
 from tasks.models import Schedule, ScheduleTick, Task
 from tests.factories import TenantFactory
+from tests.tasks.test_engine import Crash, crash_after
 from tests.tasks.ticket_helpers import gateway_for, license_with, receive, task_rows, tasks_used
 
 REGISTERED = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -117,6 +118,22 @@ def test_a_blocked_schedule_ticks_again_once_a_license_allows_it(clock, tenant_a
     schedule.refresh_from_db()
     assert schedule.status == Schedule.Status.ACTIVE
     assert list(schedule.ticks.values_list("status", flat=True)) == ["created", "blocked"]
+    assert tasks_used(tenant_a) == task_rows(tenant_a) == 2
+
+
+def test_a_crash_after_the_ticks_task_is_created_leaves_the_schedule_due(
+    clock, schedule, tenant_a, monkeypatch
+):
+    crash_after(monkeypatch, "task_create_in_transaction")
+    clock.move_to(at(10))
+    with pytest.raises(Crash):
+        run_pass()
+    schedule.refresh_from_db()
+    assert (schedule.next_run_at, schedule.last_tick_at) == (at(10), None)
+    assert not ScheduleTick.objects.exists()
+    assert tasks_used(tenant_a) == task_rows(tenant_a) == 1  # the ticket's own task only
+    monkeypatch.undo()
+    assert run_pass().ticks_created == 1
     assert tasks_used(tenant_a) == task_rows(tenant_a) == 2
 
 
