@@ -15,7 +15,9 @@ commit; the entitlements are read before the transaction. Two ways in, one rule:
 - any other ORM insert (`Task.objects.create`, `save()`, fixtures, a proxy model) reaches
   the `post_save` receiver, which increments with a conditional
   `UPDATE ... WHERE used < cap` in the caller's transaction; `Task.save()` opens that
-  transaction if there is none. `bulk_create` of tasks refuses (tasks/models/assets.py).
+  transaction if there is none. `bulk_create` of tasks refuses (tasks/models/assets.py),
+  through `Task.objects`, `Task._base_manager` and related managers alike.
+  A deliberately bare `models.QuerySet(Task)` or raw SQL is outside this ORM guard.
 
 Durability: every later writer of the counter waits for the commit before it, so a commit
 that waits for the WAL flush (3-4 ms on a plain disk here) caps one tenant at a few hundred

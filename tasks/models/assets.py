@@ -50,6 +50,8 @@ class UnguardedCreateRefused(DomainError):
 
 
 class TaskQuerySet(models.QuerySet):
+    """The queryset of Task's default and base managers: `bulk_create` refuses on both."""
+
     def bulk_create(self, objs, *args, **kwargs):
         # bulk_create sends no signals and saves no instance: the guard would never see the rows.
         raise UnguardedCreateRefused(
@@ -96,6 +98,8 @@ class Task(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        # Django's internal manager too: `Task._base_manager.bulk_create` must refuse as well.
+        base_manager_name = "objects"
 
     def __str__(self) -> str:
         return self.title

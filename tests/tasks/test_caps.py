@@ -183,9 +183,18 @@ def test_a_refused_orm_create_leaves_the_callers_transaction_usable(tenant_a):
     assert Host.objects.filter(tenant=tenant_a, name="still-usable").exists()
 
 
-def test_bulk_create_of_tasks_refuses_even_below_the_cap(tenant_a):
+@pytest.mark.parametrize(
+    "manager",
+    [
+        lambda tenant: Task.objects,
+        lambda tenant: Task._base_manager,  # what Django itself uses internally
+        lambda tenant: tenant.tasks,
+    ],
+    ids=["objects", "base_manager", "related_manager"],
+)
+def test_bulk_create_of_tasks_refuses_even_below_the_cap(tenant_a, manager):
     with pytest.raises(UnguardedCreateRefused) as refused:
-        Task.objects.bulk_create([Task(tenant=tenant_a, title="Bulk", source=Task.Source.API)])
+        manager(tenant_a).bulk_create([Task(tenant=tenant_a, title="Bulk", source=Task.Source.API)])
 
     assert refused.value.as_dict()["code"] == "unguarded_create_refused"
     assert task_rows(tenant_a) == tasks_used(tenant_a) == 0
