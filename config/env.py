@@ -53,3 +53,12 @@ def env_database(name: str, *, default: str) -> dict:
     if config["ENGINE"] != "django.db.backends.sqlite3" and not config.get("NAME"):
         raise ImproperlyConfigured(f"{name}={url!r} names no database (the path after the host).")
     return config
+
+
+def env_path(name: str) -> str:
+    """A file path; a relative one is taken from the project folder (BASE_DIR), not from
+    wherever the process happens to start. Empty or unset stays empty."""
+    raw = env.str(name, default="").strip()
+    if not raw:
+        return ""
+    return str(BASE_DIR / Path(raw).expanduser())

@@ -190,12 +190,18 @@ class LicenseApi(APIView):
             "A refused token changes nothing and answers 400 with one of the codes `malformed`, "
             "`too_large`, `bad_signature`, `unknown_key`, `disallowed_algorithm`, "
             "`wrong_issuer`, `wrong_tenant`, `expired`, `not_yet_valid`, `missing_claim`, "
-            "`invalid_claim`, `already_applied`, `rollback`."
+            "`invalid_claim`, `already_applied`, `rollback`. When Tally's own verification keys "
+            "are misconfigured (`LICENSE_PUBLIC_KEYS`), nothing is applied and the answer is 503 "
+            "`license_keys_unavailable`: the operator must fix the configuration."
         ),
         request=LicenseApplySerializer,
         responses={
             201: LicenseStateSerializer,
             400: OpenApiResponse(RefusalSerializer, description="The token was refused."),
+            503: OpenApiResponse(
+                RefusalSerializer,
+                description="The license keys are misconfigured (`license_keys_unavailable`).",
+            ),
         },
         examples=[
             OpenApiExample(

@@ -33,6 +33,21 @@ class LicenseRefused(DomainError):
         super().__init__(detail, code=code)
 
 
+class LicenseKeysUnavailable(LicenseRefused):
+    """The verification keys cannot be loaded (LICENSE_PUBLIC_KEYS is missing, unreadable or
+    invalid): no token can be verified, so none is applied. A server problem, hence 503."""
+
+    http_status = 503
+
+    def __init__(self) -> None:
+        super().__init__(
+            "license_keys_unavailable",
+            "Tally cannot verify licenses right now: its license key configuration is broken. "
+            "Nothing was applied; the operator must fix LICENSE_PUBLIC_KEYS (the server log "
+            "says what is wrong), then apply the license again.",
+        )
+
+
 DIMENSION_SINGULAR = {"hosts": "host", "gateways": "gateway", "tasks": "task"}
 
 

@@ -16,13 +16,14 @@ from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from jwt import PyJWK
-from jwt.exceptions import PyJWKError
+from jwt.exceptions import PyJWTError
 
 from licensing.jwt import ALGORITHMS, PrivateKey, PublicKey, VerificationKey
 
 PRIVATE_KEY_FILE = "private.pem"
 PUBLIC_KEY_FILE = "public.pem"
 MIN_RSA_BITS = 2048
+UTF8_BOM = b"\xef\xbb\xbf"
 _PEM_BLOCK = re.compile(rb"-----BEGIN ([A-Z0-9 ]+)-----\s.*?-----END \1-----", re.DOTALL)
 _cache: dict[tuple[str, int, int], list[VerificationKey]] = {}
 
@@ -102,6 +103,8 @@ def load_public_keys(path: Path) -> list[VerificationKey]:
 
 
 def _parse(content: bytes, path: Path) -> list[VerificationKey]:
+    # Editors on Windows may save a UTF-8 byte order mark; it would hide a JWKS's "{".
+    content = content.removeprefix(UTF8_BOM)
     if content.lstrip().startswith(b"{"):
         keys = _parse_jwks(content, path)
     else:
@@ -150,7 +153,9 @@ def _parse_jwks(content: bytes, path: Path) -> list[VerificationKey]:
             )
         try:
             key = PyJWK(entry).key
-        except (PyJWKError, ValueError, TypeError, KeyError) as error:
+        # PyJWTError: PyJWT's base error (PyJWKError, InvalidKeyError for an unsupported
+        # curve or an `alg` that does not fit the key type, ...).
+        except (PyJWTError, ValueError, TypeError, KeyError) as error:
             raise ImproperlyConfigured(
                 f"LICENSE_PUBLIC_KEYS={str(path)!r}: the key {entry.get('kid')!r} cannot be read "
                 f"({error})."

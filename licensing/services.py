@@ -6,13 +6,13 @@ import zoneinfo
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
-from django.core.exceptions import ValidationError
+from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
-from licensing.errors import LicenseRefused
-from licensing.jwt import LicenseClaims, decode_license
+from licensing.errors import LicenseKeysUnavailable, LicenseRefused
+from licensing.jwt import LicenseClaims, VerificationKey, decode_license
 from licensing.keys import configured_keys
 from licensing.models import License, LicenseAuditRecord, Membership, Tenant
 
@@ -55,14 +55,16 @@ def user_add(
 def license_apply(*, tenant: Tenant, token: str, acting_user: AbstractBaseUser | None) -> License:
     """Verify `token` and make it the tenant's active license; return the new license.
 
-    A refused token raises `LicenseRefused` and changes nothing. Otherwise, in one
-    durable transaction: the active license is archived, the new one activated and an
+    A refused token raises `LicenseRefused` and changes nothing; so does a broken key
+    configuration (`LicenseKeysUnavailable`, logged at ERROR for the operator). Otherwise, in
+    one durable transaction: the active license is archived, the new one activated and an
     audit record written.
     """
+    keys = _verification_keys(tenant)
     try:
         claims = decode_license(
             token,
-            configured_keys(),
+            keys,
             issuer=settings.LICENSE_ISSUER,
             subject=str(tenant.license_subject),
         )
@@ -78,6 +80,18 @@ def license_apply(*, tenant: Tenant, token: str, acting_user: AbstractBaseUser |
     except LicenseRefused as refusal:
         logger.info("License refused for tenant %s: %s", tenant.slug, refusal.code)
         raise
+
+
+def _verification_keys(tenant: Tenant) -> list[VerificationKey]:
+    try:
+        return configured_keys()
+    except ImproperlyConfigured as error:
+        # Read on every apply (key rotation needs no restart), so a key file broken while the
+        # server runs surfaces here, not only in `manage.py check`.
+        logger.error(
+            "License keys unavailable, apply refused for tenant %s: %s", tenant.slug, error
+        )
+        raise LicenseKeysUnavailable() from error
 
 
 def _refuse_replay(current: License | None, claims: LicenseClaims) -> None:

@@ -38,5 +38,8 @@ def license_settings(request):
         ],
         "history": license_history(request.tenant),
     }
-    status = 400 if request.method == "POST" else 200
+    if refusal is not None:
+        status = refusal.http_status  # 400 for a refused token, 503 when the keys are broken
+    else:
+        status = 400 if request.method == "POST" else 200
     return render(request, "licensing/settings.html", context, status=status)

@@ -5,7 +5,7 @@ import sys
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from config.env import BASE_DIR, env_bool, env_database
+from config.env import BASE_DIR, env_bool, env_database, env_path
 
 
 @pytest.mark.parametrize(
@@ -35,6 +35,23 @@ def test_malformed_database_urls_are_refused_with_the_variable_named(monkeypatch
     monkeypatch.setenv("DATABASE_URL", url)
     with pytest.raises(ImproperlyConfigured, match="DATABASE_URL="):
         env_database("DATABASE_URL", default="sqlite://:memory:")
+
+
+def test_a_relative_path_is_resolved_against_the_project_folder_not_the_working_directory(
+    monkeypatch, tmp_path
+):
+    monkeypatch.chdir(tmp_path)  # gunicorn may start anywhere
+    monkeypatch.setenv("LICENSE_PUBLIC_KEYS", "keys/vendor.pem")
+    assert env_path("LICENSE_PUBLIC_KEYS") == str(BASE_DIR / "keys" / "vendor.pem")
+
+
+def test_an_absolute_path_is_kept_and_an_empty_one_stays_empty(monkeypatch):
+    monkeypatch.setenv("LICENSE_PUBLIC_KEYS", "/etc/tally/keys.jwks.json")
+    assert env_path("LICENSE_PUBLIC_KEYS") == "/etc/tally/keys.jwks.json"
+    monkeypatch.setenv("LICENSE_PUBLIC_KEYS", "")
+    assert env_path("LICENSE_PUBLIC_KEYS") == ""
+    monkeypatch.delenv("LICENSE_PUBLIC_KEYS")
+    assert env_path("LICENSE_PUBLIC_KEYS") == ""
 
 
 def _without_test_overrides() -> dict[str, str]:
