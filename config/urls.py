@@ -3,6 +3,9 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+handler404 = "config.errors.page_not_found"
+handler500 = "config.errors.server_error"
+
 api_v1 = [
     path("", include("licensing.api_urls")),
     path("", include("tasks.api_urls")),

@@ -1,4 +1,4 @@
-from config.env import BASE_DIR, env, env_bool, env_database
+from config.env import BASE_DIR, env, env_bool, env_database, env_path
 
 DEBUG = env_bool("DEBUG", default=False)
 SECRET_KEY = env.str("SECRET_KEY", default="django-insecure-development-only" if DEBUG else "")
@@ -34,7 +34,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.common.CommonMiddleware",
+    "config.middleware.CommonMiddleware",  # no slash-appending redirect for API writes
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "licensing.tenancy.TenantMiddleware",
@@ -95,7 +95,8 @@ LOGOUT_REDIRECT_URL = "login"
 
 # Licensing (SPEC §2)
 LICENSE_ISSUER = env.str("LICENSE_ISSUER", default="tally")
-LICENSE_PUBLIC_KEYS = env.str("LICENSE_PUBLIC_KEYS", default="")
+# A PEM or JWKS file; a relative path is resolved against the project folder (BASE_DIR).
+LICENSE_PUBLIC_KEYS = env_path("LICENSE_PUBLIC_KEYS")
 LICENSE_DEV_KEY_DIR = VAR_DIR / "dev-license-keys"
 # Cap guard (tasks/guards.py): True commits task creations without waiting for the WAL flush,
 # so the counter row lock is not held through an fsync (faster, but a server crash can lose

@@ -1,0 +1,39 @@
+"""Errors Django answers outside the DRF views (no route, a crash): JSON `{"code", "detail"}`
+under /api/ (SPEC §6.1), the HTML pages everywhere else."""
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.urls import is_valid_path
+from django.views import defaults
+
+API_PREFIX = "/api/"
+
+
+def is_api_request(request: HttpRequest) -> bool:
+    return request.path_info.startswith(API_PREFIX)
+
+
+def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    if not is_api_request(request):
+        return defaults.page_not_found(request, exception)
+    path = request.path_info
+    detail = f"There is no API endpoint {path}."
+    with_slash = f"{path}/"
+    if not path.endswith("/") and is_valid_path(with_slash, getattr(request, "urlconf", None)):
+        # APPEND_SLASH does not redirect API writes (config.middleware): say what was meant.
+        detail = (
+            f"There is no API endpoint {path}: did you mean {with_slash} (with the trailing slash)?"
+        )
+    return JsonResponse({"code": "not_found", "detail": detail}, status=404)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    if not is_api_request(request):
+        return defaults.server_error(request)
+    return JsonResponse(
+        {
+            "code": "server_error",
+            "detail": "Tally failed to answer this request; the error is logged for the "
+            "operator. Try again later.",
+        },
+        status=500,
+    )
