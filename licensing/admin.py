@@ -25,6 +25,7 @@ LICENSE_FIELDS = [
     "starts_at",
     "expires_at",
     "applied_by",
+    "applied_by_name",
     "applied_at",
     "archived_at",
 ]
@@ -55,7 +56,7 @@ class LicenseInline(ReadOnlyAdminMixin, admin.TabularInline):
         "caps",
         "starts_at",
         "expires_at",
-        "applied_by",
+        "applied_by_name",
         "applied_at",
         "archived_at",
     ]
@@ -175,12 +176,12 @@ class LicenseAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "tasks_cap",
         "starts_at",
         "expires_at",
-        "applied_by",
+        "applied_by_name",
         "applied_at",
     ]
     list_filter = ["status", "kind"]
     search_fields = ["tenant__name", "tenant__slug", "jti", "customer"]
-    list_select_related = ["tenant", "applied_by"]
+    list_select_related = ["tenant"]
     fields = ["tenant", *LICENSE_FIELDS, "claims", "token"]
     readonly_fields = fields
 

@@ -40,8 +40,9 @@ class CapsSerializer(serializers.Serializer):
 class LicenseSerializer(serializers.ModelSerializer):
     caps = CapsSerializer(read_only=True)
     perpetual = serializers.BooleanField(source="is_perpetual", read_only=True)
-    applied_by = serializers.CharField(
-        source="applied_by.username", default=None, allow_null=True, read_only=True
+    applied_by = serializers.SerializerMethodField(
+        help_text="The username of who applied it, kept if the user is deleted; null when "
+        "no user did (the system)."
     )
 
     class Meta:
@@ -61,6 +62,9 @@ class LicenseSerializer(serializers.ModelSerializer):
             "applied_at",
             "archived_at",
         ]
+
+    def get_applied_by(self, license: License) -> str | None:
+        return license.applied_by_name or None
 
 
 class UsageLineSerializer(serializers.Serializer):

@@ -73,6 +73,8 @@ class License(models.Model):
     applied_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # The applier's username as it was, kept when the user is deleted; "" = no user (system).
+    applied_by_name = models.CharField(max_length=150, blank=True)
     applied_at = models.DateTimeField()
     archived_at = models.DateTimeField(null=True, blank=True)
 

@@ -119,6 +119,7 @@ def _activate(
     acting_user: AbstractBaseUser | None,
 ) -> License:
     now = timezone.now()
+    applier_name = acting_user.get_username() if acting_user is not None else ""
     if current is not None:
         current.status, current.archived_at = License.Status.ARCHIVED, now
         current.save(update_fields=["status", "archived_at"])
@@ -137,13 +138,14 @@ def _activate(
         claims=claims.raw,
         status=License.Status.ACTIVE,
         applied_by=acting_user,
+        applied_by_name=applier_name,
         applied_at=now,
     )
     LicenseAuditRecord.objects.create(
         tenant=tenant,
         action=LicenseAuditRecord.Action.APPLIED,
         actor=acting_user,
-        actor_name=acting_user.get_username() if acting_user is not None else "",
+        actor_name=applier_name,
         at=now,
         license=license,
         previous_license=current,
