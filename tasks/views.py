@@ -1,12 +1,17 @@
-"""Pages: the tenant's tasks (members), hosts and gateways (administrators).
+"""Pages: the tenant's tasks, hosts and gateways for every user of the tenant (SPEC §1).
+
+Members create tasks and read hosts and gateways; administrators register and delete
+hosts and create gateways (a member's POST there is a 403).
 
 Each create goes through `tasks.services`; a refusal (cap reached, license expired) is
 shown with its numbers, and administrators get a link to the Usage page.
 """
 
+from functools import wraps
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
@@ -41,6 +46,19 @@ def _create(form, create) -> tuple[object | None, DomainError | None]:
     except ValidationError as error:
         form.add_error(None, validation_sentence(error))
         return None, None
+
+
+def members_read_staff_writes(view):
+    """A page every user of the tenant reads; only administrators may POST to it."""
+
+    @member_required
+    @wraps(view)
+    def wrapped(request, *args, **kwargs):
+        if request.method not in ("GET", "HEAD") and not request.user.is_staff:
+            raise PermissionDenied("Only administrators of the tenant can change this.")
+        return view(request, *args, **kwargs)
+
+    return wrapped
 
 
 @login_required
@@ -93,9 +111,9 @@ def task_delete(request, pk: int):
     return redirect("tasks")
 
 
-@staff_required
+@members_read_staff_writes
 def host_list(request):
-    """The tenant's hosts with the register form; deleting a host frees its slot."""
+    """The tenant's hosts; administrators get the register form (deleting frees a slot)."""
     tenant = request.tenant
     form = HostForm(request.POST or None)
     refusal = None
@@ -121,9 +139,9 @@ def host_delete(request, pk: int):
     return redirect("hosts")
 
 
-@staff_required
+@members_read_staff_writes
 def gateway_list(request):
-    """The tenant's gateways with the create form; a new gateway's secret is shown once."""
+    """The tenant's gateways; administrators create them, and see a new one's secret once."""
     tenant = request.tenant
     form = GatewayForm(request.POST or None)
     refusal = created = secret = None

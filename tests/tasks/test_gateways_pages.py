@@ -1,4 +1,5 @@
-"""`/gateways/`: administrators create gateways; the ingest secret is shown once."""
+"""`/gateways/`: every user of the tenant sees its gateways; administrators create them and
+see the ingest secret, once."""
 
 import hashlib
 import re
@@ -51,6 +52,32 @@ def test_the_gateways_page_lists_only_the_tenants_gateways(
     assert "Their Jira" not in page
 
 
-@pytest.mark.parametrize("who, status", [("member_a", 403), ("operator", 403), ("anonymous", 302)])
-def test_only_administrators_open_the_gateways_page(page_client_for, cast, who, status):
+def test_a_member_sees_the_tenants_gateways_read_only_and_no_secret(
+    page_client_for, member_a, tenant_a, tenant_b
+):
+    gateway_create(tenant=tenant_a, name="Our Jira", kind="jira")
+    gateway_create(tenant=tenant_b, name="Their Jira", kind="jira")
+
+    response = page_client_for(member_a).get("/gateways/")
+
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "Our Jira" in page
+    assert "Their Jira" not in page
+    assert "Create gateway" not in page
+    assert "data-secret" not in page
+    assert "<form" not in page.split("<main", 1)[1]
+
+
+def test_a_member_cannot_create_a_gateway(page_client_for, member_a, tenant_a):
+    response = page_client_for(member_a).post("/gateways/", {"name": "Jira", "kind": "jira"})
+
+    assert response.status_code == 403
+    assert not Gateway.objects.filter(tenant=tenant_a).exists()
+
+
+@pytest.mark.parametrize(
+    "who, status", [("admin_a", 200), ("member_a", 200), ("operator", 403), ("anonymous", 302)]
+)
+def test_every_user_of_the_tenant_opens_the_gateways_page(page_client_for, cast, who, status):
     assert page_client_for(cast[who]).get("/gateways/").status_code == status

@@ -1,4 +1,4 @@
-"""`/hosts/`: administrators register and delete hosts within the hosts cap."""
+"""`/hosts/`: every user of the tenant sees its hosts; administrators register and delete them."""
 
 import pytest
 
@@ -60,6 +60,39 @@ def test_the_hosts_page_lists_only_the_tenants_hosts(page_client_for, admin_a, t
     assert "theirs" not in page
 
 
-@pytest.mark.parametrize("who, status", [("member_a", 403), ("operator", 403), ("anonymous", 302)])
-def test_only_administrators_open_the_hosts_page(page_client_for, cast, who, status):
+def test_a_member_sees_the_tenants_hosts_read_only(page_client_for, member_a, tenant_a, tenant_b):
+    host_register(tenant=tenant_a, name="ours")
+    host_register(tenant=tenant_b, name="theirs")
+
+    response = page_client_for(member_a).get("/hosts/")
+
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "ours" in page
+    assert "theirs" not in page
+    assert "Register host" not in page
+    assert "/delete/" not in page
+
+
+def test_a_members_writes_on_the_hosts_page_are_refused(page_client_for, member_a, tenant_a):
+    host = host_register(tenant=tenant_a, name="web-1")
+    client = page_client_for(member_a)
+
+    assert client.post("/hosts/", {"name": "web-2"}).status_code == 403
+    assert client.post(f"/hosts/{host.pk}/delete/").status_code == 403
+    assert list(Host.objects.filter(tenant=tenant_a).values_list("name", flat=True)) == ["web-1"]
+
+
+@pytest.mark.parametrize(
+    "who, status", [("admin_a", 200), ("member_a", 200), ("operator", 403), ("anonymous", 302)]
+)
+def test_every_user_of_the_tenant_opens_the_hosts_page(page_client_for, cast, who, status):
     assert page_client_for(cast[who]).get("/hosts/").status_code == status
+
+
+def test_a_member_finds_hosts_and_gateways_in_the_navigation(page_client_for, member_a):
+    nav = page_client_for(member_a).get("/tasks/").content.decode().split("</nav>")[0]
+
+    assert 'href="/hosts/"' in nav
+    assert 'href="/gateways/"' in nav
+    assert 'href="/usage/"' not in nav
