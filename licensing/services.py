@@ -4,7 +4,7 @@ import logging
 import zoneinfo
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
+from django.contrib.auth import get_user_model, password_validation
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.db import transaction
@@ -37,16 +37,32 @@ def tenant_create(*, name: str, slug: str | None = None, timezone: str = "UTC") 
 def user_add(
     *, tenant: Tenant, username: str, admin: bool = False, password: str | None = None
 ) -> AbstractBaseUser:
-    """Create a user of `tenant`: an administrator (`is_staff`) or a member."""
+    """Create a user of `tenant`: an administrator (`is_staff`) or a member.
+
+    The username gets Django's own model validation and the password (if any) the
+    AUTH_PASSWORD_VALIDATORS; a `ValidationError` naming the field creates nothing.
+    """
     User = get_user_model()
     if User.objects.filter(username=username).exists():
         raise ValidationError({"username": f"A user named {username!r} already exists."})
+    user = User(username=username, is_staff=admin)
+    try:
+        user.full_clean(exclude=["password"])
+    except ValidationError as error:
+        reasons = " ".join(m for messages in error.message_dict.values() for m in messages)
+        message = f"The username {username!r} is not valid: {reasons}"
+        raise ValidationError({"username": message}) from error
+    if password:
+        try:
+            password_validation.validate_password(password, user)
+        except ValidationError as error:
+            reasons = " ".join(error.messages)
+            message = f"The password is not accepted: {reasons}"
+            raise ValidationError({"password": message}) from error
+        user.set_password(password)
+    else:
+        user.set_unusable_password()
     with transaction.atomic():
-        user = User(username=username, is_staff=admin)
-        if password:
-            user.set_password(password)
-        else:
-            user.set_unusable_password()
         user.save()
         Membership.objects.create(user=user, tenant=tenant)
     return user

@@ -1,4 +1,5 @@
 import json
+import re
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -72,3 +73,34 @@ def test_add_user_refuses_an_unknown_tenant():
 def test_add_user_refuses_a_taken_username(member_a):
     with pytest.raises(CommandError, match="'member-a' already exists"):
         run("add_user", "tenant-a", "member-a")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "username, message",
+    [
+        ("", "The username '' is not valid: This field cannot be blank."),
+        ("bad name!", "The username 'bad name!' is not valid: Enter a valid username."),
+        ("u" * 151, "is not valid: Ensure this value has at most 150 characters (it has 151)."),
+    ],
+    ids=["empty", "spaces-and-punctuation", "too-long"],
+)
+def test_add_user_refuses_a_username_django_would_refuse_and_creates_nothing(
+    tenant_a, username, message
+):
+    with pytest.raises(CommandError, match=re.escape(message)):
+        run("add_user", "tenant-a", username)
+    assert not get_user_model().objects.exists()
+
+
+@pytest.mark.django_db
+def test_add_user_refuses_a_password_the_validators_refuse_and_creates_nothing(tenant_a):
+    with pytest.raises(
+        CommandError,
+        match=re.escape(
+            "The password is not accepted: This password is too short. "
+            "It must contain at least 8 characters."
+        ),
+    ):
+        run("add_user", "tenant-a", "alice", "--admin", "--password", "x")
+    assert not get_user_model().objects.exists()

@@ -49,6 +49,15 @@ def test_license_keygen_refuses_to_overwrite_a_key_pair(tmp_path):
     assert (tmp_path / "private.pem").read_bytes() == before
 
 
+def test_license_keygen_says_when_out_is_a_file_not_a_directory(tmp_path):
+    out = tmp_path / "keys.txt"
+    out.write_text("not a directory")
+    with pytest.raises(CommandError) as error:
+        run("license_keygen", "--out", str(out))
+    assert str(error.value) == f"{out} is a file, not a directory: give --out a directory."
+    assert out.read_text() == "not a directory"
+
+
 def _issue(keys, tenant, *extra) -> str:
     return run(
         "issue_license",
@@ -98,6 +107,8 @@ def test_issue_license_signs_es256_with_a_p256_key(tmp_path, tenant_a):
         ("--hosts", "-1", "is not a cap"),
         ("--tasks", "lots", "is not a cap"),
         ("--days", "0", "is not a number of days"),
+        ("--days", "36501", "runs at most 36500 days; for longer, omit --days"),
+        ("--days", "3000000", "runs at most 36500 days; for longer, omit --days"),
         ("--subject", "tenant-a", "is not a license ID"),
         ("--kid", "../etc/passwd", "A key ID is up to 64"),
         ("--kind", "enterprise", "invalid choice"),
@@ -106,6 +117,12 @@ def test_issue_license_signs_es256_with_a_p256_key(tmp_path, tenant_a):
 def test_issue_license_refuses_bad_arguments(vendor_keys, tenant_a, argument, value, message):
     with pytest.raises(CommandError, match=message):
         _issue(vendor_keys, tenant_a, argument, value)
+
+
+def test_issue_license_accepts_the_longest_term(vendor_keys, tenant_a):
+    token = _issue(vendor_keys, tenant_a, "--days", "36500")
+    license = license_apply(tenant=tenant_a, token=token, acting_user=None)
+    assert (license.expires_at - license.starts_at).days == 36500
 
 
 def test_issue_license_refuses_a_missing_private_key(tmp_path, tenant_a):

@@ -23,6 +23,9 @@ def cap(value: str) -> int | None:
     return number
 
 
+MAX_DAYS = 36500  # a century; far beyond any contract, well inside the dates Python can hold
+
+
 def days(value: str) -> int:
     try:
         number = int(value)
@@ -30,6 +33,11 @@ def days(value: str) -> int:
         number = 0
     if number < 1:
         raise argparse.ArgumentTypeError(f"{value!r} is not a number of days (1 or more).")
+    if number > MAX_DAYS:
+        raise argparse.ArgumentTypeError(
+            f"{value!r}: a license runs at most {MAX_DAYS} days; for longer, omit --days "
+            "(perpetual)."
+        )
     return number
 
 

@@ -12,6 +12,8 @@ class Command(BaseCommand):
         parser.add_argument("--out", required=True, type=Path, help="Directory for the key pair.")
 
     def handle(self, *args, out: Path, **options):
+        if out.exists() and not out.is_dir():
+            raise CommandError(f"{out} is a file, not a directory: give --out a directory.")
         try:
             private, public = write_key_pair(out, overwrite=False)
         except FileExistsError as error:
