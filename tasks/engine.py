@@ -34,8 +34,8 @@ from licensing.errors import DomainError, validation_sentence
 from licensing.models import Tenant
 from tasks.guards import CapCheckBusy
 from tasks.models import Schedule, ScheduleTick, Task, Ticket
-from tasks.models.tickets import SCHEDULE_STEP_MINUTES
 from tasks.services import task_create_in_transaction
+from tasks.tickets import effective_every_minutes
 
 logger = logging.getLogger("tasks.engine")
 
@@ -63,12 +63,6 @@ class PassSummary:
 class Refusal:
     code: str
     detail: str
-
-
-def floor_recurrence(every_minutes: int) -> int:
-    """A schedule's interval: floored to a multiple of 5 minutes, and at least 5."""
-    step = SCHEDULE_STEP_MINUTES
-    return max(step, every_minutes // step * step)
 
 
 def run_pass(
@@ -203,7 +197,7 @@ def _convert_ticket(ticket: Ticket, summary: PassSummary) -> None:
 
 def _register_schedule(ticket: Ticket, *, now: datetime) -> Schedule:
     """The ticket's own task is the first run; the first tick comes one interval later."""
-    every_minutes = floor_recurrence(int(ticket.recurrence["every_minutes"]))
+    every_minutes = effective_every_minutes(int(ticket.recurrence["every_minutes"]))
     return Schedule.objects.create(
         tenant_id=ticket.tenant_id,
         ticket=ticket,

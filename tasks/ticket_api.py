@@ -73,7 +73,8 @@ class RecurrenceSerializer(serializers.Serializer):
     every_minutes = serializers.IntegerField(
         min_value=1,
         max_value=MAX_EVERY_MINUTES,
-        help_text="Run again every N minutes; floored to a multiple of 5, at least 5.",
+        help_text="Run again every N minutes, at least 5: a smaller N runs every 5. "
+        "The answer's recurrence holds the interval the schedule will run at.",
     )
 
     def to_internal_value(self, data):

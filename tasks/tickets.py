@@ -8,6 +8,7 @@ from django.db.models import QuerySet
 
 from licensing.errors import DomainError
 from tasks.models import Gateway, Schedule, Ticket
+from tasks.models.tickets import MIN_SCHEDULE_MINUTES
 from tasks.services import gateway_secret_hash
 
 
@@ -38,12 +39,16 @@ def ticket_receive(
 ) -> tuple[Ticket, bool]:
     """Store a delivered ticket as `pending`; returns (ticket, created).
 
-    Raises ValidationError for a recurrence the engine could not schedule.
+    Raises ValidationError for a recurrence the engine could not schedule; a recurrence is
+    stored at its effective interval (`effective_every_minutes`).
     Idempotent by `external_id` per gateway: a re-delivery returns the ticket stored
     the first time and changes nothing, even when two deliveries race (the unique
     constraint makes the loser's insert fail; it then reads the winner's row).
     """
     _check_recurrence(recurrence)
+    if recurrence is not None:
+        # Stored (and answered) at the interval the schedule will run at.
+        recurrence = {"every_minutes": effective_every_minutes(recurrence["every_minutes"])}
     existing = Ticket.objects.filter(gateway=gateway, external_id=external_id).first()
     if existing is not None:
         return existing, False
@@ -60,6 +65,15 @@ def ticket_receive(
     except IntegrityError:
         return Ticket.objects.get(gateway=gateway, external_id=external_id), False
     return ticket, True
+
+
+def effective_every_minutes(every_minutes: int) -> int:
+    """The interval a schedule runs at: as asked, but never more often than every 5 minutes.
+
+    Never rounded down: each tick spends a lifetime task slot, so a schedule must not run
+    more often than its ticket asked.
+    """
+    return max(MIN_SCHEDULE_MINUTES, every_minutes)
 
 
 def _check_recurrence(recurrence: dict | None) -> None:

@@ -4,12 +4,13 @@ from datetime import timedelta
 
 import pytest
 from django.core.management import call_command
+from django.db import IntegrityError, transaction
 
 from tasks import engine
-from tasks.engine import floor_recurrence, run_pass
+from tasks.engine import run_pass
 from tasks.guards import CapCheckBusy
 from tasks.models import Schedule, Task, Ticket
-from tasks.tickets import ticket_retry
+from tasks.tickets import effective_every_minutes, ticket_retry
 from tests.tasks.ticket_helpers import gateway_for, license_with, receive, task_rows, tasks_used
 
 
@@ -230,13 +231,13 @@ def test_a_pass_for_one_tenant_leaves_other_tenants_tickets_pending(gateway, ten
 
 
 @pytest.mark.parametrize(
-    ("asked", "every"), [(1, 5), (4, 5), (5, 5), (7, 5), (12, 10), (59, 55), (60, 60)]
+    ("asked", "every"), [(1, 5), (4, 5), (5, 5), (7, 7), (9, 9), (12, 12), (59, 59), (60, 60)]
 )
-def test_recurrence_is_floored_to_5_minutes_and_at_least_5(asked, every):
-    assert floor_recurrence(asked) == every
+def test_recurrence_is_honoured_with_a_minimum_of_5_minutes(asked, every):
+    assert effective_every_minutes(asked) == every
 
 
-def test_a_recurring_ticket_registers_a_schedule_at_its_floored_interval(gateway, tenant_a):
+def test_a_recurring_ticket_registers_a_schedule_at_the_interval_it_asked_for(gateway, tenant_a):
     ticket = receive(gateway, "INC-1", subject="Rotate logs", recurrence={"every_minutes": 12})
     summary = run_pass()
     ticket.refresh_from_db()
@@ -245,11 +246,27 @@ def test_a_recurring_ticket_registers_a_schedule_at_its_floored_interval(gateway
     assert (schedule.tenant, schedule.title, schedule.every_minutes) == (
         tenant_a,
         "Rotate logs",
-        10,
+        12,
     )
-    assert schedule.next_run_at == ticket.converted_at + timedelta(minutes=10)
+    assert schedule.next_run_at == ticket.converted_at + timedelta(minutes=12)
     assert schedule.status == Schedule.Status.ACTIVE
     assert ticket.task.kind == "ad_hoc"  # the ticket's own task is the first run
+
+
+def test_a_recurrence_under_5_minutes_runs_every_5(gateway):
+    ticket = receive(gateway, "INC-1", recurrence={"every_minutes": 3})
+    run_pass()
+    ticket.refresh_from_db()
+    assert ticket.schedule.every_minutes == 5
+
+
+def test_the_database_refuses_a_schedule_under_5_minutes_but_not_off_a_5_minute_grid(gateway):
+    receive(gateway, "INC-1", recurrence={"every_minutes": 7})
+    run_pass()
+    schedule = Schedule.objects.get()
+    assert schedule.every_minutes == 7
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Schedule.objects.filter(pk=schedule.pk).update(every_minutes=4)
 
 
 def test_a_rejected_recurring_ticket_registers_no_schedule(gateway, tenant_a):

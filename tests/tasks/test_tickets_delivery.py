@@ -62,11 +62,13 @@ def test_the_same_external_id_from_two_gateways_makes_two_tickets(jira, tenant_a
     assert Ticket.objects.count() == 2
 
 
-def test_a_recurrence_is_stored_as_delivered(jira):
+@pytest.mark.parametrize(("asked", "effective"), [(12, 12), (7, 7), (3, 5), (1, 5)])
+def test_a_recurrence_is_stored_and_answered_at_its_effective_interval(jira, asked, effective):
     gateway, secret = jira
-    response = deliver(gateway.pk, secret, {**TICKET, "recurrence": {"every_minutes": 12}})
+    response = deliver(gateway.pk, secret, {**TICKET, "recurrence": {"every_minutes": asked}})
     assert response.status_code == 202
-    assert Ticket.objects.get().recurrence == {"every_minutes": 12}
+    assert response.json()["recurrence"] == {"every_minutes": effective}
+    assert Ticket.objects.get().recurrence == {"every_minutes": effective}
 
 
 @pytest.mark.parametrize(
