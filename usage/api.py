@@ -507,7 +507,8 @@ class PricingPlanInputSerializer(serializers.Serializer):
     output_per_million = serializers.DecimalField(max_digits=14, decimal_places=6, min_value=0)
     cached_per_million = serializers.DecimalField(max_digits=14, decimal_places=6, min_value=0)
     effective_at = serializers.DateTimeField(
-        help_text="With an offset; on a quarter hour in UTC (…:00, :15, :30, :45)."
+        help_text="With an offset; on a quarter hour in UTC (…:00, :15, :30, :45); not "
+        "before now (400 `pricing_plan_in_the_past`) unless before the model's first plan."
     )
 
 

@@ -44,7 +44,10 @@ def seed_usage(tenant: Tenant, *, progress: Callable[[int, int], None] | None = 
     first_plan -= timedelta(seconds=first_plan.timestamp() % GRAIN_SECONDS)
     for name, provider, before, after, _ in MODELS:
         model = llm_model_create(tenant=tenant, name=name, provider=provider)
-        for prices, effective_at in ((before, first_plan), (after, change)):
+        # Newest plan first: a past plan is accepted only as a model's first plan or
+        # before it (it then prices only usage that had no price), the public rule of
+        # pricing_plan_create, so the demo needs no way around it.
+        for prices, effective_at in ((after, change), (before, first_plan)):
             if prices is not None:
                 pricing_plan_create(
                     model=model,

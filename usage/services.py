@@ -104,7 +104,13 @@ def pricing_plan_create(
     `effective_at` must be aware and on a 15-minute UTC boundary (…:00, :15, :30, :45,
     seconds zero), so that cost computed from the 15-minute rollups is exact; a second
     plan at the same time for the same model is refused. Refusals raise UsageRefused
-    naming the field. Earlier usage keeps the price it had.
+    naming the field.
+
+    A plan may not take effect before now (`pricing_plan_in_the_past`): activity and
+    the export price each event with the plans that exist when they are read, so a
+    back-dated plan would rewrite the cost of usage already recorded (SPEC §5.3). The
+    one exception is a plan before the model's first plan: it prices only usage that
+    had no price, so no cost already shown changes.
     """
     errors: dict[str, list[str]] = {}
     prices: dict[str, Decimal] = {}
@@ -135,14 +141,44 @@ def pricing_plan_create(
             f"The pricing plan is not valid: check {', '.join(errors)}.", errors=errors
         )
     with transaction.atomic(durable=True):
-        if PricingPlan.objects.filter(model=model, effective_at=effective_at).exists():
+        # Lock the model: two plans posted at once must not both pass as "before the
+        # first plan" (the second would then reprice what the first had just priced).
+        LlmModel.objects.select_for_update().filter(pk=model.pk).first()
+        plans = PricingPlan.objects.filter(model=model)
+        if plans.filter(effective_at=effective_at).exists():
             message = f"{model.name} already has a plan taking effect at that time."
             raise UsageRefused(
                 message, code="pricing_plan_exists", errors={"effective_at": [message]}
             )
+        earliest = earliest_plan_time(timezone.now())
+        first = plans.order_by("effective_at").values_list("effective_at", flat=True).first()
+        if effective_at < earliest and first is not None and effective_at >= first:
+            message = _in_the_past_message(model, earliest=earliest, first=first)
+            raise UsageRefused(
+                message, code="pricing_plan_in_the_past", errors={"effective_at": [message]}
+            )
         return PricingPlan.objects.create(
             model=model, effective_at=effective_at.astimezone(UTC), **prices
         )
+
+
+def earliest_plan_time(now: datetime) -> datetime:
+    """The first quarter hour at or after `now`: the earliest a new plan may take effect."""
+    quarter, epoch = timedelta(seconds=GRAIN_SECONDS), datetime(1970, 1, 1, tzinfo=UTC)
+    return epoch + -(-(now - epoch) // quarter) * quarter
+
+
+def _in_the_past_message(model: LlmModel, *, earliest: datetime, first: datetime) -> str:
+    zone = model.tenant.zone
+
+    def local(instant: datetime) -> str:
+        return f"{instant.astimezone(zone):%Y-%m-%d %H:%M} ({zone.key})"
+
+    return (
+        "A pricing plan cannot take effect in the past: usage already recorded keeps the "
+        f"price it had. Choose {local(earliest)} or later, or a time before the first plan "
+        f"of {model.name} ({local(first)}), which only prices usage that had no price."
+    )
 
 
 def usage_events_record(*, tenant: Tenant, events: Sequence[Mapping]) -> EventsRecorded:

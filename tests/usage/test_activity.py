@@ -8,7 +8,14 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.usage.usage_helpers import event, model_with_plan, plan, price_of, record, ticket_for
+from tests.usage.usage_helpers import (
+    event,
+    model_with_plan,
+    price_of,
+    record,
+    scheduled_plan,
+    ticket_for,
+)
 from usage.buckets import RangeRefused
 from usage.selectors import activity
 
@@ -28,7 +35,7 @@ def world(tenant_a, tenant_b):
     tenant_a.timezone = "Europe/Paris"
     tenant_a.save()
     gpt = model_with_plan(tenant_a, "gpt-4o", prices=GPT_PLANS[0][1])
-    plan(gpt, GPT_PLANS[1][1], PRICE_CHANGE)
+    scheduled_plan(gpt, GPT_PLANS[1][1], PRICE_CHANGE)
     model_with_plan(tenant_a, "claude", prices=CLAUDE_PLANS[0][1])
     model_with_plan(tenant_a, "local-llm", prices=None)
     tickets = [ticket_for(tenant_a, f"INC-{i}", f"Subject {i}") for i in range(6)]

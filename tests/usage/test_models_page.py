@@ -155,14 +155,15 @@ def test_the_plan_form_proposes_the_next_quarter_hour_in_local_time(
 
 def test_the_table_says_which_plan_is_in_force(tenant_a, admin_a, page_client_for):
     model = llm_model_create(tenant=tenant_a, name="m", provider="P")
-    for day, price in ((1, "2.5"), (10, "2"), (20, "1.875")):
-        pricing_plan_create(
-            model=model,
-            input_per_million=Decimal(price),
-            output_per_million=Decimal("1250.5"),
-            cached_per_million=Decimal("0.075"),
-            effective_at=datetime(2026, 6, day, tzinfo=UTC),
-        )
+    with time_machine.travel(datetime(2026, 5, 1, tzinfo=UTC)):  # all scheduled in advance
+        for day, price in ((1, "2.5"), (10, "2"), (20, "1.875")):
+            pricing_plan_create(
+                model=model,
+                input_per_million=Decimal(price),
+                output_per_million=Decimal("1250.5"),
+                cached_per_million=Decimal("0.075"),
+                effective_at=datetime(2026, 6, day, tzinfo=UTC),
+            )
 
     with time_machine.travel(datetime(2026, 6, 15, tzinfo=UTC), tick=False):
         rows = page_client_for(admin_a).get("/usage/models/").context["rows"]
@@ -172,3 +173,30 @@ def test_the_table_says_which_plan_is_in_force(tenant_a, admin_a, page_client_fo
         ("in force", ("$2.00", "$0.075", "$1,250.50")),
         ("scheduled", ("$1.875", "$0.075", "$1,250.50")),
     ]
+
+
+def test_a_plan_in_the_past_is_refused_with_the_earliest_time_allowed(
+    tenant_a, admin_a, page_client_for
+):
+    tenant_a.timezone = "Europe/Paris"
+    tenant_a.save()
+    model = llm_model_create(tenant=tenant_a, name="claude-sonnet", provider="Anthropic")
+    pricing_plan_create(
+        model=model,
+        input_per_million=Decimal("3"),
+        output_per_million=Decimal("15"),
+        cached_per_million=Decimal("0.3"),
+        effective_at=datetime(2026, 1, 1, tzinfo=UTC),
+    )
+
+    with time_machine.travel(datetime(2026, 6, 1, 8, 20, tzinfo=UTC), tick=False):
+        response = page_client_for(admin_a).post(
+            "/usage/models/", _plan_post(model, effective_at="2026-06-01T10:15")
+        )
+
+    assert response.status_code == 400
+    [message] = response.context["plan_form"].errors["effective_at"]
+    assert message.startswith("A pricing plan cannot take effect in the past")
+    assert "2026-06-01 10:30 (Europe/Paris)" in message  # 08:30 UTC, the next quarter hour
+    assert "cannot take effect in the past" in response.content.decode()
+    assert PricingPlan.objects.filter(model=model).count() == 1

@@ -1,11 +1,21 @@
 """pricing_plan_create: exact Decimal prices from a quarter hour on; refusals name the field."""
 
+import csv
+import io
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+import time_machine
 
-from tests.usage.usage_helpers import event, model_with_plan, plan, record, ticket_for
+from tests.usage.usage_helpers import (
+    event,
+    model_with_plan,
+    plan,
+    record,
+    scheduled_plan,
+    ticket_for,
+)
 from usage.selectors import activity
 from usage.services import UsageRefused, pricing_plan_create
 
@@ -78,7 +88,7 @@ def test_a_later_plan_prices_usage_from_its_time_on_and_never_rewrites_earlier_c
     )
     window = {"tenant": tenant_a, "start": T0, "end": T0 + timedelta(hours=1), "mode": "cost"}
     assert activity(**window).cost.total == Decimal("2")
-    plan(model, ("3", "0", "0"), T0 + timedelta(minutes=15))
+    scheduled_plan(model, ("3", "0", "0"), T0 + timedelta(minutes=15))
     assert activity(**window).cost.total == Decimal("4")
     before = activity(**{**window, "end": T0 + timedelta(minutes=15)})
     assert before.cost.total == Decimal("1")
@@ -93,3 +103,97 @@ def test_usage_before_the_first_plan_is_unpriced_and_says_so(tenant_a):
     assert result.unpriced[0].message == (
         "Model gpt has no pricing plan before 2026-11-01 10:00 UTC: define one that starts earlier."
     )
+
+
+# A plan may not take effect before now: usage already recorded keeps its price (SPEC §5.3).
+NOW = datetime(2026, 12, 1, 10, 7, tzinfo=UTC)
+CURRENT_QUARTER = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
+NEXT_QUARTER = datetime(2026, 12, 1, 10, 15, tzinfo=UTC)
+
+
+@pytest.fixture
+def frozen_now():
+    with time_machine.travel(NOW, tick=False):
+        yield NOW
+
+
+@pytest.mark.parametrize(
+    "effective_at", [CURRENT_QUARTER, NOW - timedelta(days=3, minutes=7), T0 + timedelta(hours=1)]
+)
+def test_a_plan_taking_effect_before_now_is_refused_once_the_model_has_a_plan(
+    tenant_a, frozen_now, effective_at
+):
+    model = model_with_plan(tenant_a, "gpt", prices=("1", "1", "1"), effective_at=T0)
+    with pytest.raises(UsageRefused) as refused:
+        plan(model, ("50", "50", "50"), effective_at)
+    assert refused.value.code == "pricing_plan_in_the_past"
+    message = refused.value.errors["effective_at"][0]
+    assert message.startswith("A pricing plan cannot take effect in the past")
+    assert "2026-12-01 10:15" in message  # the earliest allowed: the next quarter hour
+    assert refused.value.detail == message
+    assert model.pricing_plans.count() == 1
+
+
+def test_a_plan_from_the_next_quarter_hour_on_is_accepted(tenant_a, frozen_now):
+    model = model_with_plan(tenant_a, "gpt", prices=("1", "1", "1"), effective_at=T0)
+    assert plan(model, ("2", "2", "2"), NEXT_QUARTER).effective_at == NEXT_QUARTER
+    assert plan(model, ("3", "3", "3"), NEXT_QUARTER + timedelta(days=30)).input_per_million == 3
+
+
+def test_a_plan_on_the_quarter_hour_that_is_now_exactly_is_accepted(tenant_a):
+    model = model_with_plan(tenant_a, "gpt", prices=("1", "1", "1"), effective_at=T0)
+    with time_machine.travel(CURRENT_QUARTER, tick=False):
+        assert plan(model, ("2", "2", "2"), CURRENT_QUARTER).effective_at == CURRENT_QUARTER
+
+
+def test_a_models_first_plan_may_start_in_the_past_it_prices_only_unpriced_usage(
+    tenant_a, frozen_now
+):
+    model = model_with_plan(tenant_a, "gpt", prices=None)
+    assert plan(model, ("1", "1", "1"), T0).effective_at == T0
+
+
+def test_a_past_plan_before_the_models_first_plan_is_accepted(tenant_a, frozen_now):
+    model = model_with_plan(tenant_a, "gpt", prices=("1", "1", "1"), effective_at=T0)
+    earlier = plan(model, ("2", "2", "2"), T0 - timedelta(days=1))
+    assert earlier.effective_at == T0 - timedelta(days=1)
+    # The earlier plan is now the first: a plan between the two would reprice its usage.
+    with pytest.raises(UsageRefused) as refused:
+        plan(model, ("3", "3", "3"), T0 - timedelta(hours=1))
+    assert refused.value.code == "pricing_plan_in_the_past"
+
+
+def test_a_refused_back_dated_plan_changes_neither_activity_nor_the_export(
+    admin_a, tenant_a, api_client_for, frozen_now
+):
+    model = model_with_plan(tenant_a, "gpt", prices=("1", "1", "1"))
+    ticket = ticket_for(tenant_a)
+    at = NOW - timedelta(days=2)
+    tokens = {"input_tokens": 10**6, "output_tokens": 0, "cached_tokens": 0}
+    record(tenant_a, [event(at, "gpt", request_id="r-1", ticket=ticket.id, **tokens)])
+    client = api_client_for(admin_a)
+    window = {"start": (NOW - timedelta(days=5)).isoformat(), "end": NOW.isoformat()}
+
+    def costs():
+        shown = client.get("/api/v1/usage/activity/", {**window, "mode": "cost"}).json()
+        export = client.get("/api/v1/usage/export.csv", window)
+        rows = list(csv.DictReader(io.StringIO(b"".join(export.streaming_content).decode())))
+        return shown["totals"]["cost"]["total"], [row["cost_usd"] for row in rows]
+
+    assert costs() == ("1", ["1"])
+    response = client.post(
+        f"/api/v1/models/{model.id}/pricing/",
+        {
+            "input_per_million": "50",
+            "output_per_million": "50",
+            "cached_per_million": "50",
+            "effective_at": "2026-11-28T10:00:00+00:00",
+        },
+        format="json",
+    )
+    assert response.status_code == 400
+    body = response.json()
+    assert body["code"] == "pricing_plan_in_the_past"
+    assert body["errors"]["effective_at"][0].startswith("A pricing plan cannot take effect")
+    assert costs() == ("1", ["1"])
+    assert model.pricing_plans.count() == 1

@@ -1,7 +1,9 @@
 """Shared by the usage events, activity, pricing and export tests: models, tickets, events."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+
+import time_machine
 
 from tasks.models import Gateway, Ticket
 from usage.services import llm_model_create, pricing_plan_create, usage_events_record
@@ -33,6 +35,13 @@ def plan(model, prices, effective_at):
         cached_per_million=Decimal(prices[2]),
         effective_at=effective_at,
     )
+
+
+def scheduled_plan(model, prices, effective_at):
+    """A price change created a day before it takes effect, as the service requires of a
+    plan that follows the model's first one (a plan never takes effect in the past)."""
+    with time_machine.travel(effective_at - timedelta(days=1)):
+        return plan(model, prices, effective_at)
 
 
 _counter = iter(range(10**9))
