@@ -367,6 +367,15 @@ EXPORT_COLUMNS = [
 ]
 
 
+# A spreadsheet runs a cell starting with one of these as a formula (OWASP, CSV injection).
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def text_cell(value: str) -> str:
+    """Text from agents or administrators, made inert: a leading ' when it would be a formula."""
+    return f"'{value}" if value.startswith(_FORMULA_STARTS) else value
+
+
 class _Echo:
     def write(self, value: str) -> str:
         return value
@@ -376,7 +385,8 @@ def export_rows(*, tenant, start: datetime, end: datetime):
     """CSV lines of every event in `[start, end)`, oldest first, read in chunks.
 
     `cost_usd` is the event's exact cost under the plan in force at its time, or empty
-    with `cost_status` "unattributed" (no ticket) or "unpriced" (no plan then).
+    with `cost_status` "unattributed" (no ticket) or "unpriced" (no plan then). Text
+    cells that a spreadsheet would run as a formula start with a `'`.
     """
     if end <= start:
         raise RangeRefused("The range ends before it starts: end must be after start.")
@@ -423,15 +433,15 @@ def export_rows(*, tenant, start: datetime, end: datetime):
         yield writer.writerow(
             [
                 at.astimezone(zone).isoformat(),
-                request_id,
-                model.name,
-                model.provider,
+                text_cell(request_id),
+                text_cell(model.name),
+                text_cell(model.provider),
                 inp,
                 out,
                 cached,
                 ticket_id or "",
                 task_id or "",
-                consumer,
+                text_cell(consumer),
                 "true" if ok else "false",
                 cost,
                 state,

@@ -56,3 +56,35 @@ def test_an_export_range_ending_before_it_starts_is_a_400(admin_a, api_client_fo
     )
     assert response.status_code == 400
     assert response.json()["code"] == "invalid_range"
+
+
+def test_text_cells_that_a_spreadsheet_would_run_as_formulas_are_defused(
+    admin_a, tenant_a, api_client_for
+):
+    model_with_plan(tenant_a, '=HYPERLINK("http://x")', prices=("1", "1", "1"))
+    ticket = ticket_for(tenant_a)
+    name = '=HYPERLINK("http://x")'
+    record(
+        tenant_a,
+        [
+            event(AT, name, request_id="+1+2", consumer="=cmd|' /C calc'!A0", ticket=ticket.id),
+            event(AT + timedelta(minutes=1), name, request_id="@SUM(1)", consumer="-2"),
+            event(AT + timedelta(minutes=2), name, request_id="\tx", consumer="\rx"),
+            event(AT + timedelta(minutes=3), name, request_id="plain", consumer='a,b\n"c"'),
+        ],
+    )
+    response = api_client_for(admin_a).get(
+        "/api/v1/usage/export.csv",
+        {"start": AT.isoformat(), "end": (AT + timedelta(hours=1)).isoformat()},
+    )
+    rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert [(r["request_id"], r["consumer"]) for r in rows] == [
+        ("'+1+2", "'=cmd|' /C calc'!A0"),
+        ("'@SUM(1)", "'-2"),
+        ("'\tx", "'\rx"),
+        ("plain", 'a,b\n"c"'),
+    ]
+    assert {r["model"] for r in rows} == {'\'=HYPERLINK("http://x")'}
+    # Numbers and times are left as they are.
+    assert rows[0]["occurred_at"] == "2026-11-01T10:00:00+00:00"
+    assert (rows[0]["input_tokens"], rows[0]["cost_usd"]) == ("1000", "0.0015")
