@@ -132,7 +132,8 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
-# Production hardening; `manage.py check --deploy` passes with the .env.example values.
+# Production hardening; `manage.py check --deploy` passes with the .env.example values once
+# LICENSE_PUBLIC_KEYS names a key file that exists.
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=not DEBUG)
 SESSION_COOKIE_SECURE = not DEBUG
 CSRF_COOKIE_SECURE = not DEBUG
