@@ -19,13 +19,15 @@ commit; the entitlements are read before the transaction. Two ways in, one rule:
   through `Task.objects`, `Task._base_manager` and related managers alike.
   A deliberately bare `models.QuerySet(Task)` or raw SQL is outside this ORM guard.
 
-Durability: every later writer of the counter waits for the commit before it, so a commit
-that waits for the WAL flush (3-4 ms on a plain disk here) caps one tenant at a few hundred
-task creations per second. That is the default: an acknowledged task is never lost.
-TASK_CAP_ASYNC_COMMIT=true makes `task_create` commit with `synchronous_commit = off`: the
-row lock is released as soon as the commit is recorded, and a server crash can lose the
-last fraction of a second of created tasks, always a task together with its count (the cap
-is never overshot and the counter still equals the rows).
+Durability: every later writer of the counter waits for the commit before it, so if that
+commit waited for the WAL flush inside the lock, one tenant's creations would queue behind
+one fsync each. Instead the message commits with `synchronous_commit = off` (the row lock
+is released as soon as the commit is recorded) and `task_create` then waits, outside the
+lock, for the WAL to be flushed past that commit before it returns (`_wait_until_durable`):
+the flushes of concurrent creations are grouped as for plain inserts, and an acknowledged
+task is never lost. A crash before that flush loses the unacknowledged task together with
+its count (the counter still equals the rows). TASK_CAP_ASYNC_COMMIT=true skips the wait:
+faster, and a server crash can lose the last fraction of a second of acknowledged tasks.
 
 Hosts and gateways: `used` is how many exist now, so the tenant row is locked before
 counting, and the caller inserts in the same transaction.
@@ -60,9 +62,6 @@ LOCK_NOT_AVAILABLE = "55P03"
 DIVISION_BY_ZERO = "22012"
 COUNTER_CONSTRAINT = "task_counter_used_within_admitted_cap"
 
-ASSET_MODELS: dict[str, type[models.Model]] = {"hosts": Host, "gateways": Gateway}
-
-
 class CapCheckBusy(DomainError):
     """The cap could not be checked in time because another writer holds the lock."""
 
@@ -73,7 +72,7 @@ class CapCheckBusy(DomainError):
         self.dimension = dimension
         super().__init__(
             f"The {dimension} cap could not be checked in time because another change holds "
-            "it; nothing was created. Try again in a moment."
+            "it; nothing was changed. Try again in a moment."
         )
 
     def extra(self) -> dict[str, Any]:
@@ -85,7 +84,9 @@ def dimension_used(tenant: Tenant, dimension: str) -> int:
     if dimension == "tasks":
         used = TaskCounter.objects.filter(tenant=tenant).values_list("used", flat=True).first()
         return used or 0
-    return ASSET_MODELS[dimension].objects.filter(tenant=tenant).count()
+    if dimension == "gateways":
+        return Gateway.objects.registered().filter(tenant=tenant).count()  # revoked: not counted
+    return Host.objects.filter(tenant=tenant).count()
 
 
 def refuse_if_no_room(dimension: str, entitlements: Entitlements, *, used: int) -> None:
@@ -191,10 +192,9 @@ def _insert_and_count(task: Task, *, entitlements: Entitlements, connection) -> 
     """
     check_sql, check_params = _license_check_sql(task.tenant_id, entitlements, connection)
     insert_sql, insert_params = _task_insert_sql(task, connection)
-    asynchronous = settings.TASK_CAP_ASYNC_COMMIT
     sql = "; ".join(
         [
-            _settings_sql(asynchronous_commit=asynchronous),
+            _settings_sql(asynchronous_commit=True),
             check_sql,
             insert_sql,
             _counter_upsert_sql(connection),
@@ -220,8 +220,23 @@ def _insert_and_count(task: Task, *, entitlements: Entitlements, connection) -> 
         if _is_lock_timeout(error):
             raise CapCheckBusy("tasks") from error
         raise
+    if not settings.TASK_CAP_ASYNC_COMMIT:
+        _wait_until_durable(connection)
     task._state.adding = False
     task._state.db = connection.alias
+
+
+# A transactional WAL record (a no-op outside logical decoding) committed with the session's
+# synchronous_commit (on): its commit flushes the WAL up to itself, so past the task's
+# earlier commit record. PostgreSQL lets every role execute it by default.
+WAL_FLUSH_SQL = "SELECT pg_logical_emit_message(true, 'tally.task_created', '')"
+
+
+def _wait_until_durable(connection) -> None:
+    """Return once the WAL is on disk past the task's commit: the create is acknowledged
+    only then, and concurrent creations share their flushes (none holds the counter)."""
+    with connection.cursor() as cursor:
+        cursor.execute(WAL_FLUSH_SQL)
 
 
 def insert_task(task: Task) -> None:
@@ -337,22 +352,31 @@ def create_task_counter(sender, instance, created: bool, raw: bool, using: str, 
         )
 
 
-def admit_asset(*, tenant: Tenant, dimension: str, entitlements: Entitlements) -> None:
-    """Lock the tenant row, count `dimension`, raise if there is no room.
+def lock_tenant_assets(*, tenant: Tenant, dimension: str) -> None:
+    """Lock the tenant row for a change of its hosts or gateways; CapCheckBusy if held too long.
 
-    Call inside the transaction that then inserts the host or gateway.
+    Call inside the transaction of the change; every create and every revoke takes it.
     """
     connection = connections["default"]
     try:
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
                 cursor.execute(_settings_sql(asynchronous_commit=False), [LOCK_TIMEOUT])
-        # Tenant row lock: serialises host and gateway registrations of the tenant so two
-        # cannot both count room for the last one. NO KEY UPDATE, so concurrent task inserts
+        # Tenant row lock: serialises host and gateway changes of the tenant so two creates
+        # cannot both count room for the last one, and a create counts before or after a
+        # revoke, never in the middle of one. NO KEY UPDATE, so concurrent task inserts
         # (which key-share lock the tenant through their foreign key) never wait on it.
         list(Tenant.objects.select_for_update(no_key=True).filter(pk=tenant.pk).values("pk"))
     except OperationalError as error:
         if _is_lock_timeout(error):
             raise CapCheckBusy(dimension) from error
         raise
+
+
+def admit_asset(*, tenant: Tenant, dimension: str, entitlements: Entitlements) -> None:
+    """Lock the tenant row, count `dimension`, raise if there is no room.
+
+    Call inside the transaction that then inserts the host or gateway.
+    """
+    lock_tenant_assets(tenant=tenant, dimension=dimension)
     refuse_if_no_room(dimension, entitlements, used=dimension_used(tenant, dimension))
