@@ -1,5 +1,6 @@
 """The Usage page: who may open it, what it shows, the htmx section and bad ranges."""
 
+import html
 import json
 import re
 from datetime import UTC, datetime, timedelta
@@ -10,6 +11,8 @@ import time_machine
 from tests.factories import LicenseFactory
 from tests.usage.activity_helpers import record_usage
 from tests.usage.plan_helpers import set_usage
+from tests.usage.usage_helpers import event, model_with_plan, record, ticket_for
+from usage.services import llm_model_create
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
 
@@ -221,3 +224,64 @@ def test_the_csv_link_downloads_the_ranges_usage(tenant_a, admin_a, page_client_
 
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/csv")
+
+
+def _cells(content: str, testid: str) -> list[str]:
+    """The visible text of every element marked `data-testid=testid`, whitespace folded."""
+    pattern = rf'<(\w+)[^>]*data-testid="{testid}"[^>]*>(.*?)</\1>'
+    return [
+        " ".join(html.unescape(re.sub(r"<[^>]+>", " ", inner)).split())
+        for _, inner in re.findall(pattern, content, re.S)
+    ]
+
+
+def test_usage_without_a_cost_is_never_shown_as_zero_dollars(tenant_a, admin_a, page_client_for):
+    llm_model_create(tenant=tenant_a, name="no-plan", provider="P")
+    model_with_plan(tenant_a, "priced")
+    now = datetime.now(UTC)
+    record(tenant_a, [event(now - timedelta(hours=1), "no-plan"), event(now, "priced")])
+
+    content = page_client_for(admin_a).get("/usage/", {"range": "24h"}).content.decode()
+
+    assert not re.search(r"\$0\.00(?!\d)", content)
+    assert _cells(content, "model-cost") == [
+        "not costed: no ticket",
+        "not costed: no ticket",
+    ]
+    assert "Usage of no-plan is not linked to a ticket, so it has no cost." in content
+    assert _cells(content, "total-cost") == ["not costed"]
+
+
+def test_a_model_with_ticket_usage_and_no_plan_links_to_define_one(
+    tenant_a, admin_a, page_client_for
+):
+    model = llm_model_create(tenant=tenant_a, name="no-plan", provider="P")
+    ticket = ticket_for(tenant_a)
+    record(tenant_a, [event(datetime.now(UTC), "no-plan", ticket=ticket.id)])
+
+    content = page_client_for(admin_a).get("/usage/", {"range": "24h"}).content.decode()
+
+    assert _cells(content, "model-cost") == ["no pricing plan"]
+    assert f'href="/usage/models/?model={model.id}#add-plan"' in content
+    assert not re.search(r"\$0\.00(?!\d)", content)
+
+
+@pytest.mark.parametrize(
+    ("input_tokens", "shown"),
+    [(4_200, "$0.0042"), (5_000, "$0.005"), (10, "< $0.0001"), (1_234_567_000, "$1,234.57")],
+)
+def test_real_costs_are_shown_to_the_cent_or_finer_when_small(
+    tenant_a, admin_a, page_client_for, input_tokens, shown
+):
+    model_with_plan(tenant_a, "priced", prices=("1", "0", "0"))
+    ticket = ticket_for(tenant_a)
+    tokens = {"input_tokens": input_tokens, "output_tokens": 0, "cached_tokens": 0}
+    record(tenant_a, [event(datetime.now(UTC), "priced", ticket=ticket.id, **tokens)])
+
+    content = page_client_for(admin_a).get("/usage/", {"range": "24h"}).content.decode()
+
+    assert _cells(content, "total-cost") == [shown]
+    assert _cells(content, "model-cost") == [shown]
+    assert _cells(content, "ticket-cost") == [shown]
+    assert shown in _cells(content, "bucket-cost")
+    assert not re.search(r"\$0\.00(?!\d)", content)
