@@ -109,14 +109,42 @@ class HostAdmin(CreateThroughServiceAdmin):
 
 @admin.register(Gateway)
 class GatewayAdmin(CreateThroughServiceAdmin):
-    list_display = ["name", "tenant", "kind", "created_at"]
-    list_filter = ["kind", "tenant"]
+    """Gateways are revoked, never deleted: the tickets they delivered are kept."""
+
+    list_display = ["name", "tenant", "kind", "created_at", "revoked_at"]
+    list_filter = ["kind", ("revoked_at", admin.EmptyFieldListFilter), "tenant"]
     search_fields = ["name", "tenant__name"]
     list_select_related = ["tenant"]
-    fields = ["tenant", "name", "kind"]
+    actions = ["revoke_gateways"]
+
+    def get_fields(self, request, obj=None):
+        return (
+            ["tenant", "name", "kind"] if obj is None else ["tenant", "name", "kind", "revoked_at"]
+        )
 
     def get_readonly_fields(self, request, obj=None):
-        return [] if obj is None else ["tenant", "kind"]
+        return [] if obj is None else ["tenant", "kind", "revoked_at"]
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        # A delete could only fail (its tickets protect it) or lose tickets: revoke instead.
+        return False
+
+    @admin.action(description="Revoke the selected gateways (frees their slots, keeps tickets)")
+    def revoke_gateways(self, request, queryset):
+        revoked = 0
+        for gateway in queryset.registered().select_related("tenant"):
+            try:
+                services.gateway_revoke(gateway=gateway)
+            except DomainError as refusal:
+                self.message_user(request, f"{gateway.name}: {refusal.detail}", messages.ERROR)
+                continue
+            revoked += 1
+        self.message_user(
+            request,
+            f"{revoked} gateways revoked: their deliveries are refused and their slots are free; "
+            "their tickets are kept.",
+            messages.SUCCESS,
+        )
 
     def create(self, request, form) -> Gateway:
         data = form.cleaned_data

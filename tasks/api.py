@@ -144,8 +144,8 @@ class GatewaySerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Gateway
-        fields = ["id", "name", "kind", "delivery_url", "created_at"]
-        read_only_fields = ["id", "delivery_url", "created_at"]
+        fields = ["id", "name", "kind", "delivery_url", "created_at", "revoked_at"]
+        read_only_fields = ["id", "delivery_url", "created_at", "revoked_at"]
 
     def get_delivery_url(self, gateway: Gateway) -> str:
         return f"/api/v1/gateways/{gateway.pk}/tickets/"
@@ -161,13 +161,13 @@ class GatewayCreatedSerializer(GatewaySerializer):
 
 
 class GatewayListCreateApi(generics.ListCreateAPIView):
-    """Administrators list gateways and create them within the gateways cap."""
+    """Administrators list the registered gateways and create them within the gateways cap."""
 
     permission_classes = [IsTenantAdmin]
     serializer_class = GatewaySerializer
 
     def get_queryset(self):
-        return Gateway.objects.filter(tenant=self.request.tenant)
+        return Gateway.objects.registered().filter(tenant=self.request.tenant)
 
     @extend_schema(responses={201: GatewayCreatedSerializer, 403: REFUSAL})
     def post(self, request, *args, **kwargs):
@@ -178,3 +178,20 @@ class GatewayListCreateApi(generics.ListCreateAPIView):
         )
         gateway.secret = secret
         return Response(GatewayCreatedSerializer(gateway).data, status=status.HTTP_201_CREATED)
+
+
+class GatewayDetailApi(generics.RetrieveDestroyAPIView):
+    """Administrators read a gateway (revoked ones too) and remove it: DELETE revokes it.
+
+    A revoked gateway frees its slot and its deliveries are refused; it is kept, with its
+    tickets. Deleting a revoked gateway again is a 204 that changes nothing.
+    """
+
+    permission_classes = [IsTenantAdmin]
+    serializer_class = GatewaySerializer
+
+    def get_queryset(self):
+        return Gateway.objects.filter(tenant=self.request.tenant)
+
+    def perform_destroy(self, instance: Gateway) -> None:
+        services.gateway_revoke(gateway=instance)

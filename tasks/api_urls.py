@@ -8,5 +8,6 @@ urlpatterns: list = [
     path("hosts/", api.HostListCreateApi.as_view(), name="api-hosts"),
     path("hosts/<int:pk>/", api.HostDetailApi.as_view(), name="api-host"),
     path("gateways/", api.GatewayListCreateApi.as_view(), name="api-gateways"),
+    path("gateways/<int:pk>/", api.GatewayDetailApi.as_view(), name="api-gateway"),
 ]
 urlpatterns += ticket_api.urlpatterns  # gateway deliveries, tickets, schedules

@@ -41,7 +41,6 @@ from django.db import (
     IntegrityError,
     OperationalError,
     connections,
-    models,
     router,
     transaction,
 )

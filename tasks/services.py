@@ -13,6 +13,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.transaction import TransactionManagementError
+from django.utils import timezone
 
 from licensing.models import Tenant
 from licensing.selectors import tenant_entitlements
@@ -179,3 +180,15 @@ def gateway_create(*, tenant: Tenant, name: str, kind: str) -> tuple[Gateway, st
             tenant=tenant, name=name, kind=kind, secret_hash=gateway_secret_hash(secret)
         )
     return gateway, secret
+
+
+def gateway_revoke(*, gateway: Gateway) -> None:
+    """Revoke a gateway: its slot is free again and its deliveries are refused from now on.
+
+    It is not deleted: the tickets it delivered are kept (tickets are never lost) and
+    pending ones are still converted. Revoking a revoked gateway changes nothing.
+    Raises `CapCheckBusy` when the tenant's lock is held too long.
+    """
+    with transaction.atomic(durable=True):
+        guards.lock_tenant_assets(tenant=gateway.tenant, dimension="gateways")
+        Gateway.objects.registered().filter(pk=gateway.pk).update(revoked_at=timezone.now())

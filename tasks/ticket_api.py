@@ -17,7 +17,7 @@ from licensing.errors import DomainError
 from licensing.tenancy import IsTenantAdmin
 from tasks.models import Gateway, Schedule, ScheduleTick, Ticket
 from tasks.services import gateway_secret_hash
-from tasks.tickets import gateway_secret_matches, ticket_receive, ticket_retry
+from tasks.tickets import GatewayRevoked, gateway_secret_matches, ticket_receive, ticket_retry
 
 # A delivery is a ticket, not a file: anything larger is refused before it is parsed.
 MAX_DELIVERY_BYTES = 64 * 1024
@@ -29,8 +29,9 @@ RECENT_TICKS = 20
 class GatewaySecretAuthentication(BaseAuthentication):
     """`Authorization: Bearer <ingest secret>` of the gateway named in the URL, and nothing else.
 
-    A wrong or missing secret is 401. A secret that belongs to another gateway is 404 for this
-    id: the caller is a known gateway, but not this one (another tenant's, or none at all).
+    A wrong or missing secret is 401, and so is a revoked gateway's (`gateway_revoked`). A
+    secret that belongs to another gateway is 404 for this id: the caller is a known gateway,
+    but not this one (another tenant's, or none at all).
     """
 
     def authenticate(self, request):
@@ -43,6 +44,8 @@ class GatewaySecretAuthentication(BaseAuthentication):
         gateway_id = request.parser_context["kwargs"]["gateway_id"]
         gateway = Gateway.objects.filter(pk=gateway_id).first()
         if gateway is not None and gateway_secret_matches(gateway, secret):
+            if gateway.revoked_at is not None:
+                raise _revoked(GatewayRevoked(gateway))
             return AnonymousUser(), gateway
         if Gateway.objects.filter(secret_hash=gateway_secret_hash(secret)).exists():
             raise exceptions.NotFound(f"Your secret is not the one of gateway {gateway_id}.")
@@ -50,6 +53,11 @@ class GatewaySecretAuthentication(BaseAuthentication):
 
     def authenticate_header(self, request) -> str:
         return 'Bearer realm="gateway"'
+
+
+def _revoked(refusal: GatewayRevoked) -> exceptions.AuthenticationFailed:
+    """A 401 with its code, and the `WWW-Authenticate` header DRF adds to authentication errors."""
+    return exceptions.AuthenticationFailed(refusal.detail, code=refusal.code)
 
 
 class GatewaySecretScheme(OpenApiAuthenticationExtension):
@@ -139,7 +147,7 @@ class TicketDeliveryApi(APIView):
         responses={
             202: TicketSerializer,
             400: OpenApiResponse(description="invalid, too_large or parse_error"),
-            401: OpenApiResponse(description="missing or wrong gateway secret"),
+            401: OpenApiResponse(description="missing or wrong gateway secret; gateway_revoked"),
             404: OpenApiResponse(description="the secret is not this gateway's"),
         },
     )
@@ -155,7 +163,10 @@ class TicketDeliveryApi(APIView):
             )
         delivery = TicketDeliverySerializer(data=request.data)
         delivery.is_valid(raise_exception=True)
-        ticket, created = ticket_receive(gateway=request.auth, **delivery.validated_data)
+        try:
+            ticket, created = ticket_receive(gateway=request.auth, **delivery.validated_data)
+        except GatewayRevoked as refusal:  # revoked since this request was authenticated
+            raise _revoked(refusal) from None
         headers = {} if created else {"Idempotent-Replayed": "true"}
         return Response(
             TicketSerializer(ticket).data, status=status.HTTP_202_ACCEPTED, headers=headers

@@ -24,6 +24,19 @@ class TicketNotRejected(DomainError):
         )
 
 
+class GatewayRevoked(DomainError):
+    """A revoked gateway delivers nothing: its secret no longer opens the door."""
+
+    code = "gateway_revoked"
+    http_status = 401
+
+    def __init__(self, gateway: Gateway) -> None:
+        super().__init__(
+            f"Gateway {gateway.pk} was revoked: it can no longer deliver tickets. "
+            "Create a new gateway and give its secret to the sender."
+        )
+
+
 def gateway_secret_matches(gateway: Gateway, secret: str) -> bool:
     """Constant-time comparison of a presented secret with the gateway's stored hash."""
     return hmac.compare_digest(gateway_secret_hash(secret), gateway.secret_hash)
@@ -40,7 +53,8 @@ def ticket_receive(
     """Store a delivered ticket as `pending`; returns (ticket, created).
 
     Raises ValidationError for a recurrence the engine could not schedule; a recurrence is
-    stored at its effective interval (`effective_every_minutes`).
+    stored at its effective interval (`effective_every_minutes`). Raises GatewayRevoked
+    for a gateway revoked before the ticket is stored.
     Idempotent by `external_id` per gateway: a re-delivery returns the ticket stored
     the first time and changes nothing, even when two deliveries race (the unique
     constraint makes the loser's insert fail; it then reads the winner's row).
@@ -54,6 +68,15 @@ def ticket_receive(
         return existing, False
     try:
         with transaction.atomic(durable=True):
+            # The gateway's row lock: a revoke (an UPDATE of that row) waits for this delivery
+            # to commit, and a delivery after a revoke sees it, so a revoked gateway stores
+            # nothing even mid-race. Deliveries of one gateway queue for one insert each.
+            if (
+                not Gateway.objects.registered()
+                .select_for_update(no_key=True)
+                .filter(pk=gateway.pk)
+            ):
+                raise GatewayRevoked(gateway)
             ticket = Ticket.objects.create(
                 tenant_id=gateway.tenant_id,
                 gateway=gateway,

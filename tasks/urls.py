@@ -9,5 +9,6 @@ urlpatterns = [
     path("hosts/", views.host_list, name="hosts"),
     path("hosts/<int:pk>/delete/", views.host_delete, name="host-delete"),
     path("gateways/", views.gateway_list, name="gateways"),
+    path("gateways/<int:pk>/remove/", views.gateway_remove, name="gateway-remove"),
 ]
 urlpatterns += ticket_views.urlpatterns  # /tickets/, /schedules/

@@ -13,6 +13,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
+from django.db.models import F
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
@@ -158,10 +159,31 @@ def gateway_list(request):
             form = GatewayForm()
     context = {
         "form": form,
-        "gateways": Gateway.objects.filter(tenant=tenant),
+        # Registered first, then the revoked ones (kept, with their tickets).
+        "gateways": Gateway.objects.filter(tenant=tenant).order_by(
+            F("revoked_at").desc(nulls_first=True), "name"
+        ),
         "refusal": refusal,
         "created": created,
         "secret": secret,
         "usage": _usage(tenant, "gateways"),
     }
     return render(request, "tasks/gateways.html", context, status=403 if refusal else 200)
+
+
+@staff_required
+@require_POST
+def gateway_remove(request, pk: int):
+    """Revoke the gateway: its slot is free again, deliveries are refused, tickets are kept."""
+    gateway = get_object_or_404(Gateway, pk=pk, tenant=request.tenant)
+    try:
+        services.gateway_revoke(gateway=gateway)
+    except DomainError as refusal:  # the tenant's lock was held too long: nothing changed
+        messages.error(request, refusal.detail)
+        return redirect("gateways")
+    messages.success(
+        request,
+        f"Gateway “{gateway.name}” removed: its deliveries are refused from now on and its slot "
+        "is free again. Its tickets are kept.",
+    )
+    return redirect("gateways")

@@ -20,8 +20,15 @@ class Host(models.Model):
         return self.name
 
 
+class GatewayQuerySet(models.QuerySet):
+    def registered(self) -> "GatewayQuerySet":
+        """The gateways that count against the cap and may deliver: not revoked."""
+        return self.filter(revoked_at__isnull=True)
+
+
 class Gateway(models.Model):
-    """A source of tickets (ServiceNow, Jira, a webhook); counts against the gateways cap."""
+    """A source of tickets (ServiceNow, Jira, a webhook); counts against the gateways cap
+    until it is revoked. It is never deleted: its tickets are kept."""
 
     class Kind(models.TextChoices):
         SERVICENOW = "servicenow", "ServiceNow"
@@ -34,6 +41,13 @@ class Gateway(models.Model):
     # Only a hash of the ingest secret is kept; the secret is shown once, at creation.
     secret_hash = models.CharField(max_length=128)
     created_at = models.DateTimeField(auto_now_add=True)
+    revoked_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="Removed: no longer counted against the gateways cap; deliveries are refused.",
+    )
+
+    objects = GatewayQuerySet.as_manager()
 
     class Meta:
         ordering = ["name"]

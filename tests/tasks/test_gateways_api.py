@@ -60,3 +60,38 @@ def test_the_list_holds_only_the_callers_tenants_gateways(api_client_for, admin_
 @pytest.mark.parametrize("who, status", [("anonymous", 401), ("member_a", 403), ("operator", 403)])
 def test_only_administrators_use_the_gateways_api(api_client_for, cast, who, status):
     assert api_client_for(cast[who]).get("/api/v1/gateways/").status_code == status
+
+
+def test_delete_revokes_the_gateway_and_frees_its_slot(api_client_for, admin_a, tenant_a):
+    apply_caps(tenant_a, gateways=1)
+    gateway, _secret = gateway_create(tenant=tenant_a, name="Jira", kind="jira")
+    client = api_client_for(admin_a)
+
+    response = client.delete(f"/api/v1/gateways/{gateway.pk}/")
+
+    assert response.status_code == 204
+    gateway.refresh_from_db()
+    assert gateway.revoked_at is not None
+    assert client.get("/api/v1/gateways/").json()["results"] == []
+    created = client.post("/api/v1/gateways/", {"name": "Hook", "kind": "webhook"}, format="json")
+    assert created.status_code == 201
+
+
+def test_deleting_another_tenants_gateway_is_a_404(api_client_for, admin_a, tenant_b):
+    theirs, _secret = gateway_create(tenant=tenant_b, name="Theirs", kind="jira")
+
+    response = api_client_for(admin_a).delete(f"/api/v1/gateways/{theirs.pk}/")
+
+    assert response.status_code == 404
+    assert response.json()["code"] == "not_found"
+    theirs.refresh_from_db()
+    assert theirs.revoked_at is None
+
+
+@pytest.mark.parametrize("who, status", [("anonymous", 401), ("member_a", 403), ("operator", 403)])
+def test_only_administrators_delete_gateways(api_client_for, cast, tenant_a, who, status):
+    gateway, _secret = gateway_create(tenant=tenant_a, name="Jira", kind="jira")
+
+    assert api_client_for(cast[who]).delete(f"/api/v1/gateways/{gateway.pk}/").status_code == status
+    gateway.refresh_from_db()
+    assert gateway.revoked_at is None

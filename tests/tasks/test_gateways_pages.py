@@ -81,3 +81,41 @@ def test_a_member_cannot_create_a_gateway(page_client_for, member_a, tenant_a):
 )
 def test_every_user_of_the_tenant_opens_the_gateways_page(page_client_for, cast, who, status):
     assert page_client_for(cast[who]).get("/gateways/").status_code == status
+
+
+def test_an_administrator_removes_a_gateway_and_it_shows_as_revoked(
+    page_client_for, admin_a, tenant_a
+):
+    apply_caps(tenant_a, gateways=1)
+    gateway, _secret = gateway_create(tenant=tenant_a, name="Old Jira", kind="jira")
+    client = page_client_for(admin_a)
+    assert f'action="/gateways/{gateway.pk}/remove/"' in client.get("/gateways/").content.decode()
+
+    response = client.post(f"/gateways/{gateway.pk}/remove/")
+
+    assert response.status_code == 302
+    gateway.refresh_from_db()
+    assert gateway.revoked_at is not None
+    page = client.get(response["Location"]).content.decode()
+    row = page.split(f'id="gateway-{gateway.pk}"')[1].split("</tr>")[0]
+    assert "Revoked" in row
+    assert "/remove/" not in row
+    assert "0 of 1" in page
+
+
+def test_a_member_sees_no_remove_button_and_cannot_remove(page_client_for, member_a, tenant_a):
+    gateway, _secret = gateway_create(tenant=tenant_a, name="Jira", kind="jira")
+    client = page_client_for(member_a)
+
+    assert "/remove/" not in client.get("/gateways/").content.decode()
+    assert client.post(f"/gateways/{gateway.pk}/remove/").status_code == 403
+    gateway.refresh_from_db()
+    assert gateway.revoked_at is None
+
+
+def test_another_tenants_gateway_cannot_be_removed(page_client_for, admin_a, tenant_b):
+    theirs, _secret = gateway_create(tenant=tenant_b, name="Theirs", kind="jira")
+
+    assert page_client_for(admin_a).post(f"/gateways/{theirs.pk}/remove/").status_code == 404
+    theirs.refresh_from_db()
+    assert theirs.revoked_at is None

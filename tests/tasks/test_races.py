@@ -16,7 +16,7 @@ from licensing.errors import CapReached
 from licensing.models import Tenant
 from tasks import guards
 from tasks.models import Gateway, Host, Task, TaskCounter
-from tasks.services import gateway_create, host_register, task_create
+from tasks.services import gateway_create, gateway_revoke, host_register, task_create
 from tests.tasks.caps_helpers import apply_caps, task_rows, tasks_used
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -160,6 +160,53 @@ def test_sixteen_threads_create_exactly_the_gateways_cap(tenant_a):
 
     assert created == 3
     assert Gateway.objects.filter(tenant=tenant_a).count() == 3
+
+
+def test_revokes_and_creates_racing_never_overshoot_the_gateways_cap(tenant_a):
+    apply_caps(tenant_a, gateways=3)
+    old = [gateway_create(tenant=tenant_a, name=f"old-{n}", kind="jira")[0] for n in range(3)]
+
+    def revoke_or_create(number: int) -> None:
+        if number < len(old):
+            gateway_revoke(gateway=old[number])
+        else:
+            gateway_create(tenant=tenant_a, name=f"gw-{number}", kind="webhook")
+
+    _in_threads(revoke_or_create, attempts_each=1)
+
+    registered = Gateway.objects.registered().filter(tenant=tenant_a)
+    assert registered.count() <= 3
+    assert not registered.filter(name__startswith="old-").exists()
+
+
+def test_a_revoke_takes_the_tenant_lock_a_create_takes(tenant_a, monkeypatch):
+    monkeypatch.setattr(guards, "LOCK_TIMEOUT", "200ms")
+    gateway, _secret = gateway_create(tenant=tenant_a, name="Jira", kind="jira")
+    holding, release = threading.Event(), threading.Event()
+
+    def hold_the_tenant_row() -> None:
+        from django.db import transaction
+
+        try:
+            with transaction.atomic():
+                Tenant.objects.select_for_update(no_key=True).get(pk=tenant_a.pk)
+                holding.set()
+                release.wait(timeout=30)
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=hold_the_tenant_row)
+    holder.start()
+    try:
+        assert holding.wait(timeout=30)
+        with pytest.raises(guards.CapCheckBusy):
+            gateway_revoke(gateway=gateway)
+    finally:
+        release.set()
+        holder.join()
+
+    gateway.refresh_from_db()
+    assert gateway.revoked_at is None
 
 
 def test_a_stuck_lock_holder_gives_a_clean_refusal_not_a_pile_up(tenant_a, monkeypatch):

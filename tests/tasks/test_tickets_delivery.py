@@ -9,8 +9,9 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from tasks.models import Ticket
+from tasks.services import gateway_revoke
 from tasks.ticket_api import MAX_DELIVERY_BYTES
-from tasks.tickets import ticket_receive
+from tasks.tickets import GatewayRevoked, ticket_receive
 from tests.factories import TenantFactory
 from tests.tasks.ticket_helpers import gateway_for
 
@@ -86,6 +87,31 @@ def test_a_missing_or_wrong_secret_is_401_and_stores_nothing(jira, authorization
     assert response.status_code == 401
     assert response["WWW-Authenticate"].startswith("Bearer")
     assert response.json()["code"] in {"not_authenticated", "authentication_failed"}
+    assert not Ticket.objects.exists()
+
+
+def test_a_revoked_gateway_is_refused_with_401_gateway_revoked_and_stores_nothing(jira):
+    gateway, secret = jira
+    deliver(gateway.pk, secret, TICKET)
+    gateway_revoke(gateway=gateway)
+
+    fresh = deliver(gateway.pk, secret, {**TICKET, "external_id": "INC-2"})
+    again = deliver(gateway.pk, secret, TICKET)
+
+    for response in (fresh, again):
+        assert response.status_code == 401
+        assert response.json()["code"] == "gateway_revoked"
+        assert "revoked" in response.json()["detail"]
+    assert list(Ticket.objects.values_list("external_id", flat=True)) == ["INC-1"]
+
+
+def test_a_delivery_that_races_the_revocation_stores_nothing(jira):
+    gateway, _secret = jira
+    gateway_revoke(gateway=gateway)  # after the delivery was authenticated with `gateway`
+
+    with pytest.raises(GatewayRevoked):
+        ticket_receive(gateway=gateway, external_id="INC-1", subject="Late")
+
     assert not Ticket.objects.exists()
 
 
