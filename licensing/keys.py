@@ -143,7 +143,7 @@ def _parse_jwks(content: bytes, path: Path) -> list[VerificationKey]:
             f'LICENSE_PUBLIC_KEYS={str(path)!r} is not a JWKS document ({{"keys": [...]}}).'
         ) from error
     keys = []
-    for entry in entries:
+    for number, entry in enumerate(entries, start=1):
         if not isinstance(entry, dict) or entry.get("use", "sig") != "sig":
             continue
         if "d" in entry:
@@ -157,12 +157,17 @@ def _parse_jwks(content: bytes, path: Path) -> list[VerificationKey]:
         # curve or an `alg` that does not fit the key type, ...).
         except (PyJWTError, ValueError, TypeError, KeyError) as error:
             raise ImproperlyConfigured(
-                f"LICENSE_PUBLIC_KEYS={str(path)!r}: the key {entry.get('kid')!r} cannot be read "
-                f"({error})."
+                f"LICENSE_PUBLIC_KEYS={str(path)!r}: the key {_jwks_entry_name(entry, number)} "
+                f"cannot be read ({error})."
             ) from error
         kid = entry.get("kid")
         keys.append(VerificationKey(_usable(key, path), kid if isinstance(kid, str) else None))
     return keys
+
+
+def _jwks_entry_name(entry: dict, number: int) -> str:
+    kid = entry.get("kid")
+    return repr(kid) if kid is not None else f"number {number} (no kid)"
 
 
 def _describe(key) -> str:
