@@ -12,6 +12,7 @@ from rest_framework.response import Response
 from licensing.tenancy import IsTenantAdmin, IsTenantMember, MemberReadsAdminWrites
 from tasks import services
 from tasks.models import Gateway, Host, Task
+from tasks.models.assets import TASK_DESCRIPTION_MAX_LENGTH
 
 REFUSAL = OpenApiResponse(
     description="Refused: `task_cap_reached` / `host_cap_reached` / `gateway_cap_reached` / "
@@ -59,7 +60,9 @@ class TaskSerializer(serializers.ModelSerializer):
 
 class TaskCreateSerializer(serializers.Serializer):
     title = serializers.CharField(max_length=300)
-    description = serializers.CharField(required=False, allow_blank=True, default="")
+    description = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=TASK_DESCRIPTION_MAX_LENGTH
+    )
     host = TenantHostField(required=False, allow_null=True, default=None)
 
 

@@ -40,6 +40,8 @@ from tasks.tickets import effective_every_minutes
 logger = logging.getLogger("tasks.engine")
 
 TITLE_LENGTH = Task._meta.get_field("title").max_length
+# A ticket's body may be longer than a task's description: the task gets its start.
+DESCRIPTION_LENGTH = Task._meta.get_field("description").max_length
 
 
 @dataclass
@@ -153,7 +155,7 @@ def _convert_ticket(ticket: Ticket, summary: PassSummary) -> None:
     task, refusal = _create_task(
         tenant=ticket.tenant,
         title=ticket.subject[:TITLE_LENGTH],
-        description=ticket.body,
+        description=ticket.body[:DESCRIPTION_LENGTH],
         source=Task.Source.GATEWAY,
         ticket=ticket,
     )
@@ -202,7 +204,7 @@ def _register_schedule(ticket: Ticket, *, now: datetime) -> Schedule:
         tenant_id=ticket.tenant_id,
         ticket=ticket,
         title=ticket.subject[:TITLE_LENGTH],
-        description=ticket.body,
+        description=ticket.body[:DESCRIPTION_LENGTH],
         every_minutes=every_minutes,
         next_run_at=now + timedelta(minutes=every_minutes),
     )

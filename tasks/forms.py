@@ -4,11 +4,16 @@ from django import forms
 
 from licensing.models import Tenant
 from tasks.models import Gateway, Host
+from tasks.models.assets import TASK_DESCRIPTION_MAX_LENGTH
 
 
 class TaskForm(forms.Form):
     title = forms.CharField(max_length=300)
-    description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}))
+    description = forms.CharField(
+        required=False,
+        max_length=TASK_DESCRIPTION_MAX_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
     host = forms.ModelChoiceField(
         queryset=Host.objects.none(), required=False, empty_label="No target host"
     )

@@ -61,6 +61,7 @@ LOCK_NOT_AVAILABLE = "55P03"
 DIVISION_BY_ZERO = "22012"
 COUNTER_CONSTRAINT = "task_counter_used_within_admitted_cap"
 
+
 class CapCheckBusy(DomainError):
     """The cap could not be checked in time because another writer holds the lock."""
 

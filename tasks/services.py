@@ -19,6 +19,7 @@ from licensing.models import Tenant
 from licensing.selectors import tenant_entitlements
 from tasks import guards
 from tasks.models import Gateway, Host, Task, Ticket
+from tasks.models.assets import TASK_DESCRIPTION_MAX_LENGTH
 
 
 def _required_text(field: str, value: str, *, max_length: int) -> str:
@@ -48,6 +49,9 @@ def _new_task(
 ) -> Task:
     """The validated, unsaved task both creation paths insert; `ValidationError` for bad input."""
     title = _required_text("title", title, max_length=300)
+    description = description or ""
+    if len(description) > TASK_DESCRIPTION_MAX_LENGTH:
+        raise ValidationError({"description": f"At most {TASK_DESCRIPTION_MAX_LENGTH} characters."})
     if source not in Task.Source.values:
         raise ValidationError({"source": f"{source!r} is not a task source."})
     if kind not in Task.Kind.values:
@@ -57,7 +61,7 @@ def _new_task(
     return Task(
         tenant=tenant,
         title=title,
-        description=description or "",
+        description=description,
         host=host,
         kind=kind,
         source=source,

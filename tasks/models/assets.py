@@ -56,6 +56,11 @@ class Gateway(models.Model):
         return self.name
 
 
+# A task's description is instructions for an agent, not a log dump; a ticket keeps its
+# whole body, and the engine cuts what it hands on to the task.
+TASK_DESCRIPTION_MAX_LENGTH = 10_000
+
+
 class UnguardedCreateRefused(DomainError):
     """A way of inserting tasks that cannot pass the cap guard (SPEC §3: `bulk_create` refuses)."""
 
@@ -94,7 +99,7 @@ class Task(models.Model):
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="tasks")
     title = models.CharField(max_length=300)
-    description = models.TextField(blank=True)
+    description = models.TextField(blank=True, max_length=TASK_DESCRIPTION_MAX_LENGTH)
     host = models.ForeignKey(
         Host, null=True, blank=True, on_delete=models.SET_NULL, related_name="tasks"
     )

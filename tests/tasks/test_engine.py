@@ -269,6 +269,19 @@ def test_the_database_refuses_a_schedule_under_5_minutes_but_not_off_a_5_minute_
         Schedule.objects.filter(pk=schedule.pk).update(every_minutes=4)
 
 
+def test_a_ticket_body_longer_than_a_task_description_is_cut_never_rejected(gateway):
+    body = "log line\n" * 2_000  # 18,000 characters
+    ticket = receive(gateway, "INC-1", body=body, recurrence={"every_minutes": 10})
+
+    run_pass()
+
+    ticket.refresh_from_db()
+    assert ticket.status == Ticket.Status.CONVERTED
+    assert ticket.body == body  # the ticket keeps all of it
+    assert ticket.task.description == body[:10_000]
+    assert ticket.schedule.description == body[:10_000]
+
+
 def test_a_rejected_recurring_ticket_registers_no_schedule(gateway, tenant_a):
     license_with(tenant_a, tasks_cap=0)
     receive(gateway, "INC-1", recurrence={"every_minutes": 5})

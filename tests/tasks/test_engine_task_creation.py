@@ -74,6 +74,7 @@ def test_with_an_expired_license_it_raises_license_expired(tenant_a):
         ({"title": "  "}, "This field is required."),
         ({"title": "x" * 301}, "At most 300 characters."),
         ({"kind": "weekly"}, "'weekly' is not a task kind."),
+        ({"description": "x" * 10_001}, "At most 10000 characters."),
     ],
 )
 def test_bad_input_is_refused_as_task_create_refuses_it(tenant_a, fields, message):

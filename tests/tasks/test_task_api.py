@@ -65,6 +65,26 @@ def test_a_missing_title_is_a_400_that_names_the_field(api_client_for, member_a)
     assert "title" in response.json()["errors"]
 
 
+def test_a_description_over_10000_characters_is_a_400_that_names_the_field(
+    api_client_for, member_a, tenant_a
+):
+    client = api_client_for(member_a)
+
+    too_long = client.post(
+        "/api/v1/tasks/", {"title": "t", "description": "x" * 10_001}, format="json"
+    )
+    longest = client.post(
+        "/api/v1/tasks/", {"title": "t", "description": "x" * 10_000}, format="json"
+    )
+
+    assert too_long.status_code == 400
+    body = too_long.json()
+    assert body["code"] == "invalid"
+    assert "10000 characters" in body["errors"]["description"][0]
+    assert longest.status_code == 201
+    assert task_rows(tenant_a) == tasks_used(tenant_a) == 1
+
+
 def test_another_tenants_host_is_not_a_valid_host(api_client_for, member_a, tenant_b):
     theirs = host_register(tenant=tenant_b, name="theirs")
 

@@ -40,6 +40,18 @@ def test_a_member_creates_a_task_from_the_form(page_client_for, member_a, tenant
     assert "Task “Restart nginx” created." in page
 
 
+def test_a_description_over_10000_characters_is_refused_on_the_form(
+    page_client_for, member_a, tenant_a
+):
+    response = page_client_for(member_a).post(
+        "/tasks/", {"title": "Long", "description": "x" * 10_001}
+    )
+
+    assert response.status_code == 200
+    assert "at most 10000 characters" in response.content.decode()
+    assert task_rows(tenant_a) == tasks_used(tenant_a) == 0
+
+
 def test_at_the_cap_the_form_shows_the_refusal_with_the_numbers(page_client_for, admin_a, tenant_a):
     apply_caps(tenant_a, tasks=2)
     create_tasks(tenant_a, 2)
