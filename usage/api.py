@@ -17,7 +17,14 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from licensing.tenancy import IsTenantAdmin
-from usage.buckets import BUCKET_SIZES, RangeRefused
+from usage.buckets import (
+    BOUNDS,
+    BUCKET_SIZES,
+    RANGE_OUT_OF_BOUNDS,
+    RangeRefused,
+    check_range,
+    in_bounds,
+)
 from usage.models import LlmModel, PricingPlan, UsageEvent
 from usage.selectors import Activity, activity, llm_model_list
 from usage.services import (
@@ -137,6 +144,8 @@ def _range_from(request, *, default_days: int = 30) -> tuple[datetime, datetime]
             raise RangeRefused(
                 f"{name} must be an ISO 8601 time with an offset, e.g. 2026-11-01T00:00:00+01:00."
             )
+        if not in_bounds(value):  # before the default start is computed from it
+            raise RangeRefused(f"{name}: {RANGE_OUT_OF_BOUNDS}")
         values[name] = value
     end = values.get("end") or timezone.now()
     start = values.get("start") or end - timedelta(days=default_days)
@@ -388,8 +397,7 @@ def export_rows(*, tenant, start: datetime, end: datetime):
     with `cost_status` "unattributed" (no ticket) or "unpriced" (no plan then). Text
     cells that a spreadsheet would run as a formula start with a `'`.
     """
-    if end <= start:
-        raise RangeRefused("The range ends before it starts: end must be after start.")
+    check_range(start, end)
     zone = tenant.zone
     models = {m.id: m for m in LlmModel.objects.filter(tenant=tenant)}
     plans = defaultdict(list)
@@ -512,11 +520,31 @@ class LlmModelInputSerializer(serializers.Serializer):
     provider = serializers.CharField(max_length=200)
 
 
+class PlanTimeField(serializers.DateTimeField):
+    """A plan's `effective_at`: refused with Tally's bounds when out of them (DRF would
+    say only "out of range", or fail converting a time near year 1 or 9999)."""
+
+    default_error_messages = {"bounds": f"A plan takes effect {BOUNDS}."}
+
+    def to_internal_value(self, value):
+        parsed = _iso_time(value) if isinstance(value, str) else None
+        if parsed is not None and parsed.tzinfo is not None and not in_bounds(parsed):
+            self.fail("bounds")
+        return super().to_internal_value(value)
+
+
+def _iso_time(text: str) -> datetime | None:
+    try:
+        return datetime.fromisoformat(text.strip())
+    except ValueError:
+        return None
+
+
 class PricingPlanInputSerializer(serializers.Serializer):
     input_per_million = serializers.DecimalField(max_digits=14, decimal_places=6, min_value=0)
     output_per_million = serializers.DecimalField(max_digits=14, decimal_places=6, min_value=0)
     cached_per_million = serializers.DecimalField(max_digits=14, decimal_places=6, min_value=0)
-    effective_at = serializers.DateTimeField(
+    effective_at = PlanTimeField(
         help_text="With an offset; on a quarter hour in UTC (…:00, :15, :30, :45); not "
         "before now (400 `pricing_plan_in_the_past`) unless before the model's first plan."
     )

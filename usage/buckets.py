@@ -26,10 +26,34 @@ MAX_BUCKETS = 2000
 _OFFSET_QUANTUM = 900
 
 
+# Every time Tally accepts (ranges, usage events, pricing plans) lies in [EARLIEST, LATEST].
+# No LLM usage predates 2000, and staying far from datetime's years 1 and 9999 means no
+# offset, bucket or day arithmetic can overflow (and Unix seconds are never negative).
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST = datetime(9000, 1, 1, tzinfo=UTC)
+BOUNDS = "between 2000-01-01 and 9000-01-01 (UTC)"
+RANGE_OUT_OF_BOUNDS = f"A range must lie {BOUNDS}: Tally keeps no usage outside those dates."
+
+
 class RangeRefused(DomainError):
     """A range or bucket the activity cannot be computed for (400)."""
 
     code = "invalid_range"
+
+
+def in_bounds(instant: datetime) -> bool:
+    """Whether an aware time lies in [EARLIEST, LATEST] (compared without arithmetic)."""
+    return EARLIEST <= instant <= LATEST
+
+
+def check_range(start: datetime, end: datetime) -> None:
+    """Raise RangeRefused for naive times, times out of bounds, or `end` not after `start`."""
+    if start.tzinfo is None or end.tzinfo is None:
+        raise RangeRefused("Give start and end as ISO 8601 times with an offset.")
+    if not (in_bounds(start) and in_bounds(end)):
+        raise RangeRefused(RANGE_OUT_OF_BOUNDS)
+    if end <= start:
+        raise RangeRefused("The range ends before it starts: end must be after start.")
 
 
 def auto_bucket(start: datetime, end: datetime) -> str:
@@ -101,13 +125,10 @@ class Buckets:
 def buckets_for(*, start: datetime, end: datetime, zone: ZoneInfo, bucket: str = "auto") -> Buckets:
     """The buckets of `[start, end)` in `zone`; `bucket` is "auto" or a key of BUCKET_SIZES.
 
-    Raises RangeRefused for naive times, `end` not after `start`, an unknown bucket,
-    or more than MAX_BUCKETS buckets.
+    Raises RangeRefused for naive times, times out of bounds, `end` not after `start`,
+    an unknown bucket, or more than MAX_BUCKETS buckets.
     """
-    if start.tzinfo is None or end.tzinfo is None:
-        raise RangeRefused("Give start and end as ISO 8601 times with an offset.")
-    if end <= start:
-        raise RangeRefused("The range ends before it starts: end must be after start.")
+    check_range(start, end)
     name = auto_bucket(start, end) if bucket in ("auto", "", None) else bucket
     if name not in BUCKET_SIZES:
         choices = ", ".join(["auto", *BUCKET_SIZES])

@@ -10,6 +10,7 @@ from django import forms
 from django.utils import timezone as django_timezone
 
 from licensing.errors import DomainError
+from usage.buckets import EARLIEST, LATEST, RANGE_OUT_OF_BOUNDS
 from usage.models import LlmModel, PricingPlan
 from usage.services import llm_model_create, pricing_plan_create
 
@@ -68,6 +69,12 @@ class ActivityQueryForm(forms.Form):
         data["mode"] = data.get("mode") or DEFAULT_MODE
         if data["range"] == "custom" and not (data.get("start") and data.get("end")):
             raise forms.ValidationError("A custom range needs both a start and an end date.")
+        # Checked here, before the end day is turned into the next midnight (no overflow).
+        first, last = EARLIEST.date(), LATEST.date() - timedelta(days=1)
+        if data["range"] == "custom" and not all(
+            first <= data[name] <= last for name in ("start", "end")
+        ):
+            raise forms.ValidationError(RANGE_OUT_OF_BOUNDS)
         return data
 
     def activity_query(self, *, zone: ZoneInfo, now: datetime) -> ActivityQuery:

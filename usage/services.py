@@ -12,6 +12,7 @@ from django.utils import timezone
 from licensing.errors import DomainError
 from licensing.models import Tenant
 from tasks.models import Task, Ticket
+from usage.buckets import BOUNDS, EARLIEST, in_bounds
 from usage.models import (
     GRAIN_SECONDS,
     MODEL_GRAINS,
@@ -131,6 +132,8 @@ def pricing_plan_create(
         prices[field] = price
     if not isinstance(effective_at, datetime) or timezone.is_naive(effective_at):
         errors["effective_at"] = ["Give the time the plan takes effect with its offset."]
+    elif not in_bounds(effective_at):
+        errors["effective_at"] = [f"A plan takes effect {BOUNDS}."]
     elif effective_at.timestamp() % GRAIN_SECONDS:
         errors["effective_at"] = [
             "A plan takes effect on a quarter hour in UTC (…:00, :15, :30 or :45, zero "
@@ -260,6 +263,8 @@ def _parse_events(tenant: Tenant, events: Sequence[Mapping]) -> list[_Event]:
         occurred_at = _parse_time(record.get("occurred_at"))
         if occurred_at is None:
             problems["occurred_at"] = "An ISO 8601 time with an offset is required."
+        elif occurred_at < EARLIEST:
+            problems["occurred_at"] = "Tally keeps usage from 2000-01-01 (UTC) on; this is earlier."
         elif occurred_at > latest:
             problems["occurred_at"] = "This time is more than a day in the future."
         model = record.get("model")
