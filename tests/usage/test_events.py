@@ -182,3 +182,12 @@ def test_two_concurrent_posts_of_the_same_batch_count_it_once(tenant_a, gpt):
     assert sum(outcome.created for outcome in outcomes) == 300
     assert UsageEvent.objects.filter(tenant=tenant_a).count() == 300
     assert _rollup_totals(tenant_a)[:2] == ({900}, {900})
+
+
+def test_an_event_before_1970_is_refused_so_no_rollup_grain_is_negative(tenant_a, gpt):
+    # Negative Unix seconds round one way in Python and the other in SQL: the floor
+    # (2000-01-01) keeps the live rollups and rollups_rebuild in agreement.
+    with pytest.raises(UsageRefused) as refused:
+        record(tenant_a, [event(datetime(1969, 12, 31, 23, 50, tzinfo=UTC), "gpt-4o")])
+    assert "2000-01-01" in refused.value.errors["events"]["0"]["occurred_at"][0]
+    assert not ModelRollup.objects.exists() and not UsageEvent.objects.exists()
