@@ -1,6 +1,8 @@
 """Errors Django answers outside the DRF views (no route, a crash): JSON `{"code", "detail"}`
 under /api/ (SPEC §6.1), the HTML pages everywhere else."""
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import is_valid_path
 from django.views import defaults
@@ -10,6 +12,21 @@ API_PREFIX = "/api/"
 
 def is_api_request(request: HttpRequest) -> bool:
     return request.path_info.startswith(API_PREFIX)
+
+
+def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """Django's own 400s (an oversized body, a suspicious request) before any view runs."""
+    if not is_api_request(request):
+        return defaults.bad_request(request, exception)
+    if isinstance(exception, RequestDataTooBig):
+        body = {
+            "code": "too_large",
+            "detail": f"The request body is over {settings.DATA_UPLOAD_MAX_MEMORY_SIZE:,} bytes, "
+            "the most Tally reads; send less at once.",
+        }
+    else:
+        body = {"code": "bad_request", "detail": "Tally could not read this request."}
+    return JsonResponse(body, status=400)
 
 
 def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:

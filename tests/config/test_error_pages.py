@@ -68,3 +68,32 @@ def test_a_server_error_on_a_page_is_html(page_client_for, admin_a):
     response = client.get("/fails/")
     assert response.status_code == 500
     assert response["Content-Type"].startswith("text/html")
+
+
+def test_an_api_body_over_the_upload_limit_is_a_json_400(api_client, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    response = api_client.post(
+        "/api/v1/tasks/", {"title": "t", "description": "x" * 2000}, format="json"
+    )
+    assert response.status_code == 400
+    assert response.json() == {
+        "code": "too_large",
+        "detail": "The request body is over 1,000 bytes, the most Tally reads; send less at once.",
+    }
+
+
+def test_a_page_body_over_the_upload_limit_keeps_the_html_400(page_client_for, admin_a, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    client = page_client_for(admin_a)
+    client.raise_request_exception = False
+    response = client.post("/tasks/", {"title": "t", "description": "x" * 2000})
+    assert response.status_code == 400
+    assert response["Content-Type"].startswith("text/html")
+
+
+def test_a_server_error_page_stands_alone(page_client_for, admin_a, settings):
+    """500.html renders without a request context: no navigation, nothing that could fail."""
+    from django.template.loader import render_to_string
+
+    html = render_to_string("500.html")
+    assert "Something went wrong" in html and "logged" in html

@@ -39,12 +39,6 @@ def test_a_license_applied_without_a_user_is_the_systems(vendor, tenant_a, admin
     assert row["applied_by"] is None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="templates/licensing/settings.html still reads license.applied_by.username; it "
-    "should show license.applied_by_name (outside this change's paths). Remove this mark "
-    "with that template change.",
-)
 def test_the_page_names_a_deleted_applier_not_system(
     vendor, tenant_a, admin_a, carol, page_client_for
 ):
