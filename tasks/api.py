@@ -180,7 +180,12 @@ class GatewayListCreateApi(generics.ListCreateAPIView):
             lambda: services.gateway_create(tenant=request.tenant, **data.validated_data)
         )
         gateway.secret = secret
-        return Response(GatewayCreatedSerializer(gateway).data, status=status.HTTP_201_CREATED)
+        return Response(
+            GatewayCreatedSerializer(gateway).data,
+            status=status.HTTP_201_CREATED,
+            # The answer holds the ingest secret: never kept by a client cache or a proxy.
+            headers={"Cache-Control": "no-store"},
+        )
 
 
 class GatewayDetailApi(generics.RetrieveDestroyAPIView):

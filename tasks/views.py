@@ -14,7 +14,10 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db.models import F
+from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from licensing.errors import DomainError, validation_sentence
@@ -140,12 +143,21 @@ def host_delete(request, pk: int):
     return redirect("hosts")
 
 
+# The session key holding a new gateway's secret between the create and the page showing it.
+NEW_GATEWAY_SESSION_KEY = "tasks.new_gateway"
+
+
+@never_cache  # the page may hold a secret: never kept by the browser or a proxy
 @members_read_staff_writes
 def gateway_list(request):
-    """The tenant's gateways; administrators create them, and see a new one's secret once."""
+    """The tenant's gateways; administrators create them, and see a new one's secret once.
+
+    Post/Redirect/Get: the create puts the secret in the session and redirects (303); the
+    page pops it, so it is shown once and a refresh never creates a second gateway.
+    """
     tenant = request.tenant
     form = GatewayForm(request.POST or None)
-    refusal = created = secret = None
+    refusal = None
     if request.method == "POST" and form.is_valid():
         result, refusal = _create(
             form,
@@ -154,9 +166,12 @@ def gateway_list(request):
             ),
         )
         if result is not None:
-            # Rendered in this response only, never stored: there is no page to come back to.
-            created, secret = result
-            form = GatewayForm()
+            gateway, secret = result
+            request.session[NEW_GATEWAY_SESSION_KEY] = {"id": gateway.pk, "secret": secret}
+            response = HttpResponseRedirect(reverse("gateways"))
+            response.status_code = 303  # See Other: the browser GETs the page, never re-POSTs
+            return response
+    created, secret = _pop_new_gateway(request) if request.method == "GET" else (None, None)
     context = {
         "form": form,
         # Registered first, then the revoked ones (kept, with their tickets).
@@ -169,6 +184,15 @@ def gateway_list(request):
         "usage": _usage(tenant, "gateways"),
     }
     return render(request, "tasks/gateways.html", context, status=403 if refusal else 200)
+
+
+def _pop_new_gateway(request) -> tuple[Gateway | None, str | None]:
+    """The gateway just created and its secret, taken out of the session (shown once)."""
+    new = request.session.pop(NEW_GATEWAY_SESSION_KEY, None)
+    if not isinstance(new, dict) or not request.user.is_staff:
+        return None, None
+    gateway = Gateway.objects.filter(pk=new.get("id"), tenant=request.tenant).first()
+    return (gateway, new.get("secret")) if gateway is not None else (None, None)
 
 
 @staff_required

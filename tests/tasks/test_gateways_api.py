@@ -19,6 +19,7 @@ def test_the_create_answer_holds_the_secret_and_the_list_never_does(
     response = client.post("/api/v1/gateways/", {"name": "Jira", "kind": "jira"}, format="json")
 
     assert response.status_code == 201
+    assert "no-store" in response["Cache-Control"]
     body = response.json()
     gateway = Gateway.objects.get(pk=body["id"], tenant=tenant_a)
     assert gateway.secret_hash == hashlib.sha256(body["secret"].encode()).hexdigest()

@@ -13,17 +13,33 @@ from tests.tasks.caps_helpers import apply_caps
 pytestmark = pytest.mark.django_db
 
 
-def test_creating_a_gateway_shows_its_secret_once(page_client_for, admin_a, tenant_a):
+def test_creating_a_gateway_redirects_and_shows_its_secret_once(page_client_for, admin_a, tenant_a):
     client = page_client_for(admin_a)
 
     response = client.post("/gateways/", {"name": "Jira", "kind": "jira"})
 
-    page = response.content.decode()
+    assert response.status_code == 303
+    assert response["Location"] == "/gateways/"
+    assert "data-secret" not in response.content.decode()
+    shown = client.get("/gateways/")
+    page = shown.content.decode()
     secret = re.search(r"<code class=\"mono\" data-secret>([^<]+)</code>", page).group(1)
     gateway = Gateway.objects.get(tenant=tenant_a)
     assert gateway.secret_hash == hashlib.sha256(secret.encode()).hexdigest()
     assert "shown only this once" in page
-    assert secret not in client.get("/gateways/").content.decode()
+    assert "no-store" in shown["Cache-Control"]
+    refreshed = client.get("/gateways/")
+    assert secret not in refreshed.content.decode()
+    assert "no-store" in refreshed["Cache-Control"]
+    assert Gateway.objects.filter(tenant=tenant_a).count() == 1
+
+
+def test_the_secret_is_kept_nowhere_once_shown(page_client_for, admin_a):
+    client = page_client_for(admin_a)
+    client.post("/gateways/", {"name": "Jira", "kind": "jira"})
+    secret = re.search(r"data-secret>([^<]+)<", client.get("/gateways/").content.decode()).group(1)
+
+    assert secret not in str(dict(client.session))
 
 
 def test_at_the_cap_creating_shows_the_refusal_with_the_numbers(page_client_for, admin_a, tenant_a):
