@@ -47,8 +47,14 @@ class UsageEventInputSerializer(serializers.Serializer):
     input_tokens = serializers.IntegerField(min_value=0, max_value=2**31 - 1, help_text="Uncached.")
     output_tokens = serializers.IntegerField(min_value=0, max_value=2**31 - 1)
     cached_tokens = serializers.IntegerField(min_value=0, max_value=2**31 - 1, required=False)
-    ticket = serializers.IntegerField(required=False, allow_null=True)
-    task = serializers.IntegerField(required=False, allow_null=True)
+    ticket = serializers.IntegerField(
+        required=False, allow_null=True, help_text="Left out: the task's ticket, if any."
+    )
+    task = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        help_text="With a ticket that is not the task's ticket: 400 on `ticket`.",
+    )
     consumer = serializers.CharField(required=False, allow_blank=True, max_length=200)
     succeeded = serializers.BooleanField(required=False, default=True)
 

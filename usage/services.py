@@ -190,7 +190,9 @@ def usage_events_record(*, tenant: Tenant, events: Sequence[Mapping]) -> EventsR
     Each record: `request_id` (str, idempotency key per tenant), `occurred_at` (aware
     datetime or ISO 8601 string with offset, at most a day ahead), `model` (the name of
     one of the tenant's models), `input_tokens`, `output_tokens`, `cached_tokens`
-    (ints, 0 <= n < 2^31, default 0), optional `ticket` and `task` (ids of the tenant's),
+    (ints, 0 <= n < 2^31, default 0), optional `ticket` and `task` (ids of the tenant's;
+    a record with only `task` takes the task's ticket, and one whose `ticket` is not its
+    task's ticket is refused),
     `consumer` (str), `succeeded` (bool, default true). A bad record raises
     UsageRefused naming its index and field; a request_id already stored is skipped
     (counted in `duplicates`), also when two batches race.
@@ -241,7 +243,11 @@ def _parse_events(tenant: Tenant, events: Sequence[Mapping]) -> list[_Event]:
         Ticket.objects.filter(tenant=tenant, id__in=ticket_ids).values_list("id", flat=True)
     )
     task_ids = {r.get("task") for r in records if r and _is_int(r.get("task"))}
-    tasks = set(Task.objects.filter(tenant=tenant, id__in=task_ids).values_list("id", flat=True))
+    # Each task's ticket comes in the same query: an agent that reports only its task
+    # is still working on the task's ticket, so its usage is costed (SPEC §5.1).
+    task_tickets = dict(
+        Task.objects.filter(tenant=tenant, id__in=task_ids).values_list("id", "ticket_id")
+    )
     latest = timezone.now() + FUTURE_TOLERANCE
     errors: dict[str, dict[str, list[str]]] = {}
     parsed: list[_Event] = []
@@ -278,10 +284,19 @@ def _parse_events(tenant: Tenant, events: Sequence[Mapping]) -> list[_Event]:
             if not _is_int(value) or not 0 <= value <= TOKENS_LIMIT:
                 problems[field] = f"A whole number from 0 to {TOKENS_LIMIT} is required."
             tokens[field] = value
-        for field, known in (("ticket", tickets), ("task", tasks)):
+        for field, known in (("ticket", tickets), ("task", task_tickets)):
             value = record.get(field)
             if value is not None and (not _is_int(value) or value not in known):
                 problems[field] = f"No {field} with this id in your tenant."
+        ticket, task = record.get("ticket"), record.get("task")
+        task_ticket = task_tickets.get(task) if _is_int(task) else None
+        if ticket is None:
+            ticket = task_ticket
+        elif task_ticket is not None and ticket != task_ticket and "ticket" not in problems:
+            problems["ticket"] = (
+                f"Task {task} belongs to ticket {task_ticket}, not {ticket}: "
+                "send the task's ticket or leave ticket out."
+            )
         consumer = record.get("consumer") or ""
         if not isinstance(consumer, str) or len(consumer) > 200:
             problems["consumer"] = "A consumer is a name of at most 200 characters."
@@ -296,8 +311,8 @@ def _parse_events(tenant: Tenant, events: Sequence[Mapping]) -> list[_Event]:
                 request_id=request_id,
                 occurred_at=occurred_at.astimezone(UTC),
                 model_id=models[model],
-                ticket_id=record.get("ticket"),
-                task_id=record.get("task"),
+                ticket_id=ticket,
+                task_id=task,
                 consumer=consumer,
                 succeeded=succeeded,
                 **tokens,

@@ -7,8 +7,10 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
+from tasks.services import task_create
 from tests.usage.usage_helpers import event, model_with_plan, record, ticket_for
 from usage.models import ConsumerRollup, ModelRollup, TicketRollup, UsageEvent
+from usage.selectors import activity
 from usage.services import UsageRefused, rollups_rebuild
 
 AT = datetime(2026, 11, 1, 10, 3, 27, tzinfo=UTC)
@@ -191,3 +193,57 @@ def test_an_event_before_1970_is_refused_so_no_rollup_grain_is_negative(tenant_a
         record(tenant_a, [event(datetime(1969, 12, 31, 23, 50, tzinfo=UTC), "gpt-4o")])
     assert "2000-01-01" in refused.value.errors["events"]["0"]["occurred_at"][0]
     assert not ModelRollup.objects.exists() and not UsageEvent.objects.exists()
+
+
+def _task(tenant, ticket=None):
+    return task_create(tenant=tenant, title="Clean the disk", source="gateway", ticket=ticket)
+
+
+def test_an_event_that_names_only_its_task_takes_the_tasks_ticket_and_is_costed(tenant_a, gpt):
+    ticket = ticket_for(tenant_a)
+    from_ticket, ad_hoc = _task(tenant_a, ticket), _task(tenant_a)
+
+    record(
+        tenant_a,
+        [
+            event(AT, "gpt-4o", request_id="on-task", task=from_ticket.id),
+            event(AT, "gpt-4o", request_id="ad-hoc", task=ad_hoc.id),
+            event(AT, "gpt-4o", request_id="both", task=from_ticket.id, ticket=ticket.id),
+        ],
+    )
+
+    stored = dict(UsageEvent.objects.values_list("request_id", "ticket_id"))
+    assert stored == {"on-task": ticket.id, "ad-hoc": None, "both": ticket.id}
+    result = activity(tenant=tenant_a, start=AT, end=AT + timedelta(hours=1), mode="cost")
+    assert result.top_tickets[0].tokens.total == 2 * 1500
+    assert result.unattributed[0].tokens.total == 1500
+
+
+def test_an_event_whose_ticket_is_not_its_tasks_ticket_is_refused(tenant_a, gpt):
+    task = _task(tenant_a, ticket_for(tenant_a, "INC-1"))
+    other = ticket_for(tenant_a, "INC-2")
+
+    with pytest.raises(UsageRefused) as refused:
+        record(
+            tenant_a,
+            [event(AT, "gpt-4o"), event(AT, "gpt-4o", task=task.id, ticket=other.id)],
+        )
+
+    [message] = refused.value.errors["events"]["1"]["ticket"]
+    assert message == (
+        f"Task {task.id} belongs to ticket {task.ticket_id}, not {other.id}: "
+        "send the task's ticket or leave ticket out."
+    )
+    assert refused.value.detail.startswith("Event 1, field ticket:")
+    assert not UsageEvent.objects.exists()
+
+
+def test_tasks_tickets_cost_no_query_per_event(tenant_a, gpt, django_assert_max_num_queries):
+    ticket = ticket_for(tenant_a)
+    tasks = [_task(tenant_a, ticket) for _ in range(3)]
+    record(tenant_a, [event(AT, "gpt-4o", task=tasks[0].id)])  # warm the caches
+
+    with django_assert_max_num_queries(9) as one:
+        record(tenant_a, [event(AT, "gpt-4o", task=tasks[0].id)])
+    with django_assert_max_num_queries(len(one)):
+        record(tenant_a, [event(AT, "gpt-4o", task=task.id) for task in tasks * 100])
