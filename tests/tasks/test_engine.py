@@ -3,7 +3,7 @@
 from datetime import timedelta
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.db import IntegrityError, transaction
 
 from tasks import engine
@@ -200,6 +200,26 @@ def test_a_failing_ticket_is_tried_once_per_pass_and_converted_once_it_works(
     monkeypatch.undo()
     assert run_pass().converted == 2
     assert tasks_used(tenant_a) == task_rows(tenant_a) == 6
+
+
+def test_run_engine_once_fails_with_the_units_left_undone_after_doing_the_rest(
+    gateway, tenant_a, monkeypatch, caplog
+):
+    poison, healthy = receive(gateway, "INC-1"), receive(gateway, "INC-2")
+    fail_for(monkeypatch, {poison.pk})
+
+    with caplog.at_level("INFO", logger="tasks.engine"), pytest.raises(CommandError) as failed:
+        call_command("run_engine", "--once")
+
+    assert failed.value.returncode == 1
+    assert f"ticket {poison.pk}" in str(failed.value)
+    assert f"ticket {poison.pk} failed; left for the next pass" in caplog.text
+    healthy.refresh_from_db()
+    assert healthy.status == Ticket.Status.CONVERTED
+    monkeypatch.undo()
+    call_command("run_engine", "--once")  # nothing fails: exits 0
+    poison.refresh_from_db()
+    assert poison.status == Ticket.Status.CONVERTED
 
 
 def test_a_busy_cap_check_leaves_the_ticket_pending_instead_of_rejecting_it(

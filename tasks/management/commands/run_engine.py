@@ -2,7 +2,7 @@ import logging
 import signal
 import threading
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError, connection
 
 from tasks.engine import run_pass
@@ -19,7 +19,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument(
-            "--once", action="store_true", help="Process what is due now, then exit."
+            "--once",
+            action="store_true",
+            help="Process what is due now, then exit: status 1 if any ticket or schedule failed.",
         )
         parser.add_argument(
             "--retry-rejected",
@@ -41,7 +43,13 @@ class Command(BaseCommand):
         if retry_rejected:
             logger.info("%s rejected tickets put back to pending", tickets_retry_rejected())
         if once:
-            run_pass()
+            failed = run_pass().failed  # each failure is logged with its traceback
+            if failed:
+                # A cron job or CI step must see that work was left undone: exit status 1.
+                raise CommandError(
+                    f"{len(failed)} units failed and were left for the next pass: "
+                    f"{', '.join(failed)}."
+                )
             return
 
         stop = threading.Event()
