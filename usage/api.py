@@ -527,16 +527,27 @@ class LlmModelInputSerializer(serializers.Serializer):
 
 
 class PlanTimeField(serializers.DateTimeField):
-    """A plan's `effective_at`: refused with Tally's bounds when out of them (DRF would
-    say only "out of range", or fail converting a time near year 1 or 9999)."""
+    """A plan's `effective_at` as sent: ISO 8601 with an offset, within Tally's bounds.
 
-    default_error_messages = {"bounds": f"A plan takes effect {BOUNDS}."}
+    DRF would read a naive time in the server's zone (so the service's own "with its
+    offset" check never sees it) and say only "out of range" near year 1 or 9999.
+    `default_timezone=None` is no answer: it would make aware times naive.
+    """
+
+    default_error_messages = {
+        "naive": "Give the time with its offset, e.g. 2026-12-01T00:00:00+01:00.",
+        "bounds": f"A plan takes effect {BOUNDS}.",
+    }
 
     def to_internal_value(self, value):
         parsed = _iso_time(value) if isinstance(value, str) else None
-        if parsed is not None and parsed.tzinfo is not None and not in_bounds(parsed):
+        if parsed is None:
+            self.fail("invalid", format="ISO 8601 with an offset")
+        if parsed.tzinfo is None:
+            self.fail("naive")
+        if not in_bounds(parsed):
             self.fail("bounds")
-        return super().to_internal_value(value)
+        return super().to_internal_value(parsed)
 
 
 def _iso_time(text: str) -> datetime | None:

@@ -154,8 +154,23 @@ class PricingPlanForm(forms.Form):
 
     def clean_effective_at(self) -> datetime:
         # Typed as the tenant's wall-clock time, whatever zone the server runs in.
-        value = self.cleaned_data["effective_at"]
-        return django_timezone.make_naive(value).replace(tzinfo=self.tenant.zone)
+        wall = django_timezone.make_naive(self.cleaned_data["effective_at"])
+        zone = self.tenant.zone
+        earlier, later = wall.replace(tzinfo=zone, fold=0), wall.replace(tzinfo=zone, fold=1)
+        if earlier.utcoffset() != later.utcoffset():
+            # A daylight-saving change: the wall time was skipped or happens twice. Either
+            # guess would move the plan by an hour without a word, so ask for another time.
+            shown = f"{wall:%Y-%m-%d %H:%M} "
+            if earlier.astimezone(UTC).astimezone(zone).replace(tzinfo=None) != wall:
+                raise forms.ValidationError(
+                    f"{shown}does not exist in {zone.key}: the clocks go forward over it that "
+                    "day. Choose another time."
+                )
+            raise forms.ValidationError(
+                f"{shown}happens twice in {zone.key}: the clocks go back over it that day. "
+                "Choose a time outside that hour."
+            )
+        return earlier
 
     def save(self) -> PricingPlan:
         return pricing_plan_create(**self.cleaned_data)

@@ -200,3 +200,51 @@ def test_a_plan_in_the_past_is_refused_with_the_earliest_time_allowed(
     assert "2026-06-01 10:30 (Europe/Paris)" in message  # 08:30 UTC, the next quarter hour
     assert "cannot take effect in the past" in response.content.decode()
     assert PricingPlan.objects.filter(model=model).count() == 1
+
+
+@pytest.mark.parametrize(
+    ("typed", "message"),
+    [
+        (
+            "2026-03-29T02:30",
+            "2026-03-29 02:30 does not exist in Europe/Paris: the clocks go forward over it "
+            "that day. Choose another time.",
+        ),
+        (
+            "2026-10-25T02:30",
+            "2026-10-25 02:30 happens twice in Europe/Paris: the clocks go back over it that "
+            "day. Choose a time outside that hour.",
+        ),
+    ],
+)
+def test_a_local_time_that_does_not_exist_or_happens_twice_is_refused(
+    tenant_a, admin_a, page_client_for, typed, message
+):
+    tenant_a.timezone = "Europe/Paris"
+    tenant_a.save()
+    model = llm_model_create(tenant=tenant_a, name="claude-sonnet", provider="Anthropic")
+
+    response = page_client_for(admin_a).post(
+        "/usage/models/", _plan_post(model, effective_at=typed)
+    )
+
+    assert response.status_code == 400
+    assert response.context["plan_form"].errors["effective_at"] == [message]
+    assert not PricingPlan.objects.exists()
+
+
+def test_the_hours_around_a_clock_change_are_taken_as_typed(tenant_a, admin_a, page_client_for):
+    tenant_a.timezone = "Europe/Paris"
+    tenant_a.save()
+    model = llm_model_create(tenant=tenant_a, name="claude-sonnet", provider="Anthropic")
+    client = page_client_for(admin_a)
+
+    for typed in ("2026-10-25T03:00", "2026-10-25T01:45", "2026-03-29T03:00"):
+        response = client.post("/usage/models/", _plan_post(model, effective_at=typed))
+        assert response.status_code == 302
+
+    assert sorted(PricingPlan.objects.values_list("effective_at", flat=True)) == [
+        datetime(2026, 3, 29, 1, 0, tzinfo=UTC),
+        datetime(2026, 10, 24, 23, 45, tzinfo=UTC),
+        datetime(2026, 10, 25, 2, 0, tzinfo=UTC),
+    ]

@@ -162,3 +162,33 @@ def test_the_openapi_schema_lists_the_usage_endpoints(admin_a, api_client_for):
         "/api/v1/models/{model_id}/pricing/",
     ):
         assert path in schema["paths"]
+
+
+@pytest.mark.parametrize(
+    ("effective_at", "status"),
+    [
+        ("2030-01-01T00:00:00", 400),
+        ("2030-01-01 00:00", 400),
+        ("2030-01-01T00:00:00Z", 201),
+        ("2030-01-01T01:00:00+01:00", 201),
+    ],
+)
+def test_a_pricing_plan_time_must_carry_its_offset(
+    admin_a, tenant_a, api_client_for, effective_at, status
+):
+    model = LlmModel.objects.create(tenant=tenant_a, name="m", provider="p")
+    plan = {
+        "input_per_million": "1",
+        "output_per_million": "1",
+        "cached_per_million": "1",
+        "effective_at": effective_at,
+    }
+    response = api_client_for(admin_a).post(
+        f"/api/v1/models/{model.id}/pricing/", plan, format="json"
+    )
+    assert response.status_code == status
+    if status == 400:
+        assert "offset" in response.json()["errors"]["effective_at"][0]
+        assert not model.pricing_plans.exists()
+    else:
+        assert model.pricing_plans.get().effective_at == datetime(2030, 1, 1, tzinfo=UTC)
