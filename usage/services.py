@@ -193,7 +193,7 @@ def usage_events_record(*, tenant: Tenant, events: Sequence[Mapping]) -> EventsR
     (ints, 0 <= n < 2^31, default 0), optional `ticket` and `task` (ids of the tenant's;
     a record with only `task` takes the task's ticket, and one whose `ticket` is not its
     task's ticket is refused),
-    `consumer` (str), `succeeded` (bool, default true). A bad record raises
+    `consumer` (str, or null), `succeeded` (bool, default true). A bad record raises
     UsageRefused naming its index and field; a request_id already stored is skipped
     (counted in `duplicates`), also when two batches race.
     """
@@ -297,9 +297,10 @@ def _parse_events(tenant: Tenant, events: Sequence[Mapping]) -> list[_Event]:
                 f"Task {task} belongs to ticket {task_ticket}, not {ticket}: "
                 "send the task's ticket or leave ticket out."
             )
-        consumer = record.get("consumer") or ""
+        consumer = record.get("consumer")
+        consumer = "" if consumer is None else consumer  # null or left out: none given
         if not isinstance(consumer, str) or len(consumer) > 200:
-            problems["consumer"] = "A consumer is a name of at most 200 characters."
+            problems["consumer"] = "A consumer is a name (a string) of at most 200 characters."
         succeeded = record.get("succeeded", True)
         if not isinstance(succeeded, bool):
             problems["succeeded"] = "true or false."

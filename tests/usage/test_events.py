@@ -77,6 +77,10 @@ BAD_FIELDS = [
     ("ticket", 999999),
     ("task", 999999),
     ("consumer", "x" * 201),
+    ("consumer", 0),
+    ("consumer", False),
+    ("consumer", []),
+    ("consumer", {}),
     ("succeeded", "yes"),
     ("colour", "blue"),
 ]
@@ -247,3 +251,13 @@ def test_tasks_tickets_cost_no_query_per_event(tenant_a, gpt, django_assert_max_
         record(tenant_a, [event(AT, "gpt-4o", task=tasks[0].id)])
     with django_assert_max_num_queries(len(one)):
         record(tenant_a, [event(AT, "gpt-4o", task=task.id) for task in tasks * 100])
+
+
+def test_a_consumer_left_out_or_null_is_stored_as_none_given(tenant_a, gpt):
+    absent = event(AT, "gpt-4o", request_id="absent")
+    record(tenant_a, [absent, event(AT, "gpt-4o", request_id="null", consumer=None)])
+
+    assert dict(UsageEvent.objects.values_list("request_id", "consumer")) == {
+        "absent": "",
+        "null": "",
+    }
