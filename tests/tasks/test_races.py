@@ -7,10 +7,11 @@ lifetime counter equals the rows.
 
 import multiprocessing
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import pytest
-from django.db import close_old_connections, connection, connections
+from django.db import close_old_connections, connection, connections, transaction
 
 from licensing.errors import CapReached
 from licensing.models import Tenant
@@ -179,31 +180,37 @@ def test_revokes_and_creates_racing_never_overshoot_the_gateways_cap(tenant_a):
     assert not registered.filter(name__startswith="old-").exists()
 
 
-def test_a_revoke_takes_the_tenant_lock_a_create_takes(tenant_a, monkeypatch):
-    monkeypatch.setattr(guards, "LOCK_TIMEOUT", "200ms")
-    gateway, _secret = gateway_create(tenant=tenant_a, name="Jira", kind="jira")
+@contextmanager
+def _held_by_another_transaction(lock: Callable[[], object]) -> Iterator[None]:
+    """Run the block while another thread's transaction holds the row lock `lock` takes."""
     holding, release = threading.Event(), threading.Event()
 
-    def hold_the_tenant_row() -> None:
-        from django.db import transaction
-
+    def hold() -> None:
         try:
             with transaction.atomic():
-                Tenant.objects.select_for_update(no_key=True).get(pk=tenant_a.pk)
+                lock()
                 holding.set()
                 release.wait(timeout=30)
         finally:
             connection.close()
 
-    holder = threading.Thread(target=hold_the_tenant_row)
+    holder = threading.Thread(target=hold)
     holder.start()
     try:
         assert holding.wait(timeout=30)
-        with pytest.raises(guards.CapCheckBusy):
-            gateway_revoke(gateway=gateway)
+        yield
     finally:
         release.set()
         holder.join()
+
+
+def test_a_revoke_takes_the_tenant_lock_a_create_takes(tenant_a, monkeypatch):
+    monkeypatch.setattr(guards, "LOCK_TIMEOUT", "200ms")
+    gateway, _secret = gateway_create(tenant=tenant_a, name="Jira", kind="jira")
+
+    tenant_row = Tenant.objects.select_for_update(no_key=True).filter(pk=tenant_a.pk)
+    with _held_by_another_transaction(tenant_row.get), pytest.raises(guards.CapCheckBusy):
+        gateway_revoke(gateway=gateway)
 
     gateway.refresh_from_db()
     assert gateway.revoked_at is None
@@ -213,28 +220,13 @@ def test_a_stuck_lock_holder_gives_a_clean_refusal_not_a_pile_up(tenant_a, monke
     monkeypatch.setattr(guards, "LOCK_TIMEOUT", "200ms")
     apply_caps(tenant_a, tasks=TASKS_CAP)
     task_create(tenant=tenant_a, title="Creates the counter row", source=Task.Source.API)
-    holding, release = threading.Event(), threading.Event()
 
-    def hold_the_counter_row() -> None:
-        from django.db import transaction
-
-        try:
-            with transaction.atomic():
-                TaskCounter.objects.select_for_update().get(tenant=tenant_a)
-                holding.set()
-                release.wait(timeout=30)
-        finally:
-            connection.close()
-
-    holder = threading.Thread(target=hold_the_counter_row)
-    holder.start()
-    try:
-        assert holding.wait(timeout=30)
-        with pytest.raises(guards.CapCheckBusy) as refused:
-            task_create(tenant=tenant_a, title="Waits on the stuck holder", source="api")
-    finally:
-        release.set()
-        holder.join()
+    counter_row = TaskCounter.objects.select_for_update().filter(tenant=tenant_a)
+    with (
+        _held_by_another_transaction(counter_row.get),
+        pytest.raises(guards.CapCheckBusy) as refused,
+    ):
+        task_create(tenant=tenant_a, title="Waits on the stuck holder", source="api")
 
     assert refused.value.as_dict()["code"] == "cap_check_busy"
     assert task_rows(tenant_a) == tasks_used(tenant_a) == 1
