@@ -55,7 +55,9 @@ class UsageEventInputSerializer(serializers.Serializer):
         allow_null=True,
         help_text="With a ticket that is not the task's ticket: 400 on `ticket`.",
     )
-    consumer = serializers.CharField(required=False, allow_blank=True, max_length=200)
+    consumer = serializers.CharField(
+        required=False, allow_blank=True, allow_null=True, max_length=200
+    )
     succeeded = serializers.BooleanField(required=False, default=True)
 
 

@@ -7,6 +7,7 @@ import pytest
 import time_machine
 
 from tests.factories import TenantFactory
+from tests.usage.usage_helpers import model_with_plan
 from usage.models import LlmModel, PricingPlan
 from usage.services import llm_model_create, pricing_plan_create
 
@@ -180,14 +181,8 @@ def test_a_plan_in_the_past_is_refused_with_the_earliest_time_allowed(
 ):
     tenant_a.timezone = "Europe/Paris"
     tenant_a.save()
-    model = llm_model_create(tenant=tenant_a, name="claude-sonnet", provider="Anthropic")
-    pricing_plan_create(
-        model=model,
-        input_per_million=Decimal("3"),
-        output_per_million=Decimal("15"),
-        cached_per_million=Decimal("0.3"),
-        effective_at=datetime(2026, 1, 1, tzinfo=UTC),
-    )
+    january = datetime(2026, 1, 1, tzinfo=UTC)
+    model = model_with_plan(tenant_a, "claude-sonnet", effective_at=january)
 
     with time_machine.travel(datetime(2026, 6, 1, 8, 20, tzinfo=UTC), tick=False):
         response = page_client_for(admin_a).post(

@@ -12,6 +12,7 @@ from tests.usage.usage_helpers import (
     event,
     model_with_plan,
     plan,
+    post_plan,
     record,
     scheduled_plan,
     ticket_for,
@@ -181,16 +182,7 @@ def test_a_refused_back_dated_plan_changes_neither_activity_nor_the_export(
         return shown["totals"]["cost"]["total"], [row["cost_usd"] for row in rows]
 
     assert costs() == ("1", ["1"])
-    response = client.post(
-        f"/api/v1/models/{model.id}/pricing/",
-        {
-            "input_per_million": "50",
-            "output_per_million": "50",
-            "cached_per_million": "50",
-            "effective_at": "2026-11-28T10:00:00+00:00",
-        },
-        format="json",
-    )
+    response = post_plan(client, model, "2026-11-28T10:00:00+00:00", price="50")
     assert response.status_code == 400
     body = response.json()
     assert body["code"] == "pricing_plan_in_the_past"

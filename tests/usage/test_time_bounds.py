@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from tests.usage.usage_helpers import event, model_with_plan, plan, record
+from tests.usage.usage_helpers import event, model_with_plan, plan, post_plan, record
 from usage.buckets import RangeRefused, buckets_for
 from usage.models import ModelRollup, PricingPlan, UsageEvent
 from usage.selectors import activity
@@ -143,16 +143,7 @@ def test_a_pricing_plan_out_of_bounds_is_refused_on_effective_at(tenant_a, effec
 def test_the_api_refuses_a_pricing_plan_out_of_bounds(tenant_a, admin_a, api_client_for):
     model = llm_model_create(tenant=tenant_a, name="gpt", provider="P")
 
-    response = api_client_for(admin_a).post(
-        f"/api/v1/models/{model.id}/pricing/",
-        {
-            "input_per_million": "1",
-            "output_per_million": "1",
-            "cached_per_million": "1",
-            "effective_at": "0001-01-01T00:00:00+01:00",
-        },
-        format="json",
-    )
+    response = post_plan(api_client_for(admin_a), model, "0001-01-01T00:00:00+01:00")
 
     assert response.status_code == 400
     assert BOUNDS in response.json()["errors"]["effective_at"][0]

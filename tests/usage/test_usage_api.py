@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from tests.usage.usage_helpers import event, model_with_plan, ticket_for
+from tests.usage.usage_helpers import event, model_with_plan, post_plan, ticket_for
 from usage.models import LlmModel, UsageEvent
 
 AT = datetime(2026, 11, 1, 10, 0, tzinfo=UTC)
@@ -177,15 +177,7 @@ def test_a_pricing_plan_time_must_carry_its_offset(
     admin_a, tenant_a, api_client_for, effective_at, status
 ):
     model = LlmModel.objects.create(tenant=tenant_a, name="m", provider="p")
-    plan = {
-        "input_per_million": "1",
-        "output_per_million": "1",
-        "cached_per_million": "1",
-        "effective_at": effective_at,
-    }
-    response = api_client_for(admin_a).post(
-        f"/api/v1/models/{model.id}/pricing/", plan, format="json"
-    )
+    response = post_plan(api_client_for(admin_a), model, effective_at)
     assert response.status_code == status
     if status == 400:
         assert "offset" in response.json()["errors"]["effective_at"][0]

@@ -37,6 +37,16 @@ def plan(model, prices, effective_at):
     )
 
 
+def post_plan(client, model, effective_at: str, price: str = "1"):
+    """POST /api/v1/models/<id>/pricing/ with one price for every kind of token."""
+    prices = dict.fromkeys(("input_per_million", "output_per_million", "cached_per_million"), price)
+    return client.post(
+        f"/api/v1/models/{model.id}/pricing/",
+        {**prices, "effective_at": effective_at},
+        format="json",
+    )
+
+
 def scheduled_plan(model, prices, effective_at):
     """A price change created a day before it takes effect, as the service requires of a
     plan that follows the model's first one (a plan never takes effect in the past)."""
