@@ -94,16 +94,17 @@ def _subquery(rows: QuerySet) -> Subquery:
 def tenant_usage(tenant: Tenant) -> dict[str, int]:
     """Used per dimension in one query: hosts and gateways registered now, tasks ever created."""
 
-    def count_of(name: str) -> Subquery:
-        rows = _related_model(name).objects.filter(tenant=OuterRef("pk")).order_by()
+    def count_of(registered: QuerySet) -> Subquery:
+        rows = registered.filter(tenant=OuterRef("pk")).order_by()
         return _subquery(rows.values("tenant").annotate(n=Count("pk")).values("n"))
 
     lifetime_tasks = _related_model("task_counter").objects.filter(tenant=OuterRef("pk"))
     row = (
         Tenant.objects.filter(pk=tenant.pk)
         .annotate(
-            hosts_used=count_of("hosts"),
-            gateways_used=count_of("gateways"),
+            hosts_used=count_of(_related_model("hosts").objects.all()),
+            # A revoked gateway stays (its tickets are kept) but is no longer registered.
+            gateways_used=count_of(_related_model("gateways").objects.registered()),
             # No counter row yet: no task was ever created.
             tasks_used=_subquery(lifetime_tasks.values("used")[:1]),
         )

@@ -84,3 +84,24 @@ def test_the_admin_offers_no_delete_that_could_only_fail(page_client_for, operat
     assert 'value="revoke_gateways"' in list_page
     assert response.status_code == 403
     assert Gateway.objects.filter(pk=gateway.pk).exists()
+
+
+def test_the_plan_card_and_the_license_api_count_what_the_guard_counts(
+    tenant_a, admin_a, api_client_for
+):
+    """One notion of "registered": a revoked gateway is used nowhere, not only in the guard."""
+    from licensing.selectors import tenant_usage
+    from usage.plan import plan_usage
+
+    apply_caps(tenant_a, gateways=3)
+    kept, _secret = gateway_create(tenant=tenant_a, name="Jira", kind="jira")
+    revoked, _secret = gateway_create(tenant=tenant_a, name="Old", kind="webhook")
+    gateway_revoke(gateway=revoked)
+
+    assert dimension_used(tenant_a, "gateways") == 1
+    assert tenant_usage(tenant_a)["gateways"] == 1
+    plan = plan_usage(tenant_a).dimensions
+    gateways = next(row for row in plan if row.dimension == "gateways")
+    assert gateways.used == 1
+    license_api = api_client_for(admin_a).get("/api/v1/license/").json()
+    assert license_api["usage"]["gateways"]["used"] == 1
