@@ -61,6 +61,15 @@ RAW_ASYNC_SQL = ", set_config('synchronous_commit', 'off', true)"
 RAW_FLUSH_SQL = "SELECT pg_logical_emit_message(true, 'tally.task_created', '')"
 
 
+def raw_message(phase: str) -> str:
+    """The guard's message in raw SQL, as `tasks.guards` sends it: BEGIN, the statements,
+    COMMIT without waiting for the flush, then the wait; or a variant."""
+    if phase == "raw fsync-in-lock":  # one implicit transaction, its commit waits for fsync
+        return RAW_MESSAGE_SQL.format(asynchronous="")
+    message = f"BEGIN; {RAW_MESSAGE_SQL.format(asynchronous=RAW_ASYNC_SQL)}; COMMIT"
+    return message if phase == "raw no-wait" else f"{message}; {RAW_FLUSH_SQL}"
+
+
 def ensure_database(url: str) -> None:
     import psycopg
 
@@ -136,18 +145,15 @@ def worker(phase: str, url: str, tenant_id: int, start_at: float, seconds: float
         # message, run by the server as one implicit transaction.
         raw = psycopg.connect(url, autocommit=True, cursor_factory=psycopg.ClientCursor)
         cursor = raw.cursor()
-        in_lock = phase == "raw fsync-in-lock"
-        wait = phase == "raw"
-        message = RAW_MESSAGE_SQL.format(asynchronous="" if in_lock else RAW_ASYNC_SQL)
+        message = raw_message(phase)
         license_id, cap, expires_at = cursor.execute(RAW_LICENSE_SQL, [tenant_id]).fetchone()
         params = [license_id, tenant_id, cap, expires_at, tenant_id, tenant_id, cap]
 
         def create_one() -> None:
             try:
                 cursor.execute(message, params)
-                if wait:
-                    cursor.execute(RAW_FLUSH_SQL)
             except psycopg.errors.CheckViolation:
+                cursor.execute("ROLLBACK")
                 raise CapReached("tasks", used=cap, cap=cap) from None
 
     else:

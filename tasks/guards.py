@@ -22,8 +22,8 @@ commit; the entitlements are read before the transaction. Two ways in, one rule:
 Durability: every later writer of the counter waits for the commit before it, so if that
 commit waited for the WAL flush inside the lock, one tenant's creations would queue behind
 one fsync each. Instead the message commits with `synchronous_commit = off` (the row lock
-is released as soon as the commit is recorded) and `task_create` then waits, outside the
-lock, for the WAL to be flushed past that commit before it returns (`_wait_until_durable`):
+is released as soon as the commit is recorded) and the same message then waits, outside
+the lock, for the WAL to be flushed past that commit before `task_create` returns:
 the flushes of concurrent creations are grouped as for plain inserts, and an acknowledged
 task is never lost. A crash before that flush loses the unacknowledged task together with
 its count (the counter still equals the rows). TASK_CAP_ASYNC_COMMIT=true skips the wait:
@@ -44,10 +44,11 @@ from django.db import (
     router,
     transaction,
 )
-from django.db.models import F
+from django.db.models import F, Field
 from django.db.models.signals import post_save, pre_save
 from django.db.models.sql import InsertQuery
 from django.utils import timezone
+from psycopg.pq import TransactionStatus
 
 from licensing.errors import CapReached, DomainError, LicenseExpired
 from licensing.models import License, Tenant
@@ -129,16 +130,41 @@ def _counter_upsert_sql(connection) -> str:
     )
 
 
-def _task_insert_sql(task: Task, connection) -> tuple[str, list]:
-    """The task's INSERT ... RETURNING id as the ORM would send it (same compiler, same values)."""
+def _task_insert_fields() -> list[Field]:
     meta = Task._meta
-    fields = [f for f in meta.local_concrete_fields if f is not meta.auto_field and not f.generated]
+    return [f for f in meta.local_concrete_fields if f is not meta.auto_field and not f.generated]
+
+
+def _compiled_task_insert(task: Task, connection) -> tuple[str, list]:
+    """The task's INSERT ... RETURNING id as the ORM's own insert compiler writes it."""
     query = InsertQuery(Task)
-    query.insert_values(fields, [task])
+    query.insert_values(_task_insert_fields(), [task])
     compiler = query.get_compiler(connection=connection)
-    compiler.returning_fields = meta.db_returning_fields
+    compiler.returning_fields = Task._meta.db_returning_fields
     ((sql, params),) = compiler.as_sql()
     return sql, list(params)
+
+
+# The compiled INSERT's text per database: the same for every task (one placeholder per
+# field), so it is compiled once and only the values are prepared per task, as the
+# compiler prepares them (pre_save, then get_db_prep_save).
+_TASK_INSERT_SQL: dict[str, str] = {}
+
+
+def _task_insert_sql(task: Task, connection) -> tuple[str, list]:
+    """The task's INSERT ... RETURNING id as the ORM would send it (same text, same values)."""
+    fields = _task_insert_fields()
+    values = [field.pre_save(task, add=True) for field in fields]
+    if any(hasattr(value, "resolve_expression") for value in values):
+        return _compiled_task_insert(task, connection)  # an expression: its own SQL
+    if connection.alias not in _TASK_INSERT_SQL:
+        # Compiled from a blank task: compiling runs pre_save, which must not touch `task`.
+        _TASK_INSERT_SQL[connection.alias], _params = _compiled_task_insert(Task(), connection)
+    params = [
+        field.get_db_prep_save(value, connection)
+        for field, value in zip(fields, values, strict=True)
+    ]
+    return _TASK_INSERT_SQL[connection.alias], params
 
 
 class _StaleEntitlements(Exception):
@@ -181,62 +207,71 @@ def _license_check_sql(tenant_id: int, entitlements: Entitlements, connection) -
     return sql, [license.pk, tenant_id, active, license.tasks_cap, license.expires_at]
 
 
-def _insert_and_count(task: Task, *, entitlements: Entitlements, connection) -> None:
-    """Send the license check, the task's insert and its count as ONE message.
+# A transactional WAL record (a no-op outside logical decoding) committed with the session's
+# synchronous_commit (on): its commit flushes the WAL up to itself, so past the task's
+# commit record just before it. PostgreSQL lets every role execute it by default.
+WAL_FLUSH_SQL = "SELECT pg_logical_emit_message(true, 'tally.task_created', '')"
 
-    Outside a transaction block PostgreSQL runs a multi-statement message as one implicit
-    transaction and commits it at its end, so the counter's row lock (taken by the upsert,
-    the last statement) is held only until that commit, never across a round trip to this
-    process. The CheckConstraint used <= admitted_cap is what refuses; the whole message is
-    then rolled back, the task's insert with it.
+
+def _message_sql(statements: list[str], *, own_transaction: bool) -> str:
+    """The statements as one message. In a transaction of its own: BEGIN ... COMMIT, then
+    (unless TASK_CAP_ASYNC_COMMIT) the wait for the WAL flush, after the lock is released."""
+    if not own_transaction:  # inside the caller's transaction (a test's): a savepoint
+        return "; ".join(statements)
+    wait = [] if settings.TASK_CAP_ASYNC_COMMIT else [WAL_FLUSH_SQL]
+    return "; ".join(["BEGIN", *statements, "COMMIT", *wait])
+
+
+def _insert_and_count(task: Task, *, entitlements: Entitlements, connection) -> None:
+    """Send the license check, the task's insert and its count, and the wait for their
+    flush, as ONE message: one round trip.
+
+    The counter's row lock (taken by the upsert, the last statement before COMMIT) is held
+    only until that commit, never across a round trip to this process, and the commit does
+    not wait for the WAL flush (`synchronous_commit = off`): the WAL_FLUSH_SQL after it does,
+    outside the lock, before this returns. The CheckConstraint used <= admitted_cap is what
+    refuses; the transaction is then rolled back, the task's insert with it.
     """
     check_sql, check_params = _license_check_sql(task.tenant_id, entitlements, connection)
     insert_sql, insert_params = _task_insert_sql(task, connection)
-    sql = "; ".join(
-        [
-            _settings_sql(asynchronous_commit=True),
-            check_sql,
-            insert_sql,
-            _counter_upsert_sql(connection),
-        ]
-    )
+    own_transaction = not connection.in_atomic_block
+    statements = [
+        _settings_sql(asynchronous_commit=own_transaction),
+        check_sql,
+        insert_sql,
+        _counter_upsert_sql(connection),
+    ]
     cap = entitlements.cap("tasks")
     params = [LOCK_TIMEOUT, *check_params, *insert_params, task.tenant_id, cap]
     try:
         with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            cursor.nextset()  # past the settings
-            cursor.nextset()  # past the license check, to the INSERT's RETURNING
-            (task.pk,) = cursor.fetchone()
-    except DataError as error:
+            cursor.execute(_message_sql(statements, own_transaction=own_transaction), params)
+            for _result in range(3 if own_transaction else 2):
+                cursor.nextset()  # past BEGIN, the settings and the license check
+            (task.pk,) = cursor.fetchone()  # the INSERT's RETURNING
+    except (DataError, IntegrityError, OperationalError) as error:
+        if own_transaction:
+            _roll_back_failed_block(connection)
         if getattr(error.__cause__, "sqlstate", None) == DIVISION_BY_ZERO:
             raise _StaleEntitlements from error
-        raise
-    except IntegrityError as error:
-        if COUNTER_CONSTRAINT in str(error):
+        if isinstance(error, IntegrityError) and COUNTER_CONSTRAINT in str(error):
             raise _NoRoomForTask from error
-        raise
-    except OperationalError as error:
-        if _is_lock_timeout(error):
+        if isinstance(error, OperationalError) and _is_lock_timeout(error):
             raise CapCheckBusy("tasks") from error
         raise
-    if not settings.TASK_CAP_ASYNC_COMMIT:
-        _wait_until_durable(connection)
     task._state.adding = False
     task._state.db = connection.alias
 
 
-# A transactional WAL record (a no-op outside logical decoding) committed with the session's
-# synchronous_commit (on): its commit flushes the WAL up to itself, so past the task's
-# earlier commit record. PostgreSQL lets every role execute it by default.
-WAL_FLUSH_SQL = "SELECT pg_logical_emit_message(true, 'tally.task_created', '')"
+ABORTABLE = (TransactionStatus.INTRANS, TransactionStatus.INERROR)  # not a dead connection
 
 
-def _wait_until_durable(connection) -> None:
-    """Return once the WAL is on disk past the task's commit: the create is acknowledged
-    only then, and concurrent creations share their flushes (none holds the counter)."""
-    with connection.cursor() as cursor:
-        cursor.execute(WAL_FLUSH_SQL)
+def _roll_back_failed_block(connection) -> None:
+    """A statement failed inside the message's BEGIN block: the server leaves the session in
+    that aborted block, so end it (Django believes it is in autocommit)."""
+    if connection.connection.info.transaction_status in ABORTABLE:
+        with connection.cursor() as cursor:
+            cursor.execute("ROLLBACK")
 
 
 def insert_task(task: Task) -> None:

@@ -5,10 +5,12 @@ held across an fsync); the wait comes after, outside the lock. These tests watch
 statements `task_create` sends and the server's WAL positions.
 """
 
-import psycopg
 import pytest
+import time_machine
 from django.db import connection
+from psycopg.pq import TransactionStatus
 
+from licensing.errors import CapReached
 from tasks.guards import WAL_FLUSH_SQL
 from tasks.models import Task
 from tasks.services import task_create
@@ -19,30 +21,15 @@ pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 COUNTER_UPSERT = 'INSERT INTO "tasks_taskcounter"'
 
 
-def _wal_position(sql: str) -> str:
-    """A WAL position read on a connection of its own (outside the create's session)."""
-    settings = connection.settings_dict
-    with psycopg.connect(
-        host=settings["HOST"], port=settings["PORT"] or 5432, user=settings["USER"],
-        dbname=settings["NAME"], autocommit=True,
-    ) as other:  # fmt: skip
-        return other.execute(sql).fetchone()[0]
-
-
 class _Watcher:
-    """Records each statement sent, and the WAL insert position right after the create's
-    message (its commit record is behind that position)."""
+    """Records each statement sent on the connection."""
 
     def __init__(self) -> None:
         self.statements: list[str] = []
-        self.after_message: str | None = None
 
     def __call__(self, execute, sql, params, many, context):
-        result = execute(sql, params, many, context)
         self.statements.append(sql)
-        if COUNTER_UPSERT in sql:
-            self.after_message = _wal_position("SELECT pg_current_wal_insert_lsn()::text")
-        return result
+        return execute(sql, params, many, context)
 
 
 def _create_watched(tenant) -> _Watcher:
@@ -52,20 +39,21 @@ def _create_watched(tenant) -> _Watcher:
     return watcher
 
 
-def _flushed_at_least(position: str) -> bool:
-    return _wal_position(f"SELECT pg_current_wal_flush_lsn() >= '{position}'::pg_lsn")
+def _the_message(watcher: _Watcher) -> str:
+    [message] = [sql for sql in watcher.statements if COUNTER_UPSERT in sql]
+    return message
 
 
-def test_the_create_returns_after_the_wal_is_flushed_past_its_commit(tenant_a, settings):
+def test_one_message_commits_without_the_fsync_then_waits_for_the_flush(tenant_a, settings):
     settings.TASK_CAP_ASYNC_COMMIT = False
     apply_caps(tenant_a, tasks=10)
 
-    watcher = _create_watched(tenant_a)
+    message = _the_message(_create_watched(tenant_a))
 
-    message = next(index for index, sql in enumerate(watcher.statements) if COUNTER_UPSERT in sql)
-    assert "'synchronous_commit', 'off'" in watcher.statements[message]  # not inside the lock
-    assert watcher.statements[message + 1 :] == [WAL_FLUSH_SQL]  # the wait, after the commit
-    assert _flushed_at_least(watcher.after_message)
+    assert message.startswith("BEGIN; ")
+    before_commit, after_commit = message.split("; COMMIT; ")
+    assert "'synchronous_commit', 'off'" in before_commit  # no fsync inside the lock
+    assert after_commit == WAL_FLUSH_SQL  # the wait, after the lock is released
     assert task_rows(tenant_a) == tasks_used(tenant_a) == 1
 
 
@@ -73,17 +61,45 @@ def test_the_opt_in_asynchronous_mode_does_not_wait(tenant_a, settings):
     settings.TASK_CAP_ASYNC_COMMIT = True
     apply_caps(tenant_a, tasks=10)
 
-    watcher = _create_watched(tenant_a)
+    message = _the_message(_create_watched(tenant_a))
 
-    assert WAL_FLUSH_SQL not in watcher.statements
+    assert message.endswith("; COMMIT") and WAL_FLUSH_SQL not in message
     assert task_rows(tenant_a) == tasks_used(tenant_a) == 1
 
 
-def test_a_refused_create_sends_no_wait(tenant_a, settings):
+def test_a_refused_create_ends_its_failed_block(tenant_a, settings):
     settings.TASK_CAP_ASYNC_COMMIT = False
     apply_caps(tenant_a, tasks=0)
     watcher = _Watcher()
-    with connection.execute_wrapper(watcher), pytest.raises(Exception, match="cap"):
+    with connection.execute_wrapper(watcher), pytest.raises(CapReached):
         task_create(tenant=tenant_a, title="One too many", source=Task.Source.API)
-    assert WAL_FLUSH_SQL not in watcher.statements
+    # The failed BEGIN block was rolled back: the connection is usable, in autocommit.
+    assert connection.connection.info.transaction_status == TransactionStatus.IDLE
+    assert "ROLLBACK" in watcher.statements
     assert task_rows(tenant_a) == tasks_used(tenant_a) == 0
+
+
+def test_the_insert_is_the_orms_own_for_every_task_text_and_values(tenant_a, admin_a):
+    """The INSERT's text is compiled once per database; each task's values are prepared as the
+    ORM's insert compiler prepares them, and compiling never touches the task being created."""
+    from tasks import guards
+    from tasks.models import Host
+
+    host = Host.objects.create(tenant=tenant_a, name="web-3")
+    guards._TASK_INSERT_SQL.clear()
+    tasks = [
+        Task(tenant=tenant_a, title="First", source=Task.Source.API),
+        Task(
+            tenant=tenant_a, title="Ünïcode ' quotes", description="d" * 500, host=host,
+            creator=admin_a, kind=Task.Kind.RECURRING, source=Task.Source.UI,
+        ),
+    ]  # fmt: skip
+    for task in tasks:
+        sql, params = guards._task_insert_sql(task, connection)
+        created_at = task.created_at
+        with time_machine.travel(created_at, tick=False):  # the compiler stamps it again
+            assert (sql, params) == guards._compiled_task_insert(task, connection)
+        assert params[[f.attname for f in guards._task_insert_fields()].index("created_at")] == (
+            created_at
+        )
+    assert list(guards._TASK_INSERT_SQL) == [connection.alias]
