@@ -10,6 +10,7 @@ from tasks import (
     ticket_admin,  # noqa: F401  tickets and schedules
 )
 from tasks.models import Gateway, Host, Task, TaskCounter
+from tasks.models.assets import TASK_DESCRIPTION_MAX_LENGTH
 
 
 class CreateThroughServiceAdmin(admin.ModelAdmin):
@@ -76,7 +77,10 @@ class TaskAdmin(CreateThroughServiceAdmin):
     def get_readonly_fields(self, request, obj=None):
         if obj is None:
             return []
-        return ["tenant", "host", "kind", "source", "creator", "ticket"]
+        fixed = ["tenant", "host", "kind", "source", "creator", "ticket"]
+        if len(obj.description) > TASK_DESCRIPTION_MAX_LENGTH:
+            fixed.append("description")  # a task from before the limit: kept whole, not editable
+        return fixed
 
     def create(self, request, form) -> Task:
         data = form.cleaned_data

@@ -221,7 +221,7 @@ def _fire_tick(schedule: Schedule, summary: PassSummary, *, now: datetime) -> No
     task, refusal = _create_task(
         tenant=schedule.tenant,
         title=schedule.title,
-        description=schedule.description,
+        description=schedule.description[:DESCRIPTION_LENGTH],  # schedules from before the limit
         source=Task.Source.SCHEDULE,
         kind=Task.Kind.RECURRING,
         ticket=schedule.ticket,

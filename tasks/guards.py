@@ -249,9 +249,11 @@ def _insert_and_count(task: Task, *, entitlements: Entitlements, connection) -> 
             for _result in range(3 if own_transaction else 2):
                 cursor.nextset()  # past BEGIN, the settings and the license check
             (task.pk,) = cursor.fetchone()  # the INSERT's RETURNING
-    except (DataError, IntegrityError, OperationalError) as error:
+    except BaseException as error:
         if own_transaction:
             _roll_back_failed_block(connection)
+        if not isinstance(error, DataError | IntegrityError | OperationalError):
+            raise
         if getattr(error.__cause__, "sqlstate", None) == DIVISION_BY_ZERO:
             raise _StaleEntitlements from error
         if isinstance(error, IntegrityError) and COUNTER_CONSTRAINT in str(error):
@@ -269,7 +271,8 @@ ABORTABLE = (TransactionStatus.INTRANS, TransactionStatus.INERROR)  # not a dead
 def _roll_back_failed_block(connection) -> None:
     """A statement failed inside the message's BEGIN block: the server leaves the session in
     that aborted block, so end it (Django believes it is in autocommit)."""
-    if connection.connection.info.transaction_status in ABORTABLE:
+    raw = connection.connection  # None once Django has dropped a broken connection
+    if raw is not None and not raw.closed and raw.info.transaction_status in ABORTABLE:
         with connection.cursor() as cursor:
             cursor.execute("ROLLBACK")
 

@@ -9,6 +9,7 @@ shown with its numbers, and administrators get a link to the Usage page.
 
 from functools import wraps
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -143,8 +144,11 @@ def host_delete(request, pk: int):
     return redirect("hosts")
 
 
-# The session key holding a new gateway's secret between the create and the page showing it.
-NEW_GATEWAY_SESSION_KEY = "tasks.new_gateway"
+# A new gateway's secret rides from the create to the page showing it in a signed cookie
+# that lives a minute, only for /gateways/, never readable by scripts: the server's stores
+# (the session table included) never hold it, only its hash (SPEC §4).
+NEW_GATEWAY_COOKIE = "tally_new_gateway"
+NEW_GATEWAY_COOKIE_MAX_AGE = 60
 
 
 @never_cache  # the page may hold a secret: never kept by the browser or a proxy
@@ -152,8 +156,9 @@ NEW_GATEWAY_SESSION_KEY = "tasks.new_gateway"
 def gateway_list(request):
     """The tenant's gateways; administrators create them, and see a new one's secret once.
 
-    Post/Redirect/Get: the create puts the secret in the session and redirects (303); the
-    page pops it, so it is shown once and a refresh never creates a second gateway.
+    Post/Redirect/Get: the create hands the secret to the browser in a short-lived cookie
+    and redirects (303); the page shows it and deletes the cookie, so it is shown once and
+    a refresh never creates a second gateway.
     """
     tenant = request.tenant
     form = GatewayForm(request.POST or None)
@@ -167,11 +172,11 @@ def gateway_list(request):
         )
         if result is not None:
             gateway, secret = result
-            request.session[NEW_GATEWAY_SESSION_KEY] = {"id": gateway.pk, "secret": secret}
             response = HttpResponseRedirect(reverse("gateways"))
             response.status_code = 303  # See Other: the browser GETs the page, never re-POSTs
+            _hand_over_secret(request, response, gateway=gateway, secret=secret)
             return response
-    created, secret = _pop_new_gateway(request) if request.method == "GET" else (None, None)
+    created, secret = _new_gateway(request) if request.method == "GET" else (None, None)
     context = {
         "form": form,
         # Registered first, then the revoked ones (kept, with their tickets).
@@ -183,16 +188,38 @@ def gateway_list(request):
         "secret": secret,
         "usage": _usage(tenant, "gateways"),
     }
-    return render(request, "tasks/gateways.html", context, status=403 if refusal else 200)
+    response = render(request, "tasks/gateways.html", context, status=403 if refusal else 200)
+    if NEW_GATEWAY_COOKIE in request.COOKIES:
+        response.delete_cookie(NEW_GATEWAY_COOKIE, path=reverse("gateways"), samesite="Strict")
+    return response
 
 
-def _pop_new_gateway(request) -> tuple[Gateway | None, str | None]:
-    """The gateway just created and its secret, taken out of the session (shown once)."""
-    new = request.session.pop(NEW_GATEWAY_SESSION_KEY, None)
-    if not isinstance(new, dict) or not request.user.is_staff:
+def _hand_over_secret(request, response, *, gateway: Gateway, secret: str) -> None:
+    response.set_signed_cookie(
+        NEW_GATEWAY_COOKIE,
+        f"{request.user.pk}:{gateway.pk}:{secret}",
+        salt=NEW_GATEWAY_COOKIE,
+        max_age=NEW_GATEWAY_COOKIE_MAX_AGE,
+        path=reverse("gateways"),
+        secure=settings.SESSION_COOKIE_SECURE,
+        httponly=True,
+        samesite="Strict",
+    )
+
+
+def _new_gateway(request) -> tuple[Gateway | None, str | None]:
+    """The gateway this administrator just created and its secret, from the cookie."""
+    value = request.get_signed_cookie(
+        NEW_GATEWAY_COOKIE, default="", salt=NEW_GATEWAY_COOKIE, max_age=NEW_GATEWAY_COOKIE_MAX_AGE
+    )
+    user_id, _, rest = value.partition(":")
+    gateway_id, _, secret = rest.partition(":")
+    if not (secret and gateway_id.isdigit() and request.user.is_staff):
         return None, None
-    gateway = Gateway.objects.filter(pk=new.get("id"), tenant=request.tenant).first()
-    return (gateway, new.get("secret")) if gateway is not None else (None, None)
+    if user_id != str(request.user.pk):  # another login in this browser made it
+        return None, None
+    gateway = Gateway.objects.filter(pk=gateway_id, tenant=request.tenant).first()
+    return (gateway, secret) if gateway is not None else (None, None)
 
 
 @staff_required

@@ -118,3 +118,20 @@ def test_tenant_administrators_cannot_open_the_admin(page_client_for, admin_a):
 
     assert response.status_code == 302
     assert "/admin/login/" in response["Location"]
+
+
+def test_a_task_from_before_the_description_limit_can_still_be_edited(
+    page_client_for, operator, tenant_a
+):
+    """Its description is kept whole and shown read-only; the rest of the task stays editable."""
+    (task,) = create_tasks(tenant_a, 1)
+    long_description = "y" * (Task._meta.get_field("description").max_length + 1)
+    Task.objects.filter(pk=task.pk).update(description=long_description)
+
+    response = page_client_for(operator).post(
+        f"/admin/tasks/task/{task.pk}/change/", {"title": "Renamed"}
+    )
+
+    assert response.status_code == 302
+    task.refresh_from_db()
+    assert (task.title, task.description) == ("Renamed", long_description)

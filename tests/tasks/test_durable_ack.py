@@ -103,3 +103,28 @@ def test_the_insert_is_the_orms_own_for_every_task_text_and_values(tenant_a, adm
             created_at
         )
     assert list(guards._TASK_INSERT_SQL) == [connection.alias]
+
+
+def test_any_failure_inside_the_block_leaves_the_connection_usable(tenant_a, settings):
+    """Not only the guard's own refusals: any error inside BEGIN ... COMMIT (here a trigger's)
+    is rolled back, so the next query on the connection works."""
+    from django.db import DatabaseError
+
+    apply_caps(tenant_a, tasks=10)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE FUNCTION refuse_boom() RETURNS trigger AS $$ BEGIN "
+            "IF NEW.title = 'boom' THEN RAISE EXCEPTION 'boom refused'; END IF; RETURN NEW; "
+            "END $$ LANGUAGE plpgsql; "
+            "CREATE TRIGGER refuse_boom BEFORE INSERT ON tasks_task "
+            "FOR EACH ROW EXECUTE FUNCTION refuse_boom()"
+        )
+    try:
+        with pytest.raises(DatabaseError, match="boom refused"):
+            task_create(tenant=tenant_a, title="boom", source=Task.Source.API)
+        assert connection.connection.info.transaction_status == TransactionStatus.IDLE
+        task_create(tenant=tenant_a, title="fine", source=Task.Source.API)
+        assert task_rows(tenant_a) == tasks_used(tenant_a) == 1
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("DROP TRIGGER refuse_boom ON tasks_task; DROP FUNCTION refuse_boom()")

@@ -8,6 +8,7 @@ import pytest
 
 from tasks.models import Gateway
 from tasks.services import gateway_create
+from tasks.views import NEW_GATEWAY_COOKIE
 from tests.tasks.caps_helpers import apply_caps
 
 pytestmark = pytest.mark.django_db
@@ -34,12 +35,45 @@ def test_creating_a_gateway_redirects_and_shows_its_secret_once(page_client_for,
     assert Gateway.objects.filter(tenant=tenant_a).count() == 1
 
 
-def test_the_secret_is_kept_nowhere_once_shown(page_client_for, admin_a):
-    client = page_client_for(admin_a)
-    client.post("/gateways/", {"name": "Jira", "kind": "jira"})
-    secret = re.search(r"data-secret>([^<]+)<", client.get("/gateways/").content.decode()).group(1)
+def test_the_secret_rides_to_the_page_in_a_short_lived_cookie_never_in_a_server_store(
+    page_client_for, admin_a
+):
+    from django.contrib.sessions.models import Session
 
+    client = page_client_for(admin_a)
+    created = client.post("/gateways/", {"name": "Jira", "kind": "jira"})
+    cookie = created.cookies[NEW_GATEWAY_COOKIE]
+    assert cookie["httponly"] and cookie["samesite"] == "Strict"
+    assert cookie["path"] == "/gateways/" and cookie["max-age"] == 60
+
+    shown = client.get("/gateways/")
+    secret = re.search(r"data-secret>([^<]+)<", shown.content.decode()).group(1)
+
+    assert shown.cookies[NEW_GATEWAY_COOKIE]["max-age"] == 0  # deleted once shown
+    assert all(secret not in str(s.get_decoded()) for s in Session.objects.all())
     assert secret not in str(dict(client.session))
+
+
+def test_the_secret_cookie_shows_nothing_to_another_login_or_a_member(
+    page_client_for, admin_a, member_a, tenant_a
+):
+    from tests.factories import UserFactory
+
+    created = page_client_for(admin_a).post("/gateways/", {"name": "Jira", "kind": "jira"})
+    cookie = created.cookies[NEW_GATEWAY_COOKIE].value
+    other_admin = UserFactory(tenant=tenant_a, is_staff=True)
+    for user in (other_admin, member_a):
+        client = page_client_for(user)
+        client.cookies[NEW_GATEWAY_COOKIE] = cookie
+        assert "data-secret" not in client.get("/gateways/").content.decode()
+
+
+def test_a_tampered_secret_cookie_is_ignored(page_client_for, admin_a, tenant_a):
+    gateway, _secret = gateway_create(tenant=tenant_a, name="Jira", kind="jira")
+    client = page_client_for(admin_a)
+    client.cookies[NEW_GATEWAY_COOKIE] = f"{admin_a.pk}:{gateway.pk}:forged"
+
+    assert "data-secret" not in client.get("/gateways/").content.decode()
 
 
 def test_at_the_cap_creating_shows_the_refusal_with_the_numbers(page_client_for, admin_a, tenant_a):

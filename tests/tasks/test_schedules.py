@@ -188,3 +188,19 @@ def test_a_schedule_of_another_tenant_fires_in_the_same_pass(clock, schedule):
     receive(gateway_for(other)[0], "CHG-9", recurrence={"every_minutes": 10})
     run_pass()
     assert tick_pass(clock, 10).ticks_created == 2
+
+
+def test_a_schedule_from_before_the_description_limit_still_ticks(clock, schedule, tenant_a):
+    """Schedules registered before the limit hold the ticket's whole body: each tick's task
+    gets its start, as a ticket's does, and the schedule keeps the whole text."""
+    long_body = "x" * (Task._meta.get_field("description").max_length + 500)
+    Schedule.objects.filter(pk=schedule.pk).update(description=long_body)
+
+    summary = tick_pass(clock, 10)
+
+    tick = schedule.ticks.get()
+    assert summary.ticks_created == 1 and tick.status == "created"
+    assert tick.task.description == long_body[: len(tick.task.description)]
+    assert len(tick.task.description) == Task._meta.get_field("description").max_length
+    schedule.refresh_from_db()
+    assert schedule.description == long_body
