@@ -53,7 +53,8 @@ class UsageEventInputSerializer(serializers.Serializer):
     task = serializers.IntegerField(
         required=False,
         allow_null=True,
-        help_text="With a ticket that is not the task's ticket: 400 on `ticket`.",
+        help_text="With a ticket that is not the task's ticket (or the task has none): "
+        "400 on `ticket`.",
     )
     consumer = serializers.CharField(
         required=False, allow_blank=True, allow_null=True, max_length=200
@@ -565,7 +566,8 @@ class PricingPlanInputSerializer(serializers.Serializer):
     cached_per_million = serializers.DecimalField(max_digits=14, decimal_places=6, min_value=0)
     effective_at = PlanTimeField(
         help_text="With an offset; on a quarter hour in UTC (…:00, :15, :30, :45); not "
-        "before now (400 `pricing_plan_in_the_past`) unless before the model's first plan."
+        "before now nor at or before the model's latest recorded usage (400 "
+        "`pricing_plan_in_the_past`) unless before the model's first plan."
     )
 
 

@@ -146,7 +146,8 @@ class PricingPlanForm(forms.Form):
         self.fields["model"].queryset = LlmModel.objects.filter(tenant=tenant).order_by("name")
         self.fields["effective_at"].help_text = (
             f"A quarter hour (:00, :15, :30 or :45), in {tenant.timezone} time, from now "
-            "on (or before the model's first plan). Usage before it keeps the price it had."
+            "on and after the model's latest recorded usage (or before the model's first "
+            "plan). Usage before it keeps the price it had."
         )
         if not self.is_bound and "effective_at" not in self.initial:
             start = next_quarter_hour(django_timezone.now()).astimezone(tenant.zone)

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
 from django.db import connection, transaction
+from django.db.models import Max
 from django.utils import timezone
 
 from licensing.errors import DomainError
@@ -107,10 +108,11 @@ def pricing_plan_create(
     plan at the same time for the same model is refused. Refusals raise UsageRefused
     naming the field.
 
-    A plan may not take effect before now (`pricing_plan_in_the_past`): activity and
-    the export price each event with the plans that exist when they are read, so a
-    back-dated plan would rewrite the cost of usage already recorded (SPEC §5.3). The
-    one exception is a plan before the model's first plan: it prices only usage that
+    A plan may not take effect before now, nor at or before the model's latest recorded
+    usage, which may be dated up to a day ahead (`pricing_plan_in_the_past` either way):
+    activity and the export price each event with the plans that exist when they are
+    read, so such a plan would rewrite the cost of usage already recorded (SPEC §5.3).
+    The one exception is a plan before the model's first plan: it prices only usage that
     had no price, so no cost already shown changes.
     """
     errors: dict[str, list[str]] = {}
@@ -146,6 +148,9 @@ def pricing_plan_create(
     with transaction.atomic(durable=True):
         # Lock the model: two plans posted at once must not both pass as "before the
         # first plan" (the second would then reprice what the first had just priced).
+        # It also orders this plan against a batch of the model's usage: the batch's
+        # foreign-key check takes a key-share lock on this row, so a batch either commits
+        # before the latest-usage query below (and is seen) or after this plan.
         LlmModel.objects.select_for_update().filter(pk=model.pk).first()
         plans = PricingPlan.objects.filter(model=model)
         if plans.filter(effective_at=effective_at).exists():
@@ -154,9 +159,19 @@ def pricing_plan_create(
                 message, code="pricing_plan_exists", errors={"effective_at": [message]}
             )
         earliest = earliest_plan_time(timezone.now())
+        # Usage may be dated up to a day ahead (FUTURE_TOLERANCE), later than now.
+        latest_usage = UsageEvent.objects.filter(tenant=model.tenant_id, model=model).aggregate(
+            latest=Max("occurred_at")
+        )["latest"]
+        if latest_usage is not None and _quarter_hour_after(latest_usage) > earliest:
+            earliest = _quarter_hour_after(latest_usage)
+        else:
+            latest_usage = None  # not what holds the plan back: "now" is
         first = plans.order_by("effective_at").values_list("effective_at", flat=True).first()
         if effective_at < earliest and first is not None and effective_at >= first:
-            message = _in_the_past_message(model, earliest=earliest, first=first)
+            message = _in_the_past_message(
+                model, earliest=earliest, first=first, latest_usage=latest_usage
+            )
             raise UsageRefused(
                 message, code="pricing_plan_in_the_past", errors={"effective_at": [message]}
             )
@@ -171,16 +186,34 @@ def earliest_plan_time(now: datetime) -> datetime:
     return epoch + -(-(now - epoch) // quarter) * quarter
 
 
-def _in_the_past_message(model: LlmModel, *, earliest: datetime, first: datetime) -> str:
+def _quarter_hour_after(instant: datetime) -> datetime:
+    """The first quarter hour strictly after `instant` (a plan from `instant` prices it)."""
+    return earliest_plan_time(instant + timedelta(microseconds=1))
+
+
+def _in_the_past_message(
+    model: LlmModel, *, earliest: datetime, first: datetime, latest_usage: datetime | None
+) -> str:
+    """Why `earliest` is the earliest: now, or (`latest_usage` given) usage dated ahead."""
     zone = model.tenant.zone
 
     def local(instant: datetime) -> str:
         return f"{instant.astimezone(zone):%Y-%m-%d %H:%M} ({zone.key})"
 
+    if latest_usage is not None:
+        reason = (
+            "A pricing plan cannot take effect before usage already recorded: "
+            f"{model.name} has usage recorded up to {local(latest_usage)}, and it keeps the "
+            "price it had."
+        )
+    else:
+        reason = (
+            "A pricing plan cannot take effect in the past: usage already recorded keeps "
+            "the price it had."
+        )
     return (
-        "A pricing plan cannot take effect in the past: usage already recorded keeps the "
-        f"price it had. Choose {local(earliest)} or later, or a time before the first plan "
-        f"of {model.name} ({local(first)}), which only prices usage that had no price."
+        f"{reason} Choose {local(earliest)} or later, or a time before the first plan of "
+        f"{model.name} ({local(first)}), which only prices usage that had no price."
     )
 
 
@@ -192,7 +225,7 @@ def usage_events_record(*, tenant: Tenant, events: Sequence[Mapping]) -> EventsR
     one of the tenant's models), `input_tokens`, `output_tokens`, `cached_tokens`
     (ints, 0 <= n < 2^31, default 0), optional `ticket` and `task` (ids of the tenant's;
     a record with only `task` takes the task's ticket, and one whose `ticket` is not its
-    task's ticket is refused),
+    task's ticket is refused, also when the task has no ticket),
     `consumer` (str, or null), `succeeded` (bool, default true). A bad record raises
     UsageRefused naming its index and field; a request_id already stored is skipped
     (counted in `duplicates`), also when two batches race.
@@ -292,9 +325,19 @@ def _parse_events(tenant: Tenant, events: Sequence[Mapping]) -> list[_Event]:
         task_ticket = task_tickets.get(task) if _is_int(task) else None
         if ticket is None:
             ticket = task_ticket
-        elif task_ticket is not None and ticket != task_ticket and "ticket" not in problems:
+        elif (
+            _is_int(task)
+            and task in task_tickets
+            and ticket != task_ticket
+            and "ticket" not in problems
+        ):
+            # A task with no ticket does not match a ticket either: costing its usage
+            # against one would guess which record is wrong.
             problems["ticket"] = (
-                f"Task {task} belongs to ticket {task_ticket}, not {ticket}: "
+                f"Task {task} has no ticket, not {ticket}: leave ticket out, or send the "
+                "usage on the ticket without the task."
+                if task_ticket is None
+                else f"Task {task} belongs to ticket {task_ticket}, not {ticket}: "
                 "send the task's ticket or leave ticket out."
             )
         consumer = record.get("consumer")

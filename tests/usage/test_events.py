@@ -223,8 +223,26 @@ def test_an_event_that_names_only_its_task_takes_the_tasks_ticket_and_is_costed(
     assert result.unattributed[0].tokens.total == 1500
 
 
-def test_an_event_whose_ticket_is_not_its_tasks_ticket_is_refused(tenant_a, gpt):
-    task = _task(tenant_a, ticket_for(tenant_a, "INC-1"))
+@pytest.mark.parametrize(
+    ("task_has_a_ticket", "message"),
+    [
+        (
+            True,
+            "Task {task} belongs to ticket {own}, not {other}: send the task's ticket or "
+            "leave ticket out.",
+        ),
+        # A task with no ticket matches no ticket: its usage is not costed against one.
+        (
+            False,
+            "Task {task} has no ticket, not {other}: leave ticket out, or send the usage "
+            "on the ticket without the task.",
+        ),
+    ],
+)
+def test_an_event_whose_ticket_is_not_its_tasks_ticket_is_refused(
+    tenant_a, gpt, task_has_a_ticket, message
+):
+    task = _task(tenant_a, ticket_for(tenant_a, "INC-1") if task_has_a_ticket else None)
     other = ticket_for(tenant_a, "INC-2")
 
     with pytest.raises(UsageRefused) as refused:
@@ -233,13 +251,21 @@ def test_an_event_whose_ticket_is_not_its_tasks_ticket_is_refused(tenant_a, gpt)
             [event(AT, "gpt-4o"), event(AT, "gpt-4o", task=task.id, ticket=other.id)],
         )
 
-    [message] = refused.value.errors["events"]["1"]["ticket"]
-    assert message == (
-        f"Task {task.id} belongs to ticket {task.ticket_id}, not {other.id}: "
-        "send the task's ticket or leave ticket out."
-    )
+    assert refused.value.errors["events"]["1"]["ticket"] == [
+        message.format(task=task.id, own=task.ticket_id, other=other.id)
+    ]
     assert refused.value.detail.startswith("Event 1, field ticket:")
     assert not UsageEvent.objects.exists()
+
+
+@pytest.mark.parametrize("task", [[], {}, "1", 10**9])
+def test_a_ticket_with_a_task_that_is_not_a_task_id_is_refused_on_task(tenant_a, gpt, task):
+    ticket = ticket_for(tenant_a)
+
+    with pytest.raises(UsageRefused) as refused:
+        record(tenant_a, [event(AT, "gpt-4o", task=task, ticket=ticket.id)])
+
+    assert refused.value.errors["events"]["0"] == {"task": ["No task with this id in your tenant."]}
 
 
 def test_tasks_tickets_cost_no_query_per_event(tenant_a, gpt, django_assert_max_num_queries):

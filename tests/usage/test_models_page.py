@@ -7,7 +7,7 @@ import pytest
 import time_machine
 
 from tests.factories import TenantFactory
-from tests.usage.usage_helpers import model_with_plan
+from tests.usage.usage_helpers import event, model_with_plan, record
 from usage.models import LlmModel, PricingPlan
 from usage.services import llm_model_create, pricing_plan_create
 
@@ -243,3 +243,27 @@ def test_the_hours_around_a_clock_change_are_taken_as_typed(tenant_a, admin_a, p
         datetime(2026, 10, 24, 23, 45, tzinfo=UTC),
         datetime(2026, 10, 25, 2, 0, tzinfo=UTC),
     ]
+
+
+def test_a_plan_before_usage_recorded_ahead_of_now_is_refused_naming_its_time(
+    tenant_a, admin_a, page_client_for
+):
+    tenant_a.timezone = "Europe/Paris"
+    tenant_a.save()
+    model = model_with_plan(
+        tenant_a, "claude-sonnet", effective_at=datetime(2026, 1, 1, tzinfo=UTC)
+    )
+    with time_machine.travel(datetime(2026, 6, 1, 8, 20, tzinfo=UTC), tick=False):
+        # Dated 20:07 UTC (22:07 in Paris): within the day of tolerance for clock skew.
+        record(tenant_a, [event(datetime(2026, 6, 1, 20, 7, tzinfo=UTC), "claude-sonnet")])
+        response = page_client_for(admin_a).post(
+            "/usage/models/", _plan_post(model, effective_at="2026-06-01T10:30")
+        )
+
+    assert response.status_code == 400
+    [message] = response.context["plan_form"].errors["effective_at"]
+    assert message.startswith("A pricing plan cannot take effect before usage already recorded")
+    assert "up to 2026-06-01 22:07 (Europe/Paris)" in message
+    assert "Choose 2026-06-01 22:15 (Europe/Paris) or later" in message
+    assert "cannot take effect before usage already recorded" in response.content.decode()
+    assert PricingPlan.objects.filter(model=model).count() == 1

@@ -2,12 +2,16 @@
 
 import csv
 import io
+import threading
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
 import time_machine
+from django.db import connection, transaction
+from django.utils import timezone
 
+from tasks.models import Ticket
 from tests.usage.usage_helpers import (
     event,
     model_with_plan,
@@ -17,6 +21,7 @@ from tests.usage.usage_helpers import (
     scheduled_plan,
     ticket_for,
 )
+from usage.models import LlmModel
 from usage.selectors import activity
 from usage.services import UsageRefused, pricing_plan_create
 
@@ -66,30 +71,16 @@ def test_two_plans_at_the_same_time_are_refused(tenant_a):
 def test_a_later_plan_prices_usage_from_its_time_on_and_never_rewrites_earlier_cost(tenant_a):
     model = model_with_plan(tenant_a, "gpt", prices=("1", "0", "0"), effective_at=T0)
     ticket = ticket_for(tenant_a)
-    record(
-        tenant_a,
-        [
-            event(
-                T0 + timedelta(minutes=14, seconds=59),
-                "gpt",
-                input_tokens=10**6,
-                output_tokens=0,
-                cached_tokens=0,
-                ticket=ticket.id,
-            ),
-            event(
-                T0 + timedelta(minutes=15),
-                "gpt",
-                input_tokens=10**6,
-                output_tokens=0,
-                cached_tokens=0,
-                ticket=ticket.id,
-            ),
-        ],
-    )
+    tokens = {"input_tokens": 10**6, "output_tokens": 0, "cached_tokens": 0}
     window = {"tenant": tenant_a, "start": T0, "end": T0 + timedelta(hours=1), "mode": "cost"}
-    assert activity(**window).cost.total == Decimal("2")
+    record(
+        tenant_a, [event(T0 + timedelta(minutes=14, seconds=59), "gpt", ticket=ticket.id, **tokens)]
+    )
+    assert activity(**window).cost.total == Decimal("1")
+
     scheduled_plan(model, ("3", "0", "0"), T0 + timedelta(minutes=15))
+    record(tenant_a, [event(T0 + timedelta(minutes=15), "gpt", ticket=ticket.id, **tokens)])
+
     assert activity(**window).cost.total == Decimal("4")
     before = activity(**{**window, "end": T0 + timedelta(minutes=15)})
     assert before.cost.total == Decimal("1")
@@ -189,3 +180,136 @@ def test_a_refused_back_dated_plan_changes_neither_activity_nor_the_export(
     assert body["errors"]["effective_at"][0].startswith("A pricing plan cannot take effect")
     assert costs() == ("1", ["1"])
     assert model.pricing_plans.count() == 1
+
+
+# Usage may be dated up to a day ahead (clock skew), so "not before now" is not enough:
+# a plan must also start after the model's latest recorded usage (review 2, finding 1).
+MILLION_INPUT = {"input_tokens": 10**6, "output_tokens": 0, "cached_tokens": 0}
+AHEAD = NOW + timedelta(hours=12)  # 2026-12-01 22:07 UTC, recorded at 10:07
+
+
+def _on_a_ticket(tenant, at, model="gpt"):
+    """An event of a million input tokens on a ticket (usage off tickets has no cost)."""
+    ticket = Ticket.objects.filter(tenant=tenant).first() or ticket_for(tenant)
+    return event(at, model, ticket=ticket.id, **MILLION_INPUT)
+
+
+def _cost_today(tenant):
+    window = {"start": CURRENT_QUARTER, "end": CURRENT_QUARTER + timedelta(days=2)}
+    return activity(tenant=tenant, mode="cost", **window).cost.total
+
+
+def test_a_plan_is_refused_before_usage_already_recorded_with_a_later_time(tenant_a, frozen_now):
+    model = model_with_plan(tenant_a, "gpt", prices=("1", "1", "1"), effective_at=T0)
+    record(tenant_a, [_on_a_ticket(tenant_a, AHEAD)])
+    assert _cost_today(tenant_a) == Decimal("1")
+
+    with pytest.raises(UsageRefused) as refused:
+        plan(model, ("50", "50", "50"), NEXT_QUARTER)
+
+    assert refused.value.code == "pricing_plan_in_the_past"
+    message = refused.value.errors["effective_at"][0]
+    assert refused.value.detail == message
+    assert message == (
+        "A pricing plan cannot take effect before usage already recorded: gpt has usage "
+        "recorded up to 2026-12-01 22:07 (UTC), and it keeps the price it had. Choose "
+        "2026-12-01 22:15 (UTC) or later, or a time before the first plan of gpt "
+        "(2026-11-01 09:00 (UTC)), which only prices usage that had no price."
+    )
+    assert _cost_today(tenant_a) == Decimal("1")
+    assert model.pricing_plans.count() == 1
+
+
+@pytest.mark.parametrize(
+    ("latest", "refused_at", "accepted_at"),
+    [
+        (
+            AHEAD,
+            datetime(2026, 12, 1, 22, 0, tzinfo=UTC),
+            datetime(2026, 12, 1, 22, 15, tzinfo=UTC),
+        ),
+        # On the quarter hour exactly: a plan from that instant would price the event.
+        (
+            datetime(2026, 12, 1, 22, 15, tzinfo=UTC),
+            datetime(2026, 12, 1, 22, 15, tzinfo=UTC),
+            datetime(2026, 12, 1, 22, 30, tzinfo=UTC),
+        ),
+    ],
+)
+def test_a_plan_from_the_quarter_hour_after_the_latest_recorded_usage_is_accepted(
+    tenant_a, frozen_now, latest, refused_at, accepted_at
+):
+    model = model_with_plan(tenant_a, "gpt", prices=("1", "1", "1"), effective_at=T0)
+    record(
+        tenant_a,
+        [_on_a_ticket(tenant_a, NOW), _on_a_ticket(tenant_a, latest)],
+    )
+    with pytest.raises(UsageRefused) as refused:
+        plan(model, ("50", "50", "50"), refused_at)
+    assert f"{accepted_at:%Y-%m-%d %H:%M} (UTC) or later" in refused.value.detail
+
+    assert plan(model, ("50", "50", "50"), accepted_at).effective_at == accepted_at
+    assert _cost_today(tenant_a) == Decimal("2")  # both events keep the price they had
+
+
+def test_usage_of_another_model_does_not_hold_back_a_plan(tenant_a, frozen_now):
+    gpt = model_with_plan(tenant_a, "gpt", prices=("1", "1", "1"), effective_at=T0)
+    model_with_plan(tenant_a, "claude", prices=("1", "1", "1"), effective_at=T0)
+    record(tenant_a, [_on_a_ticket(tenant_a, AHEAD, "claude")])
+
+    assert plan(gpt, ("2", "2", "2"), NEXT_QUARTER).effective_at == NEXT_QUARTER
+
+
+def test_a_plan_before_the_models_first_plan_is_accepted_despite_later_usage(tenant_a, frozen_now):
+    model = model_with_plan(tenant_a, "gpt", prices=("1", "1", "1"), effective_at=T0)
+    record(tenant_a, [_on_a_ticket(tenant_a, AHEAD)])
+
+    earlier = plan(model, ("2", "2", "2"), T0 - timedelta(days=1))
+
+    assert earlier.effective_at == T0 - timedelta(days=1)
+    assert _cost_today(tenant_a) == Decimal("1")
+
+
+def test_usage_recorded_after_a_plan_is_created_is_priced_by_it(tenant_a, frozen_now):
+    model = model_with_plan(tenant_a, "gpt", prices=("1", "1", "1"), effective_at=T0)
+    plan(model, ("50", "50", "50"), NEXT_QUARTER)
+
+    record(tenant_a, [_on_a_ticket(tenant_a, AHEAD)])
+
+    assert _cost_today(tenant_a) == Decimal("50")
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_of_usage_cannot_commit_while_a_plan_holds_the_model(tenant_a):
+    # pricing_plan_create reads the latest usage under this lock: a batch committing in
+    # between would be priced by a plan that did not see it.
+    model = model_with_plan(tenant_a, "gpt", prices=("1", "1", "1"))
+    locked, release, committed = threading.Event(), threading.Event(), threading.Event()
+
+    def hold_the_model_as_a_plan_does():
+        try:
+            with transaction.atomic():
+                LlmModel.objects.select_for_update().get(pk=model.pk)
+                locked.set()
+                release.wait(10)
+        finally:
+            connection.close()
+
+    def record_a_batch():
+        try:
+            record(tenant_a, [_on_a_ticket(tenant_a, timezone.now() + timedelta(hours=12))])
+            committed.set()
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=hold_the_model_as_a_plan_does)
+    holder.start()
+    assert locked.wait(10)
+    recorder = threading.Thread(target=record_a_batch)
+    recorder.start()
+    assert not committed.wait(0.5)  # the batch waits for the plan
+    release.set()
+    holder.join()
+    recorder.join()
+    assert committed.is_set()

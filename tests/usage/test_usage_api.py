@@ -4,6 +4,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from tasks.services import task_create
 from tests.usage.usage_helpers import event, model_with_plan, post_plan, ticket_for
 from usage.models import LlmModel, UsageEvent
 
@@ -184,3 +185,20 @@ def test_a_pricing_plan_time_must_carry_its_offset(
         assert not model.pricing_plans.exists()
     else:
         assert model.pricing_plans.get().effective_at == datetime(2030, 1, 1, tzinfo=UTC)
+
+
+def test_a_ticket_sent_with_a_task_that_has_no_ticket_is_a_400_on_ticket(
+    admin_a, tenant_a, api_client_for
+):
+    model_with_plan(tenant_a, "gpt-4o")
+    ad_hoc = task_create(tenant=tenant_a, title="Clean the disk", source="gateway")
+    ticket = ticket_for(tenant_a)
+    batch = {"events": [event(AT, "gpt-4o", task=ad_hoc.id, ticket=ticket.id)]}
+
+    response = api_client_for(admin_a).post("/api/v1/usage/events/", batch, format="json")
+
+    assert response.status_code == 400
+    body = response.json()
+    assert body["detail"].startswith(f"Event 0, field ticket: Task {ad_hoc.id} has no ticket")
+    assert list(body["errors"]["events"]["0"]) == ["ticket"]
+    assert UsageEvent.objects.count() == 0
