@@ -56,8 +56,12 @@ def active_license(tenant: Tenant) -> License | None:
 
 def tenant_entitlements(tenant: Tenant, *, now: datetime | None = None) -> Entitlements:
     """The tenant's entitlements in one query: free tier, licensed, or expired (a hard block)."""
+    return entitlements_under(active_license(tenant), now=now)
+
+
+def entitlements_under(license: License | None, *, now: datetime | None = None) -> Entitlements:
+    """The entitlements a tenant has with `license` active (None: no license ever applied)."""
     now = now or timezone.now()
-    license = active_license(tenant)
     if license is None:
         return Entitlements("free_tier", "free_tier", dict(FREE_TIER_CAPS), None, None, None)
     caps = {dimension: license.cap(dimension) for dimension in DIMENSIONS}

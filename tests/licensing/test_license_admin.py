@@ -24,6 +24,25 @@ def test_the_tenant_list_shows_each_tenants_license_state_and_caps(
     assert "Free tier" in page and "10 / unlimited / 50" in page
 
 
+def test_the_tenant_list_costs_the_same_queries_for_3_tenants_as_for_30(vendor, operator_client):
+    from tests.factories import TenantFactory
+
+    def list_queries() -> int:
+        from django.db import connection
+        from django.test.utils import CaptureQueriesContext
+
+        with CaptureQueriesContext(connection) as captured:
+            assert operator_client.get("/admin/licensing/tenant/").status_code == 200
+        return len(captured)
+
+    tenants = TenantFactory.create_batch(3)
+    license_apply(tenant=tenants[0], token=vendor.token(tenants[0]), acting_user=None)
+    few = list_queries()
+    more = TenantFactory.create_batch(27)
+    license_apply(tenant=more[0], token=vendor.token(more[0]), acting_user=None)
+    assert list_queries() == few
+
+
 def test_the_tenant_page_shows_the_license_history_read_only(vendor, operator_client, tenant_a):
     license_apply(
         tenant=tenant_a, token=vendor.token(tenant_a, jti="jti-in-admin"), acting_user=None
