@@ -77,12 +77,8 @@ def entitlements_under(license: License | None, *, now: datetime | None = None) 
 
 
 def license_history(tenant: Tenant) -> QuerySet[License]:
-    """Every license the tenant has applied, newest first, with who applied it."""
-    return (
-        License.objects.filter(tenant=tenant)
-        .select_related("applied_by")
-        .order_by("-applied_at", "-id")
-    )
+    """Every license the tenant has applied, newest first (who applied it: `applied_by_name`)."""
+    return License.objects.filter(tenant=tenant).order_by("-applied_at", "-id")
 
 
 def _related_model(name: str) -> type[models.Model]:

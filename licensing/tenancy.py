@@ -52,6 +52,20 @@ def staff_required(view):
     return wrapped
 
 
+def members_read_staff_writes(view):
+    """Pages every user of the tenant reads, which only administrators change: anonymous ->
+    login, a member's POST -> 403 (the page counterpart of `MemberReadsAdminWrites`)."""
+
+    @member_required
+    @wraps(view)
+    def wrapped(request, *args, **kwargs):
+        if request.method not in ("GET", "HEAD") and not request.user.is_staff:
+            raise PermissionDenied("Only administrators of the tenant can change this.")
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
 class IsTenantMember(BasePermission):
     """API for any user of a tenant: anonymous -> 401, no tenant -> 403.
 

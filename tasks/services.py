@@ -22,13 +22,17 @@ from tasks.models import Gateway, Host, Task, Ticket
 from tasks.models.assets import TASK_DESCRIPTION_MAX_LENGTH
 
 
+def _bounded_text(field: str, value: str, *, max_length: int) -> str:
+    if len(value) > max_length:
+        raise ValidationError({field: f"At most {max_length} characters."})
+    return value
+
+
 def _required_text(field: str, value: str, *, max_length: int) -> str:
     value = (value or "").strip()
     if not value:
         raise ValidationError({field: "This field is required."})
-    if len(value) > max_length:
-        raise ValidationError({field: f"At most {max_length} characters."})
-    return value
+    return _bounded_text(field, value, max_length=max_length)
 
 
 def _same_tenant(field: str, obj, tenant: Tenant) -> None:
@@ -49,9 +53,9 @@ def _new_task(
 ) -> Task:
     """The validated, unsaved task both creation paths insert; `ValidationError` for bad input."""
     title = _required_text("title", title, max_length=300)
-    description = description or ""
-    if len(description) > TASK_DESCRIPTION_MAX_LENGTH:
-        raise ValidationError({"description": f"At most {TASK_DESCRIPTION_MAX_LENGTH} characters."})
+    description = _bounded_text(
+        "description", description or "", max_length=TASK_DESCRIPTION_MAX_LENGTH
+    )
     if source not in Task.Source.values:
         raise ValidationError({"source": f"{source!r} is not a task source."})
     if kind not in Task.Kind.values:

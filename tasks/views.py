@@ -7,12 +7,10 @@ Each create goes through `tasks.services`; a refusal (cap reached, license expir
 shown with its numbers, and administrators get a link to the Usage page.
 """
 
-from functools import wraps
-
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import F
 from django.http import HttpResponseRedirect
@@ -23,7 +21,7 @@ from django.views.decorators.http import require_POST
 
 from licensing.errors import DomainError, validation_sentence
 from licensing.selectors import tenant_entitlements
-from licensing.tenancy import member_required, staff_required
+from licensing.tenancy import member_required, members_read_staff_writes, staff_required
 from tasks import services
 from tasks.forms import GatewayForm, HostForm, TaskForm
 from tasks.guards import dimension_used
@@ -51,19 +49,6 @@ def _create(form, create) -> tuple[object | None, DomainError | None]:
     except ValidationError as error:
         form.add_error(None, validation_sentence(error))
         return None, None
-
-
-def members_read_staff_writes(view):
-    """A page every user of the tenant reads; only administrators may POST to it."""
-
-    @member_required
-    @wraps(view)
-    def wrapped(request, *args, **kwargs):
-        if request.method not in ("GET", "HEAD") and not request.user.is_staff:
-            raise PermissionDenied("Only administrators of the tenant can change this.")
-        return view(request, *args, **kwargs)
-
-    return wrapped
 
 
 @login_required

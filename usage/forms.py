@@ -12,7 +12,7 @@ from django.utils import timezone as django_timezone
 from licensing.errors import DomainError
 from usage.buckets import EARLIEST, LATEST, RANGE_OUT_OF_BOUNDS
 from usage.models import LlmModel, PricingPlan
-from usage.services import llm_model_create, pricing_plan_create
+from usage.services import llm_model_create, pricing_plan_create, quarter_hour_after
 
 PRESETS: dict[str, tuple[str, timedelta]] = {
     "24h": ("24 h", timedelta(hours=24)),
@@ -111,12 +111,6 @@ class LlmModelForm(forms.Form):
         return f"Model {model.name} added. Define a pricing plan so its usage has a cost."
 
 
-def next_quarter_hour(now: datetime) -> datetime:
-    """The next 15-minute boundary after `now`, when a new plan may take effect."""
-    quarter = 15 * 60
-    return datetime.fromtimestamp((int(now.timestamp()) // quarter + 1) * quarter, tz=UTC)
-
-
 def _price_field(label: str) -> forms.DecimalField:
     return forms.DecimalField(
         label=label,
@@ -150,7 +144,7 @@ class PricingPlanForm(forms.Form):
             "plan). Usage before it keeps the price it had."
         )
         if not self.is_bound and "effective_at" not in self.initial:
-            start = next_quarter_hour(django_timezone.now()).astimezone(tenant.zone)
+            start = quarter_hour_after(django_timezone.now()).astimezone(tenant.zone)
             self.initial["effective_at"] = start.strftime("%Y-%m-%dT%H:%M")
 
     def clean_effective_at(self) -> datetime:

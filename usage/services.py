@@ -158,23 +158,9 @@ def pricing_plan_create(
             raise UsageRefused(
                 message, code="pricing_plan_exists", errors={"effective_at": [message]}
             )
-        earliest = earliest_plan_time(timezone.now())
-        # Usage may be dated up to a day ahead (FUTURE_TOLERANCE), later than now.
-        latest_usage = UsageEvent.objects.filter(tenant=model.tenant_id, model=model).aggregate(
-            latest=Max("occurred_at")
-        )["latest"]
-        if latest_usage is not None and _quarter_hour_after(latest_usage) > earliest:
-            earliest = _quarter_hour_after(latest_usage)
-        else:
-            latest_usage = None  # not what holds the plan back: "now" is
         first = plans.order_by("effective_at").values_list("effective_at", flat=True).first()
-        if effective_at < earliest and first is not None and effective_at >= first:
-            message = _in_the_past_message(
-                model, earliest=earliest, first=first, latest_usage=latest_usage
-            )
-            raise UsageRefused(
-                message, code="pricing_plan_in_the_past", errors={"effective_at": [message]}
-            )
+        if first is not None and effective_at >= first:  # before the first plan: no repricing
+            _refuse_if_it_reprices(model, effective_at=effective_at, first=first)
         return PricingPlan.objects.create(
             model=model, effective_at=effective_at.astimezone(UTC), **prices
         )
@@ -186,9 +172,31 @@ def earliest_plan_time(now: datetime) -> datetime:
     return epoch + -(-(now - epoch) // quarter) * quarter
 
 
-def _quarter_hour_after(instant: datetime) -> datetime:
+def quarter_hour_after(instant: datetime) -> datetime:
     """The first quarter hour strictly after `instant` (a plan from `instant` prices it)."""
     return earliest_plan_time(instant + timedelta(microseconds=1))
+
+
+def _refuse_if_it_reprices(model: LlmModel, *, effective_at: datetime, first: datetime) -> None:
+    """`pricing_plan_in_the_past` unless the plan starts from now on and after the model's
+    latest recorded usage (which may be dated up to a day ahead, FUTURE_TOLERANCE)."""
+    earliest = earliest_plan_time(timezone.now())
+    latest_usage = UsageEvent.objects.filter(tenant=model.tenant_id, model=model).aggregate(
+        latest=Max("occurred_at")
+    )["latest"]
+    held_by_usage = latest_usage is not None and quarter_hour_after(latest_usage) > earliest
+    if held_by_usage:
+        earliest = quarter_hour_after(latest_usage)
+    if effective_at < earliest:
+        message = _in_the_past_message(
+            model,
+            earliest=earliest,
+            first=first,
+            latest_usage=latest_usage if held_by_usage else None,
+        )
+        raise UsageRefused(
+            message, code="pricing_plan_in_the_past", errors={"effective_at": [message]}
+        )
 
 
 def _in_the_past_message(
@@ -322,24 +330,10 @@ def _parse_events(tenant: Tenant, events: Sequence[Mapping]) -> list[_Event]:
             if value is not None and (not _is_int(value) or value not in known):
                 problems[field] = f"No {field} with this id in your tenant."
         ticket, task = record.get("ticket"), record.get("task")
-        task_ticket = task_tickets.get(task) if _is_int(task) else None
-        if ticket is None:
-            ticket = task_ticket
-        elif (
-            _is_int(task)
-            and task in task_tickets
-            and ticket != task_ticket
-            and "ticket" not in problems
-        ):
-            # A task with no ticket does not match a ticket either: costing its usage
-            # against one would guess which record is wrong.
-            problems["ticket"] = (
-                f"Task {task} has no ticket, not {ticket}: leave ticket out, or send the "
-                "usage on the ticket without the task."
-                if task_ticket is None
-                else f"Task {task} belongs to ticket {task_ticket}, not {ticket}: "
-                "send the task's ticket or leave ticket out."
-            )
+        if _is_int(task) and task in task_tickets and "ticket" not in problems:
+            ticket, mismatch = _ticket_of_task(ticket, task=task, task_ticket=task_tickets[task])
+            if mismatch:
+                problems["ticket"] = mismatch
         consumer = record.get("consumer")
         consumer = "" if consumer is None else consumer  # null or left out: none given
         if not isinstance(consumer, str) or len(consumer) > 200:
@@ -375,6 +369,25 @@ def _parse_events(tenant: Tenant, events: Sequence[Mapping]) -> list[_Event]:
 
 def _is_int(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _ticket_of_task(ticket: int | None, *, task: int, task_ticket: int | None):
+    """The event's ticket given its task: the task's when left out; (ticket, problem).
+
+    A task with no ticket does not match a ticket either: costing its usage against one
+    would guess which record is wrong.
+    """
+    if ticket is None or ticket == task_ticket:
+        return task_ticket, None
+    if task_ticket is None:
+        return ticket, (
+            f"Task {task} has no ticket, not {ticket}: leave ticket out, or send the usage on "
+            "the ticket without the task."
+        )
+    return ticket, (
+        f"Task {task} belongs to ticket {task_ticket}, not {ticket}: send the task's ticket "
+        "or leave ticket out."
+    )
 
 
 def _parse_time(value) -> datetime | None:
