@@ -171,12 +171,8 @@ class GatewayAdmin(CreateThroughServiceAdmin):
         return gateway
 
 
-@admin.register(TaskCounter)
-class TaskCounterAdmin(admin.ModelAdmin):
-    """The lifetime counters, read-only: only the cap guard moves them."""
-
-    list_display = ["tenant", "used", "admitted_cap"]
-    list_select_related = ["tenant"]
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """A record operators read and never add, change or delete here."""
 
     def has_add_permission(self, request) -> bool:
         return False
@@ -188,8 +184,16 @@ class TaskCounterAdmin(admin.ModelAdmin):
         return False
 
 
+@admin.register(TaskCounter)
+class TaskCounterAdmin(ReadOnlyAdmin):
+    """The lifetime counters, read-only: only the cap guard moves them."""
+
+    list_display = ["tenant", "used", "admitted_cap"]
+    list_select_related = ["tenant"]
+
+
 @admin.register(Ticket)
-class TicketAdmin(admin.ModelAdmin):
+class TicketAdmin(ReadOnlyAdmin):
     """Tickets are the record of what gateways delivered: read-only, never added or deleted here."""
 
     list_display = [
@@ -207,15 +211,6 @@ class TicketAdmin(admin.ModelAdmin):
     list_select_related = ["tenant", "gateway", "task"]
     date_hierarchy = "received_at"
     actions = ["retry_rejected"]
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
     @admin.action(description="Retry the selected rejected tickets")
     def retry_rejected(self, request, queryset):
