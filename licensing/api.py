@@ -8,7 +8,7 @@ from licensing.selectors import (
     DIMENSIONS,
     license_history,
     tenant_entitlements,
-    tenant_usage,
+    tenant_used,
 )
 from licensing.services import license_apply
 from licensing.tenancy import IsTenantAdmin
@@ -106,7 +106,7 @@ class RefusalSerializer(serializers.Serializer):
 
 def license_state(tenant: Tenant) -> dict:
     entitlements = tenant_entitlements(tenant)
-    used = tenant_usage(tenant)
+    used = tenant_used(tenant)
     return {
         "state": entitlements.state,
         "kind": entitlements.kind,

@@ -1,13 +1,12 @@
 """Reads about tenants and their entitlements, as plain data."""
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
-from django.db import models
-from django.db.models import Count, OuterRef, QuerySet, Subquery
-from django.db.models.functions import Coalesce
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from licensing.models import License, Tenant
@@ -81,34 +80,23 @@ def license_history(tenant: Tenant) -> QuerySet[License]:
     return License.objects.filter(tenant=tenant).order_by("-applied_at", "-id")
 
 
-def _related_model(name: str) -> type[models.Model]:
-    """A model the tasks app relates to Tenant, found by its reverse name: licensing does
-    not import tasks (dependencies point usage -> tasks -> licensing)."""
-    return Tenant._meta.get_field(name).related_model
+UsageReader = Callable[[Tenant], dict[str, int]]
+# Licensing shows usage but must not know the tables that hold it (dependencies point
+# usage -> tasks -> licensing): the tasks app registers its reader here in its ready().
+_usage_readers: list[UsageReader] = []
 
 
-def _subquery(rows: QuerySet) -> Subquery:
-    return Coalesce(Subquery(rows, output_field=models.IntegerField()), 0)
+def register_usage_reader(reader: UsageReader) -> None:
+    """Set the function that says what a tenant uses per dimension (tasks.selectors)."""
+    _usage_readers[:] = [reader]
 
 
-def tenant_usage(tenant: Tenant) -> dict[str, int]:
-    """Used per dimension in one query: hosts and gateways registered now, tasks ever created."""
+def tenant_used(tenant: Tenant) -> dict[str, int]:
+    """Used per dimension, as the registered reader (tasks.selectors.tenant_usage) counts it."""
+    if not _usage_readers:
+        raise RuntimeError("No usage reader is registered: is the tasks app installed?")
+    return _usage_readers[0](tenant)
 
-    def count_of(registered: QuerySet) -> Subquery:
-        rows = registered.filter(tenant=OuterRef("pk")).order_by()
-        return _subquery(rows.values("tenant").annotate(n=Count("pk")).values("n"))
 
-    lifetime_tasks = _related_model("task_counter").objects.filter(tenant=OuterRef("pk"))
-    row = (
-        Tenant.objects.filter(pk=tenant.pk)
-        .annotate(
-            hosts_used=count_of(_related_model("hosts").objects.all()),
-            # A revoked gateway stays (its tickets are kept) but is no longer registered.
-            gateways_used=count_of(_related_model("gateways").objects.registered()),
-            # No counter row yet: no task was ever created.
-            tasks_used=_subquery(lifetime_tasks.values("used")[:1]),
-        )
-        .values("hosts_used", "gateways_used", "tasks_used")
-        .get()
-    )
-    return {dimension: row[f"{dimension}_used"] for dimension in DIMENSIONS}
+# Only until usage/plan.py imports tasks.selectors.tenant_usage (switched at merge): delete then.
+tenant_usage = tenant_used

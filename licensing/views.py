@@ -3,7 +3,7 @@ from django.shortcuts import redirect, render
 
 from licensing.errors import LicenseRefused
 from licensing.forms import LicenseApplyForm
-from licensing.selectors import DIMENSIONS, license_history, tenant_entitlements, tenant_usage
+from licensing.selectors import DIMENSIONS, license_history, tenant_entitlements, tenant_used
 from licensing.services import license_apply
 from licensing.tenancy import staff_required
 
@@ -27,7 +27,7 @@ def license_settings(request):
             )
             return redirect("license-settings")
     entitlements = tenant_entitlements(request.tenant)
-    used = tenant_usage(request.tenant)
+    used = tenant_used(request.tenant)
     context = {
         "form": form,
         "refusal": refusal,

@@ -1,16 +1,13 @@
-"""The Django admin for operators (SPEC §1): each part of the tasks app registers its models."""
+"""The Django admin for operators (SPEC §1): tasks, hosts, gateways, tickets and schedules."""
 
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.http import HttpResponseRedirect
 
 from licensing.errors import DomainError, validation_sentence
-from tasks import (
-    services,
-    ticket_admin,  # noqa: F401  tickets and schedules
-)
-from tasks.models import Gateway, Host, Task, TaskCounter
-from tasks.models.assets import TASK_DESCRIPTION_MAX_LENGTH
+from tasks import services
+from tasks.models import Gateway, Host, Schedule, ScheduleTick, Task, TaskCounter, Ticket
+from tasks.models.tasks import TASK_DESCRIPTION_MAX_LENGTH
 
 
 class CreateThroughServiceAdmin(admin.ModelAdmin):
@@ -110,6 +107,17 @@ class HostAdmin(CreateThroughServiceAdmin):
             tenant=form.cleaned_data["tenant"], name=form.cleaned_data["name"]
         )
 
+    def delete_view(self, request, object_id, extra_context=None):
+        # host_delete commits in its own durable transaction, as in changeform_view above.
+        return self._delete_view(request, object_id, extra_context)
+
+    def delete_model(self, request, obj) -> None:
+        services.host_delete(host=obj)  # frees the slot through the guard, like the pages
+
+    def delete_queryset(self, request, queryset) -> None:
+        for host in queryset.select_related("tenant"):
+            services.host_delete(host=host)
+
 
 @admin.register(Gateway)
 class GatewayAdmin(CreateThroughServiceAdmin):
@@ -163,12 +171,8 @@ class GatewayAdmin(CreateThroughServiceAdmin):
         return gateway
 
 
-@admin.register(TaskCounter)
-class TaskCounterAdmin(admin.ModelAdmin):
-    """The lifetime counters, read-only: only the cap guard moves them."""
-
-    list_display = ["tenant", "used", "admitted_cap"]
-    list_select_related = ["tenant"]
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """A record operators read and never add, change or delete here."""
 
     def has_add_permission(self, request) -> bool:
         return False
@@ -178,3 +182,104 @@ class TaskCounterAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+
+@admin.register(TaskCounter)
+class TaskCounterAdmin(ReadOnlyAdmin):
+    """The lifetime counters, read-only: only the cap guard moves them."""
+
+    list_display = ["tenant", "used", "admitted_cap"]
+    list_select_related = ["tenant"]
+
+
+@admin.register(Ticket)
+class TicketAdmin(ReadOnlyAdmin):
+    """Tickets are the record of what gateways delivered: read-only, never added or deleted here."""
+
+    list_display = [
+        "external_id",
+        "subject",
+        "tenant",
+        "gateway",
+        "status",
+        "refusal_code",
+        "task",
+        "received_at",
+    ]
+    list_filter = ["status", "refusal_code", "gateway__kind", "tenant"]
+    search_fields = ["external_id", "subject", "tenant__name", "gateway__name"]
+    list_select_related = ["tenant", "gateway", "task"]
+    date_hierarchy = "received_at"
+    actions = ["retry_rejected"]
+
+    @admin.action(description="Retry the selected rejected tickets")
+    def retry_rejected(self, request, queryset):
+        selected = queryset.count()
+        retried = services.tickets_retry_rejected(tickets=queryset)
+        if retried:
+            self.message_user(
+                request,
+                f"{retried} rejected tickets are pending again; "
+                "the engine converts them on its next pass if the license allows it.",
+                messages.SUCCESS,
+            )
+        if selected > retried:
+            self.message_user(
+                request,
+                f"{selected - retried} selected tickets were not rejected: left as they are.",
+                messages.WARNING,
+            )
+
+
+class ScheduleTickInline(admin.TabularInline):
+    model = ScheduleTick
+    fields = ["due_at", "fired_at", "status", "task", "refusal_code", "slots_skipped"]
+    readonly_fields = fields
+    ordering = ["-due_at"]
+    extra = 0
+    max_num = 0
+    can_delete = False
+    show_change_link = False
+
+
+@admin.register(Schedule)
+class ScheduleAdmin(admin.ModelAdmin):
+    """Schedules come from tickets; operators may pause and resume them."""
+
+    list_display = ["title", "tenant", "every_minutes", "next_run_at", "status", "last_tick_at"]
+    list_filter = ["status", "tenant"]
+    search_fields = ["title", "ticket__external_id", "tenant__name"]
+    list_select_related = ["tenant"]
+    readonly_fields = [
+        "tenant",
+        "ticket",
+        "title",
+        "description",
+        "every_minutes",
+        "next_run_at",
+        "status",
+        "last_tick_at",
+        "created_at",
+    ]
+    inlines = [ScheduleTickInline]
+    actions = ["pause", "resume"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.action(description="Pause the selected schedules")
+    def pause(self, request, queryset):
+        paused = services.schedules_pause(schedules=queryset)
+        self.message_user(request, f"{paused} schedules paused.", messages.SUCCESS)
+
+    @admin.action(description="Resume the selected schedules")
+    def resume(self, request, queryset):
+        resumed = services.schedules_resume(schedules=queryset)
+        self.message_user(
+            request,
+            f"{resumed} schedules resumed; a run missed while paused fires once, then on time.",
+            messages.SUCCESS,
+        )

@@ -1,13 +1,21 @@
 from django.urls import path
 
-from tasks import api, ticket_api
+from tasks.api import assets, tickets
 
 urlpatterns: list = [
-    path("tasks/", api.TaskListCreateApi.as_view(), name="api-tasks"),
-    path("tasks/<int:pk>/", api.TaskDetailApi.as_view(), name="api-task"),
-    path("hosts/", api.HostListCreateApi.as_view(), name="api-hosts"),
-    path("hosts/<int:pk>/", api.HostDetailApi.as_view(), name="api-host"),
-    path("gateways/", api.GatewayListCreateApi.as_view(), name="api-gateways"),
-    path("gateways/<int:pk>/", api.GatewayDetailApi.as_view(), name="api-gateway"),
+    path("tasks/", assets.TaskListCreateApi.as_view(), name="api-tasks"),
+    path("tasks/<int:pk>/", assets.TaskDetailApi.as_view(), name="api-task"),
+    path("hosts/", assets.HostListCreateApi.as_view(), name="api-hosts"),
+    path("hosts/<int:pk>/", assets.HostDetailApi.as_view(), name="api-host"),
+    path("gateways/", assets.GatewayListCreateApi.as_view(), name="api-gateways"),
+    path("gateways/<int:pk>/", assets.GatewayDetailApi.as_view(), name="api-gateway"),
+    path(
+        "gateways/<int:gateway_id>/tickets/",
+        tickets.TicketDeliveryApi.as_view(),
+        name="api-ticket-delivery",
+    ),
+    path("tickets/", tickets.TicketListApi.as_view(), name="api-tickets"),
+    path("tickets/<int:pk>/", tickets.TicketDetailApi.as_view(), name="api-ticket"),
+    path("tickets/<int:pk>/retry/", tickets.TicketRetryApi.as_view(), name="api-ticket-retry"),
+    path("schedules/", tickets.ScheduleListApi.as_view(), name="api-schedules"),
 ]
-urlpatterns += ticket_api.urlpatterns  # gateway deliveries, tickets, schedules

@@ -8,7 +8,9 @@ class TasksConfig(AppConfig):
 
     def ready(self) -> None:
         from licensing.models import Tenant
+        from licensing.selectors import register_usage_reader
         from tasks import guards
+        from tasks.selectors import tenant_usage
 
         # No sender filter: proxies and subclasses of Task are guarded too (the receiver
         # checks isinstance).
@@ -18,3 +20,5 @@ class TasksConfig(AppConfig):
             sender=Tenant,
             dispatch_uid="tasks.guards.create_task_counter",
         )
+        # Licensing's pages and API show usage without knowing the tables that hold it.
+        register_usage_reader(tenant_usage)

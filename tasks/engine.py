@@ -16,8 +16,6 @@ each schedule is one unit of work, done in ONE short durable transaction:
   fails is not offered again in the same pass, so a poisoned ticket cannot make a pass spin.
 - `CapCheckBusy` (the tenant's counter was held too long by another writer) is transient:
   the unit is rolled back and left for the next pass, not rejected.
-
-On SQLite (development) `skip_locked` is ignored; SQLite serialises writers anyway.
 """
 
 import logging
@@ -34,8 +32,7 @@ from licensing.errors import DomainError, validation_sentence
 from licensing.models import Tenant
 from tasks.guards import CapCheckBusy
 from tasks.models import Schedule, ScheduleTick, Task, Ticket
-from tasks.services import task_create_in_transaction
-from tasks.tickets import effective_every_minutes
+from tasks.services import effective_every_minutes, task_create_in_transaction
 
 logger = logging.getLogger("tasks.engine")
 

@@ -4,7 +4,7 @@ from django import forms
 
 from licensing.models import Tenant
 from tasks.models import Gateway, Host
-from tasks.models.assets import TASK_DESCRIPTION_MAX_LENGTH
+from tasks.models.tasks import TASK_DESCRIPTION_MAX_LENGTH
 
 
 class TaskForm(forms.Form):

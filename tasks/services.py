@@ -1,25 +1,27 @@
-"""Writes for hosts, gateways and tasks: the one guarded creation path per dimension.
+"""Writes for hosts, gateways, tasks and tickets.
 
-Each create has the tenant's entitlements in hand BEFORE its transaction (nothing slow
-inside the locked window) and raises `CapReached` / `LicenseExpired` (licensing.errors)
-on refusal.
-Every entry point (pages, API, Django admin, the engine) calls these.
+Every create is checked by the cap guard (tasks/guards.py) in its transaction and raises
+`CapReached` / `LicenseExpired` (licensing.errors) or `CapCheckBusy` on refusal.
+Every entry point (pages, API, Django admin, the engine, commands) calls these.
 """
 
 import hashlib
+import hmac
 import secrets
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 from django.db.transaction import TransactionManagementError
 from django.utils import timezone
 
+from licensing.errors import DomainError
 from licensing.models import Tenant
-from licensing.selectors import tenant_entitlements
 from tasks import guards
-from tasks.models import Gateway, Host, Task, Ticket
-from tasks.models.assets import TASK_DESCRIPTION_MAX_LENGTH
+from tasks.models import Gateway, Host, Schedule, Task, Ticket
+from tasks.models.tasks import TASK_DESCRIPTION_MAX_LENGTH
+from tasks.models.tickets import MIN_SCHEDULE_MINUTES
 
 
 def _bounded_text(field: str, value: str, *, max_length: int) -> str:
@@ -88,8 +90,8 @@ def task_create(
     """Create a task, counted against the tenant's lifetime tasks cap.
 
     Raises `CapReached("tasks", ...)` at the cap, `LicenseExpired("tasks", ...)` when the
-    license has expired, `ValidationError` for bad input. Runs in a transaction of its own;
-    the cap is enforced by `tasks.guards.insert_task` right after the insert.
+    license has expired, `CapCheckBusy` when the counter is held too long, `ValidationError`
+    for bad input. Runs in a transaction of its own, and returns once the task is on disk.
     """
     task = _new_task(
         tenant=tenant,
@@ -101,7 +103,8 @@ def task_create(
         creator=creator,
         ticket=ticket,
     )
-    guards.insert_task(task)
+    with transaction.atomic(durable=True):
+        task.save(savepoint=False)  # counted by the guard's post_save in this transaction
     return task
 
 
@@ -119,7 +122,7 @@ def task_create_in_transaction(
     """`task_create` for a caller that already holds a transaction (the engine).
 
     Same validation and same refusals (`CapReached`, `LicenseExpired`, `CapCheckBusy`,
-    `ValidationError`). The insert is counted by `tasks.guards.admit_task` in the caller's
+    `ValidationError`). The insert is counted by the same guard in the caller's
     transaction, which keeps the tenant's counter row locked until the caller commits; on
     a refusal the insert has happened, so the caller must roll back (a savepoint around
     this call is enough). Raises `TransactionManagementError` outside a transaction.
@@ -139,10 +142,7 @@ def task_create_in_transaction(
         creator=creator,
         ticket=ticket,
     )
-    # Read before the insert: the counter row lock is taken last, by admit_task.
-    task._guard_entitlements = tenant_entitlements(tenant)
-    with transaction.atomic(savepoint=False):
-        task.save(savepoint=False)  # the post_save guard counts it with admit_task
+    task.save(savepoint=False)  # counted by the guard's post_save in the caller's transaction
     return task
 
 
@@ -155,15 +155,19 @@ def task_delete(*, task: Task) -> None:
 def host_register(*, tenant: Tenant, name: str) -> Host:
     """Register a host within the hosts cap (hosts registered now); raises like task_create."""
     name = _required_text("name", name, max_length=200)
-    entitlements = tenant_entitlements(tenant)
-    with transaction.atomic(durable=True):
-        guards.admit_asset(tenant=tenant, dimension="hosts", entitlements=entitlements)
+    with (
+        transaction.atomic(durable=True),
+        guards.asset_change(tenant=tenant, dimension="hosts", adding=True),
+    ):
         return Host.objects.create(tenant=tenant, name=name)
 
 
 def host_delete(*, host: Host) -> None:
     """Delete a host: its slot is free again. Its tasks keep running without a target."""
-    with transaction.atomic(durable=True):
+    with (
+        transaction.atomic(durable=True),
+        guards.asset_change(tenant=host.tenant, dimension="hosts", adding=False),
+    ):
         host.delete()
 
 
@@ -180,10 +184,11 @@ def gateway_create(*, tenant: Tenant, name: str, kind: str) -> tuple[Gateway, st
     name = _required_text("name", name, max_length=200)
     if kind not in Gateway.Kind.values:
         raise ValidationError({"kind": f"{kind!r} is not a gateway kind."})
-    entitlements = tenant_entitlements(tenant)
     secret = secrets.token_urlsafe(32)
-    with transaction.atomic(durable=True):
-        guards.admit_asset(tenant=tenant, dimension="gateways", entitlements=entitlements)
+    with (
+        transaction.atomic(durable=True),
+        guards.asset_change(tenant=tenant, dimension="gateways", adding=True),
+    ):
         gateway = Gateway.objects.create(
             tenant=tenant, name=name, kind=kind, secret_hash=gateway_secret_hash(secret)
         )
@@ -197,6 +202,150 @@ def gateway_revoke(*, gateway: Gateway) -> None:
     pending ones are still converted. Revoking a revoked gateway changes nothing.
     Raises `CapCheckBusy` when the tenant's lock is held too long.
     """
-    with transaction.atomic(durable=True):
-        guards.lock_tenant_assets(tenant=gateway.tenant, dimension="gateways")
+    with (
+        transaction.atomic(durable=True),
+        guards.asset_change(tenant=gateway.tenant, dimension="gateways", adding=False),
+    ):
         Gateway.objects.registered().filter(pk=gateway.pk).update(revoked_at=timezone.now())
+
+
+# Tickets: receive a delivery, check a gateway secret, retry a rejected ticket.
+
+
+class TicketNotRejected(DomainError):
+    """Only a rejected ticket can be retried; pending and converted ones are left as they are."""
+
+    code = "ticket_not_rejected"
+    http_status = 409
+
+    def __init__(self, ticket: Ticket) -> None:
+        super().__init__(
+            f"Ticket {ticket.pk} is {ticket.status}, not rejected: there is nothing to retry."
+        )
+
+
+class GatewayRevoked(DomainError):
+    """A revoked gateway delivers nothing: its secret no longer opens the door."""
+
+    code = "gateway_revoked"
+    http_status = 401
+
+    def __init__(self, gateway: Gateway) -> None:
+        super().__init__(
+            f"Gateway {gateway.pk} was revoked: it can no longer deliver tickets. "
+            "Create a new gateway and give its secret to the sender."
+        )
+
+
+def gateway_secret_matches(gateway: Gateway, secret: str) -> bool:
+    """Constant-time comparison of a presented secret with the gateway's stored hash."""
+    return hmac.compare_digest(gateway_secret_hash(secret), gateway.secret_hash)
+
+
+def ticket_receive(
+    *,
+    gateway: Gateway,
+    external_id: str,
+    subject: str,
+    body: str = "",
+    recurrence: dict | None = None,
+) -> tuple[Ticket, bool]:
+    """Store a delivered ticket as `pending`; returns (ticket, created).
+
+    Raises ValidationError for a recurrence the engine could not schedule; a recurrence is
+    stored at its effective interval (`effective_every_minutes`). Raises GatewayRevoked
+    for a gateway revoked before the ticket is stored.
+    Idempotent by `external_id` per gateway: a re-delivery returns the ticket stored
+    the first time and changes nothing, even when two deliveries race (the unique
+    constraint makes the loser's insert fail; it then reads the winner's row).
+    """
+    _check_recurrence(recurrence)
+    if recurrence is not None:
+        # Stored (and answered) at the interval the schedule will run at.
+        recurrence = {"every_minutes": effective_every_minutes(recurrence["every_minutes"])}
+    existing = Ticket.objects.filter(gateway=gateway, external_id=external_id).first()
+    if existing is not None:
+        return existing, False
+    try:
+        with transaction.atomic(durable=True):
+            # The gateway's row lock: a revoke (an UPDATE of that row) waits for this delivery
+            # to commit, and a delivery after a revoke sees it, so a revoked gateway stores
+            # nothing even mid-race. Deliveries of one gateway queue for one insert each.
+            if (
+                not Gateway.objects.registered()
+                .select_for_update(no_key=True)
+                .filter(pk=gateway.pk)
+            ):
+                raise GatewayRevoked(gateway)
+            ticket = Ticket.objects.create(
+                tenant_id=gateway.tenant_id,
+                gateway=gateway,
+                external_id=external_id,
+                subject=subject,
+                body=body,
+                recurrence=recurrence,
+            )
+    except IntegrityError:
+        return Ticket.objects.get(gateway=gateway, external_id=external_id), False
+    return ticket, True
+
+
+def effective_every_minutes(every_minutes: int) -> int:
+    """The interval a schedule runs at: as asked, but never more often than every 5 minutes.
+
+    Never rounded down: each tick spends a lifetime task slot, so a schedule must not run
+    more often than its ticket asked.
+    """
+    return max(MIN_SCHEDULE_MINUTES, every_minutes)
+
+
+def _check_recurrence(recurrence: dict | None) -> None:
+    """The engine's contract for a schedule; the API says the same field by field."""
+    if recurrence is None:
+        return
+    every = recurrence.get("every_minutes") if isinstance(recurrence, dict) else None
+    if set(recurrence) != {"every_minutes"} or type(every) is not int or every < 1:
+        raise ValidationError(
+            {"recurrence": 'Expected {"every_minutes": N}, N a whole number of minutes, 1 or more.'}
+        )
+
+
+def ticket_retry(*, ticket: Ticket) -> Ticket:
+    """Put a rejected ticket back to `pending` so the next engine pass converts it."""
+    with transaction.atomic(durable=True):
+        # Lock the row: two retries (or a retry and an admin action) change it once.
+        ticket = Ticket.objects.select_for_update().get(pk=ticket.pk)
+        if ticket.status != Ticket.Status.REJECTED:
+            raise TicketNotRejected(ticket)
+        _requeue(Ticket.objects.filter(pk=ticket.pk))
+        ticket.refresh_from_db()
+    return ticket
+
+
+def tickets_retry_rejected(*, tickets: QuerySet[Ticket] | None = None) -> int:
+    """Put every rejected ticket (of `tickets`, default all) back to `pending`; returns how many."""
+    tickets = Ticket.objects.all() if tickets is None else tickets
+    with transaction.atomic(durable=True):
+        # One UPDATE ... WHERE status = 'rejected': a ticket the engine is converting is pending,
+        # so it is never touched here.
+        return _requeue(tickets.filter(status=Ticket.Status.REJECTED))
+
+
+def _requeue(tickets: QuerySet[Ticket]) -> int:
+    return tickets.update(
+        status=Ticket.Status.PENDING, refusal_code="", refusal_detail="", refused_at=None
+    )
+
+
+def schedules_pause(*, schedules: QuerySet[Schedule]) -> int:
+    """Stop schedules from ticking (an operator's decision); returns how many were paused."""
+    with transaction.atomic(durable=True):
+        return schedules.exclude(status=Schedule.Status.PAUSED).update(
+            status=Schedule.Status.PAUSED
+        )
+
+
+def schedules_resume(*, schedules: QuerySet[Schedule]) -> int:
+    """Let paused schedules tick again; a run missed while paused fires once, then on time."""
+    with transaction.atomic(durable=True):
+        return schedules.filter(status=Schedule.Status.PAUSED).update(status=Schedule.Status.ACTIVE)

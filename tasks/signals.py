@@ -4,9 +4,11 @@
 usage (a task counted, a host or gateway registered, removed or revoked), so a receiver
 that writes (an alert row, its enqueued deliveries) commits or rolls back with the change.
 Receivers must be cheap on the common path (no query unless a threshold is crossed):
-task creation runs it on every insert.
+task creation runs it on every insert. With no receiver connected, sending costs one
+empty-list check (Signal.send's own fast path).
 
-Keyword arguments:
+Sent by `tasks.guards` with `sender` the model of the dimension (Task, Host or Gateway)
+and keyword arguments:
 - tenant_id: int
 - dimension: "tasks" | "hosts" | "gateways"
 - used_before: int, used_after: int (the count in that dimension before and after)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from tasks import ticket_views, views
+from tasks import views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -10,5 +10,6 @@ urlpatterns = [
     path("hosts/<int:pk>/delete/", views.host_delete, name="host-delete"),
     path("gateways/", views.gateway_list, name="gateways"),
     path("gateways/<int:pk>/remove/", views.gateway_remove, name="gateway-remove"),
+    path("tickets/", views.ticket_list, name="tickets"),
+    path("schedules/", views.schedule_list, name="schedules"),
 ]
-urlpatterns += ticket_views.urlpatterns  # /tickets/, /schedules/

@@ -1,4 +1,4 @@
-"""Pages: the tenant's tasks, hosts and gateways for every user of the tenant (SPEC §1).
+"""Pages: the tenant's tasks, hosts, gateways, tickets and schedules (SPEC §1).
 
 Members create tasks and read hosts and gateways; administrators register and delete
 hosts and create gateways (a member's POST there is a 403).
@@ -12,7 +12,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db.models import F
+from django.db.models import F, Prefetch
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -24,17 +24,18 @@ from licensing.selectors import tenant_entitlements
 from licensing.tenancy import member_required, members_read_staff_writes, staff_required
 from tasks import services
 from tasks.forms import GatewayForm, HostForm, TaskForm
-from tasks.guards import dimension_used
-from tasks.models import Gateway, Host, Task
+from tasks.models import Gateway, Host, Schedule, ScheduleTick, Task, Ticket
+from tasks.selectors import tenant_usage
 
 PAGE_SIZE = 50
+RECENT_TICKS = 5
 
 
 def _usage(tenant, dimension: str) -> dict:
     """Used and cap for the page header (cap None: unlimited)."""
     entitlements = tenant_entitlements(tenant)
     return {
-        "used": dimension_used(tenant, dimension),
+        "used": tenant_usage(tenant)[dimension],
         "cap": entitlements.cap(dimension),
         "expired": entitlements.is_expired,
     }
@@ -223,3 +224,38 @@ def gateway_remove(request, pk: int):
         "is free again. Its tickets are kept.",
     )
     return redirect("gateways")
+
+
+# Tickets and schedules, for members: status, refusal, task link.
+
+
+@member_required
+def ticket_list(request):
+    """The tenant's tickets, newest first; `?status=` keeps one status."""
+    tickets = Ticket.objects.filter(tenant=request.tenant).select_related(
+        "gateway", "task", "schedule"
+    )
+    status = request.GET.get("status", "")
+    if status in Ticket.Status.values:
+        tickets = tickets.filter(status=status)
+    page = Paginator(tickets, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "tasks/tickets.html",
+        {"page": page, "status": status, "statuses": Ticket.Status.choices},
+    )
+
+
+@member_required
+def schedule_list(request):
+    """The tenant's schedules with their latest ticks (created, or blocked with the code)."""
+    recent_ticks = ScheduleTick.objects.select_related("task").order_by("-due_at", "-id")
+    schedules = (
+        Schedule.objects.filter(tenant=request.tenant)
+        .select_related("ticket")
+        .prefetch_related(
+            Prefetch("ticks", queryset=recent_ticks[:RECENT_TICKS], to_attr="recent_ticks")
+        )
+    )
+    page = Paginator(schedules, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "tasks/schedules.html", {"page": page})

@@ -1,6 +1,7 @@
-"""The tasks app's models: assets and tasks (caps issue), tickets and schedules (engine issue)."""
+"""The tasks app's models: assets, tasks and their counter, tickets and schedules."""
 
-from tasks.models.assets import Gateway, Host, Task, TaskCounter
+from tasks.models.assets import Gateway, Host
+from tasks.models.tasks import Task, TaskCounter
 from tasks.models.tickets import Schedule, ScheduleTick, Ticket
 
 __all__ = ["Gateway", "Host", "Task", "TaskCounter", "Ticket", "Schedule", "ScheduleTick"]

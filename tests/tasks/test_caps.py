@@ -12,7 +12,7 @@ from django.utils import timezone
 from licensing.errors import CapReached, LicenseExpired
 from licensing.models import License
 from tasks.models import Gateway, Host, Task, TaskCounter
-from tasks.models.assets import UnguardedCreateRefused
+from tasks.models.tasks import UnguardedCreateRefused
 from tasks.services import gateway_create, host_delete, host_register, task_create, task_delete
 from tests.factories import TenantFactory
 from tests.tasks.caps_helpers import apply_caps, create_tasks, task_rows, tasks_used

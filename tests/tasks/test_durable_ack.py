@@ -1,35 +1,51 @@
-"""An acknowledged task is on disk: `task_create` returns only once the WAL is flushed past it.
+"""An acknowledged task is on disk, and the counter's lock is never held across an fsync.
 
-The create's own message commits without waiting for the flush (so the counter row is not
-held across an fsync); the wait comes after, outside the lock. These tests watch the
-statements `task_create` sends and the server's WAL positions.
+The create's transaction commits with `synchronous_commit = off` (the counter row is
+released as soon as the commit is recorded) and the wait for the WAL flush comes after the
+commit, before `task_create` returns. These tests watch what the server is asked to do and
+compare the server's WAL positions.
 """
 
 import pytest
-import time_machine
 from django.db import connection
 from psycopg.pq import TransactionStatus
 
 from licensing.errors import CapReached
-from tasks.guards import WAL_FLUSH_SQL
 from tasks.models import Task
 from tasks.services import task_create
 from tests.tasks.caps_helpers import apply_caps, task_rows, tasks_used
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
-COUNTER_UPSERT = 'INSERT INTO "tasks_taskcounter"'
+COUNTER_UPDATE = "UPDATE tasks_taskcounter"
+FLUSH_WAIT = "pg_logical_emit_message"
+
+
+def _server(sql: str):
+    """One value from the server on the same session, around Django's wrappers."""
+    return connection.connection.execute(sql).fetchone()[0]
 
 
 class _Watcher:
-    """Records each statement sent on the connection."""
+    """Records each statement, with the transaction it ran in and the commit mode."""
 
     def __init__(self) -> None:
-        self.statements: list[str] = []
+        self.seen: list[dict] = []
 
     def __call__(self, execute, sql, params, many, context):
-        self.statements.append(sql)
+        self.seen.append(
+            {
+                "sql": sql,
+                "in_transaction": connection.in_atomic_block,
+                "synchronous_commit": _server("SELECT current_setting('synchronous_commit')"),
+                "wal_inserted": _server("SELECT pg_current_wal_insert_lsn()::text"),
+            }
+        )
         return execute(sql, params, many, context)
+
+    def the(self, fragment: str) -> dict:
+        [statement] = [seen for seen in self.seen if fragment in seen["sql"]]
+        return statement
 
 
 def _create_watched(tenant) -> _Watcher:
@@ -39,75 +55,56 @@ def _create_watched(tenant) -> _Watcher:
     return watcher
 
 
-def _the_message(watcher: _Watcher) -> str:
-    [message] = [sql for sql in watcher.statements if COUNTER_UPSERT in sql]
-    return message
-
-
-def test_one_message_commits_without_the_fsync_then_waits_for_the_flush(tenant_a, settings):
+def test_the_counter_is_locked_in_a_commit_that_does_not_wait_for_the_fsync(tenant_a, settings):
     settings.TASK_CAP_ASYNC_COMMIT = False
     apply_caps(tenant_a, tasks=10)
 
-    message = _the_message(_create_watched(tenant_a))
+    counted = _create_watched(tenant_a).the(COUNTER_UPDATE)
 
-    assert message.startswith("BEGIN; ")
-    before_commit, after_commit = message.split("; COMMIT; ")
-    assert "'synchronous_commit', 'off'" in before_commit  # no fsync inside the lock
-    assert after_commit == WAL_FLUSH_SQL  # the wait, after the lock is released
+    assert counted["in_transaction"] and counted["synchronous_commit"] == "off"
+    assert _server("SELECT current_setting('synchronous_commit')") == "on"  # only that one
     assert task_rows(tenant_a) == tasks_used(tenant_a) == 1
+
+
+def test_task_create_returns_only_once_the_wal_is_flushed_past_the_task(tenant_a, settings):
+    settings.TASK_CAP_ASYNC_COMMIT = False
+    apply_caps(tenant_a, tasks=10)
+
+    watcher = _create_watched(tenant_a)
+    wait = watcher.the(FLUSH_WAIT)
+    flushed = _server(f"SELECT pg_current_wal_flush_lsn() >= '{wait['wal_inserted']}'::pg_lsn")
+
+    # The wait runs after the commit (outside the lock), and it is the last statement.
+    assert not wait["in_transaction"] and watcher.seen[-1] is wait
+    # Its start was past the task's commit record; the server had flushed past it.
+    assert flushed
 
 
 def test_the_opt_in_asynchronous_mode_does_not_wait(tenant_a, settings):
     settings.TASK_CAP_ASYNC_COMMIT = True
     apply_caps(tenant_a, tasks=10)
 
-    message = _the_message(_create_watched(tenant_a))
+    watcher = _create_watched(tenant_a)
 
-    assert message.endswith("; COMMIT") and WAL_FLUSH_SQL not in message
+    assert watcher.the(COUNTER_UPDATE)["synchronous_commit"] == "off"
+    assert not [seen for seen in watcher.seen if FLUSH_WAIT in seen["sql"]]
     assert task_rows(tenant_a) == tasks_used(tenant_a) == 1
 
 
-def test_a_refused_create_ends_its_failed_block(tenant_a, settings):
-    settings.TASK_CAP_ASYNC_COMMIT = False
+def test_a_refused_create_leaves_the_connection_usable_and_waits_for_nothing(tenant_a):
     apply_caps(tenant_a, tasks=0)
     watcher = _Watcher()
     with connection.execute_wrapper(watcher), pytest.raises(CapReached):
         task_create(tenant=tenant_a, title="One too many", source=Task.Source.API)
-    # The failed BEGIN block was rolled back: the connection is usable, in autocommit.
+
     assert connection.connection.info.transaction_status == TransactionStatus.IDLE
-    assert "ROLLBACK" in watcher.statements
+    assert not [seen for seen in watcher.seen if FLUSH_WAIT in seen["sql"]]
     assert task_rows(tenant_a) == tasks_used(tenant_a) == 0
 
 
-def test_the_insert_is_the_orms_own_for_every_task_text_and_values(tenant_a, admin_a):
-    """The INSERT's text is compiled once per database; each task's values are prepared as the
-    ORM's insert compiler prepares them, and compiling never touches the task being created."""
-    from tasks import guards
-    from tasks.models import Host
-
-    host = Host.objects.create(tenant=tenant_a, name="web-3")
-    guards._TASK_INSERT_SQL.clear()
-    tasks = [
-        Task(tenant=tenant_a, title="First", source=Task.Source.API),
-        Task(
-            tenant=tenant_a, title="Ünïcode ' quotes", description="d" * 500, host=host,
-            creator=admin_a, kind=Task.Kind.RECURRING, source=Task.Source.UI,
-        ),
-    ]  # fmt: skip
-    for task in tasks:
-        sql, params = guards._task_insert_sql(task, connection)
-        created_at = task.created_at
-        with time_machine.travel(created_at, tick=False):  # the compiler stamps it again
-            assert (sql, params) == guards._compiled_task_insert(task, connection)
-        assert params[[f.attname for f in guards._task_insert_fields()].index("created_at")] == (
-            created_at
-        )
-    assert list(guards._TASK_INSERT_SQL) == [connection.alias]
-
-
-def test_any_failure_inside_the_block_leaves_the_connection_usable(tenant_a, settings):
-    """Not only the guard's own refusals: any error inside BEGIN ... COMMIT (here a trigger's)
-    is rolled back, so the next query on the connection works."""
+def test_any_failure_inside_the_transaction_leaves_the_connection_usable(tenant_a):
+    """Not only the guard's own refusals: any error in the create (here a trigger's) is
+    rolled back, so the next create on the connection works."""
     from django.db import DatabaseError
 
     apply_caps(tenant_a, tasks=10)

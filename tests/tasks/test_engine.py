@@ -10,7 +10,7 @@ from tasks import engine
 from tasks.engine import run_pass
 from tasks.guards import CapCheckBusy
 from tasks.models import Schedule, Task, Ticket
-from tasks.tickets import effective_every_minutes, ticket_retry
+from tasks.services import effective_every_minutes, ticket_retry
 from tests.tasks.ticket_helpers import gateway_for, license_with, receive, task_rows, tasks_used
 
 

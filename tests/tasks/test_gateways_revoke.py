@@ -7,8 +7,8 @@ one revokes it: every entry point (API, page, Django admin) calls `gateway_revok
 import pytest
 
 from tasks.engine import run_pass
-from tasks.guards import dimension_used
 from tasks.models import Gateway, Ticket
+from tasks.selectors import tenant_usage
 from tasks.services import gateway_create, gateway_revoke
 from tests.tasks.caps_helpers import apply_caps
 from tests.tasks.ticket_helpers import receive
@@ -26,7 +26,7 @@ def test_a_revoked_gateway_frees_its_slot_and_keeps_its_tickets(tenant_a):
 
     gateway.refresh_from_db()
     assert gateway.revoked_at is not None
-    assert dimension_used(tenant_a, "gateways") == 0
+    assert tenant_usage(tenant_a)["gateways"] == 0
     assert Ticket.objects.get(gateway=gateway).status == Ticket.Status.CONVERTED
     replacement, _secret = gateway_create(tenant=tenant_a, name="Jira 2", kind="jira")
     assert list(Gateway.objects.registered().filter(tenant=tenant_a)) == [replacement]
@@ -90,7 +90,7 @@ def test_the_plan_card_and_the_license_api_count_what_the_guard_counts(
     tenant_a, admin_a, api_client_for
 ):
     """One notion of "registered": a revoked gateway is used nowhere, not only in the guard."""
-    from licensing.selectors import tenant_usage
+    from licensing.selectors import tenant_used
     from usage.plan import plan_usage
 
     apply_caps(tenant_a, gateways=3)
@@ -98,8 +98,8 @@ def test_the_plan_card_and_the_license_api_count_what_the_guard_counts(
     revoked, _secret = gateway_create(tenant=tenant_a, name="Old", kind="webhook")
     gateway_revoke(gateway=revoked)
 
-    assert dimension_used(tenant_a, "gateways") == 1
     assert tenant_usage(tenant_a)["gateways"] == 1
+    assert tenant_used(tenant_a)["gateways"] == 1
     plan = plan_usage(tenant_a).dimensions
     gateways = next(row for row in plan if row.dimension == "gateways")
     assert gateways.used == 1

@@ -8,10 +8,9 @@ from django.db import connection
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from tasks.api.tickets import MAX_DELIVERY_BYTES
 from tasks.models import Ticket
-from tasks.services import gateway_revoke
-from tasks.ticket_api import MAX_DELIVERY_BYTES
-from tasks.tickets import GatewayRevoked, ticket_receive
+from tasks.services import GatewayRevoked, gateway_revoke, ticket_receive
 from tests.factories import TenantFactory
 from tests.tasks.ticket_helpers import gateway_for
 

@@ -6,8 +6,7 @@ from django.utils import timezone
 
 from licensing.models import License
 from tasks.models import Gateway, Task, TaskCounter, Ticket
-from tasks.services import gateway_create
-from tasks.tickets import ticket_receive
+from tasks.services import gateway_create, ticket_receive
 from tests.factories import LicenseFactory
 
 

@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError, connection
 
 from tasks.engine import run_pass
-from tasks.tickets import tickets_retry_rejected
+from tasks.services import tickets_retry_rejected
 
 logger = logging.getLogger("tasks.engine")
 

@@ -12,7 +12,7 @@ from rest_framework.response import Response
 from licensing.tenancy import IsTenantAdmin, IsTenantMember, MemberReadsAdminWrites
 from tasks import services
 from tasks.models import Gateway, Host, Task
-from tasks.models.assets import TASK_DESCRIPTION_MAX_LENGTH
+from tasks.models.tasks import TASK_DESCRIPTION_MAX_LENGTH
 
 REFUSAL = OpenApiResponse(
     description="Refused: `task_cap_reached` / `host_cap_reached` / `gateway_cap_reached` / "

@@ -3,7 +3,6 @@
 from django.contrib.auth.models import AnonymousUser
 from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404
-from django.urls import path
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions, generics, serializers, status
@@ -16,8 +15,13 @@ from rest_framework.views import APIView
 from licensing.errors import DomainError
 from licensing.tenancy import IsTenantAdmin
 from tasks.models import Gateway, Schedule, ScheduleTick, Ticket
-from tasks.services import gateway_secret_hash
-from tasks.tickets import GatewayRevoked, gateway_secret_matches, ticket_receive, ticket_retry
+from tasks.services import (
+    GatewayRevoked,
+    gateway_secret_hash,
+    gateway_secret_matches,
+    ticket_receive,
+    ticket_retry,
+)
 
 # A delivery is a ticket, not a file: anything larger is refused before it is parsed.
 MAX_DELIVERY_BYTES = 64 * 1024
@@ -262,16 +266,3 @@ class ScheduleListApi(generics.ListAPIView):
         return Schedule.objects.filter(tenant=self.request.tenant).prefetch_related(
             Prefetch("ticks", queryset=recent_ticks, to_attr="recent_ticks")
         )
-
-
-urlpatterns = [
-    path(
-        "gateways/<int:gateway_id>/tickets/",
-        TicketDeliveryApi.as_view(),
-        name="api-ticket-delivery",
-    ),
-    path("tickets/", TicketListApi.as_view(), name="api-tickets"),
-    path("tickets/<int:pk>/", TicketDetailApi.as_view(), name="api-ticket"),
-    path("tickets/<int:pk>/retry/", TicketRetryApi.as_view(), name="api-ticket-retry"),
-    path("schedules/", ScheduleListApi.as_view(), name="api-schedules"),
-]
