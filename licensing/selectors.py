@@ -97,6 +97,3 @@ def tenant_used(tenant: Tenant) -> dict[str, int]:
         raise RuntimeError("No usage reader is registered: is the tasks app installed?")
     return _usage_readers[0](tenant)
 
-
-# Only until usage/plan.py imports tasks.selectors.tenant_usage (switched at merge): delete then.
-tenant_usage = tenant_used

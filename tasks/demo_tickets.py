@@ -10,7 +10,7 @@ from licensing.models import Tenant
 from tasks.engine import run_pass
 from tasks.models import Gateway, Schedule, Ticket
 from tasks.services import gateway_create
-from tasks.tickets import ticket_receive
+from tasks.services import ticket_receive
 
 logger = logging.getLogger(__name__)
 

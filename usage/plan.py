@@ -7,7 +7,8 @@ from typing import Literal
 from django.utils import timezone
 
 from licensing.models import Tenant
-from licensing.selectors import DIMENSIONS, tenant_entitlements, tenant_usage
+from licensing.selectors import DIMENSIONS, tenant_entitlements
+from tasks.selectors import tenant_usage
 
 Level = Literal["ok", "warning", "danger"]
 
