@@ -96,4 +96,3 @@ def tenant_used(tenant: Tenant) -> dict[str, int]:
     if not _usage_readers:
         raise RuntimeError("No usage reader is registered: is the tasks app installed?")
     return _usage_readers[0](tenant)
-

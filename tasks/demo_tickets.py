@@ -9,8 +9,7 @@ from licensing.errors import CapReached
 from licensing.models import Tenant
 from tasks.engine import run_pass
 from tasks.models import Gateway, Schedule, Ticket
-from tasks.services import gateway_create
-from tasks.services import ticket_receive
+from tasks.services import gateway_create, ticket_receive
 
 logger = logging.getLogger(__name__)
 
