@@ -6,6 +6,7 @@ from decimal import Decimal
 import time_machine
 
 from tasks.models import Gateway, Ticket
+from usage.api.events import validated_events
 from usage.services import llm_model_create, pricing_plan_create, usage_events_record
 
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
@@ -71,7 +72,8 @@ def event(at: datetime, model: str, **fields) -> dict:
 
 
 def record(tenant, events: list[dict]):
-    return usage_events_record(tenant=tenant, events=events)
+    """Record JSON-like events as the API does: its input serializer, then the service."""
+    return usage_events_record(tenant=tenant, events=validated_events(events))
 
 
 def price_of(event_record: dict, plans: list[tuple[datetime, tuple]]) -> Decimal | None:

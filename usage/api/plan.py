@@ -6,7 +6,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from licensing.tenancy import IsTenantAdmin
-from usage.plan import PlanUsage, plan_usage
+from usage.plan import plan_usage
 
 
 class DimensionUsageSerializer(serializers.Serializer):
@@ -24,6 +24,8 @@ class EntitlementsUsageSerializer(serializers.Serializer):
 
 
 class PlanUsageSerializer(serializers.Serializer):
+    """A `usage.plan.PlanUsage` as the API shows it; the page shows the same object."""
+
     state = serializers.ChoiceField(choices=["free_tier", "licensed", "expired"])
     kind = serializers.ChoiceField(choices=["free_tier", "contract", "trial"])
     starts_at = serializers.DateTimeField(allow_null=True)
@@ -31,15 +33,7 @@ class PlanUsageSerializer(serializers.Serializer):
     perpetual = serializers.BooleanField()
     days_remaining = serializers.IntegerField(allow_null=True)
     expired = serializers.BooleanField()
-    entitlements = EntitlementsUsageSerializer()
-
-    def to_representation(self, plan: PlanUsage) -> dict:
-        data = {name: getattr(plan, name) for name in self.fields if name != "entitlements"}
-        data["entitlements"] = {
-            usage.dimension: {"used": usage.used, "cap": usage.cap, "percent": usage.percent}
-            for usage in plan.dimensions
-        }
-        return super().to_representation(data)
+    entitlements = EntitlementsUsageSerializer(help_text="Used against cap per dimension.")
 
 
 PLAN_EXAMPLE = {
