@@ -1,6 +1,6 @@
 """`GET /api/v1/usage/activity/`: series, totals and breakdowns of a range (SPEC §6.1)."""
 
-from dataclasses import asdict
+from dataclasses import fields, is_dataclass
 from datetime import datetime
 from decimal import Decimal
 
@@ -13,19 +13,17 @@ from licensing.tenancy import IsTenantAdmin
 from usage.api.ranges import RANGE_PARAMETERS, range_from
 from usage.buckets import BUCKET_SIZES
 from usage.pricing import decimal_text
-from usage.selectors import (
-    Activity,
-    ConsumerUsage,
-    ModelUsage,
-    SeriesPoint,
-    TicketCost,
-    UncostedUsage,
-    activity,
-)
+from usage.selectors import Activity, Cost, Requests, Tokens, activity
 
 
 def _plain(value):
-    """Dataclasses to JSON-ready data: Decimal as an exact string, times in ISO 8601."""
+    """Figures to JSON-ready data, field by field: Decimal as an exact string, times in
+    ISO 8601, and tokens, cost and requests with their `total`."""
+    if is_dataclass(value):
+        data = {field.name: _plain(getattr(value, field.name)) for field in fields(value)}
+        if isinstance(value, Tokens | Cost | Requests):
+            data["total"] = _plain(value.total)
+        return data
     if isinstance(value, Decimal):
         return decimal_text(value)
     if isinstance(value, datetime):
@@ -37,61 +35,8 @@ def _plain(value):
     return value
 
 
-def _with_total(figures) -> dict:
-    """Tokens, Cost or Requests with their total."""
-    return {**asdict(figures), "total": figures.total}
-
-
-def _point(point: SeriesPoint) -> dict:
-    return {
-        "start": point.start,
-        "end": point.end,
-        "tokens": _with_total(point.tokens),
-        "cost": _with_total(point.cost),
-        "requests": _with_total(point.requests),
-    }
-
-
-def _model(usage: ModelUsage) -> dict:
-    return {
-        "model_id": usage.model_id,
-        "name": usage.name,
-        "provider": usage.provider,
-        "tokens": _with_total(usage.tokens),
-        "requests": _with_total(usage.requests),
-        "cost": _with_total(usage.cost),
-        "unpriced_tokens": _with_total(usage.unpriced_tokens),
-        "unattributed_tokens": _with_total(usage.unattributed_tokens),
-    }
-
-
-def _consumer(usage: ConsumerUsage) -> dict:
-    tokens, requests = _with_total(usage.tokens), _with_total(usage.requests)
-    return {"consumer": usage.consumer, "tokens": tokens, "requests": requests}
-
-
-def _ticket(ticket: TicketCost) -> dict:
-    return {
-        "ticket_id": ticket.ticket_id,
-        "external_id": ticket.external_id,
-        "subject": ticket.subject,
-        "tokens": _with_total(ticket.tokens),
-        "cost": _with_total(ticket.cost),
-    }
-
-
-def _uncosted(usage: UncostedUsage) -> dict:
-    return {
-        "model_id": usage.model_id,
-        "name": usage.name,
-        "tokens": _with_total(usage.tokens),
-        "requests": _with_total(usage.requests),
-        "message": usage.message,
-    }
-
-
 def activity_as_data(result: Activity) -> dict:
-    """The API's JSON for an activity."""
+    """The API's JSON for an activity: every figure, field by field (SPEC §6.1)."""
     share = result.cached_share
     data = {
         "start": result.start,
@@ -101,17 +46,17 @@ def activity_as_data(result: Activity) -> dict:
         "bucket": result.bucket,
         "bucket_seconds": result.bucket_seconds,
         "totals": {
-            "tokens": _with_total(result.tokens),
+            "tokens": result.tokens,
             "cached_share": None if share is None else round(float(share), 4),
-            "cost": _with_total(result.cost),
-            "requests": _with_total(result.requests),
+            "cost": result.cost,
+            "requests": result.requests,
         },
-        "series": [_point(point) for point in result.series],
-        "by_model": [_model(usage) for usage in result.by_model],
-        "top_consumers": [_consumer(usage) for usage in result.top_consumers],
-        "top_tickets": [_ticket(ticket) for ticket in result.top_tickets],
-        "unpriced": [_uncosted(usage) for usage in result.unpriced],
-        "unattributed": [_uncosted(usage) for usage in result.unattributed],
+        "series": result.series,
+        "by_model": result.by_model,
+        "top_consumers": result.top_consumers,
+        "top_tickets": result.top_tickets,
+        "unpriced": result.unpriced,
+        "unattributed": result.unattributed,
     }
     return _plain(data)
 

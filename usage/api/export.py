@@ -16,25 +16,8 @@ from usage.buckets import check_range
 from usage.models import LlmModel, UsageEvent
 from usage.pricing import PricingTimeline, decimal_text, token_cost
 
-EXPORT_COLUMNS = [
-    "occurred_at",
-    "request_id",
-    "model",
-    "provider",
-    "input_tokens",
-    "output_tokens",
-    "cached_tokens",
-    "ticket_id",
-    "task_id",
-    "consumer",
-    "succeeded",
-    "cost_usd",
-    "cost_status",
-]
-_EVENT_FIELDS = (
-    "occurred_at",
-    "request_id",
-    "model_id",
+# Columns that are the event's own fields, as stored.
+_AS_STORED = (
     "input_tokens",
     "output_tokens",
     "cached_tokens",
@@ -43,6 +26,16 @@ _EVENT_FIELDS = (
     "consumer",
     "succeeded",
 )
+EXPORT_COLUMNS = [
+    "occurred_at",
+    "request_id",
+    "model",
+    "provider",
+    *_AS_STORED,
+    "cost_usd",
+    "cost_status",
+]
+_EVENT_FIELDS = ("occurred_at", "request_id", "model_id", *_AS_STORED)
 # A spreadsheet runs a cell starting with one of these as a formula (OWASP, CSV injection).
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 

@@ -10,12 +10,12 @@
 `plan_usage` (the Plan-usage card) lives in `usage/plan.py`.
 """
 
+from usage.pricing import Cost
 from usage.selectors.activity import MODES, activity
 from usage.selectors.breakdowns import TOP
 from usage.selectors.figures import (
     Activity,
     ConsumerUsage,
-    Cost,
     ModelUsage,
     Requests,
     SeriesPoint,

@@ -6,19 +6,6 @@ from decimal import Decimal
 
 from usage.pricing import Cost
 
-__all__ = [
-    "Activity",
-    "ConsumerUsage",
-    "Cost",
-    "ModelUsage",
-    "Requests",
-    "SeriesPoint",
-    "Sums",
-    "TicketCost",
-    "Tokens",
-    "UncostedUsage",
-]
-
 
 @dataclass(frozen=True)
 class Tokens:
