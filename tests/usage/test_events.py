@@ -88,6 +88,8 @@ BAD_FIELDS = [
     ("consumer", False),
     ("consumer", []),
     ("consumer", {}),
+    ("consumer", "agent\x00a"),  # PostgreSQL cannot store a NUL character
+    ("request_id", "run-\ud800"),  # nor a lone surrogate (valid JSON, not valid UTF-8)
     ("succeeded", "yes"),
     ("colour", "blue"),
 ]
