@@ -1,6 +1,7 @@
 """`activity`: the LLM usage of a range, in Cost and Tokens (SPEC §5.1)."""
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import localcontext
@@ -149,7 +150,11 @@ def _top_consumers(facts: dict[str, Sums]) -> tuple[ConsumerUsage, ...]:
     return tuple(sorted(consumers, key=lambda c: (-c.tokens.total, c.consumer))[:TOP])
 
 
-def _uncosted(models: dict, sums_by_model: dict[int, Sums], message) -> tuple[UncostedUsage, ...]:
+def _uncosted(
+    models: dict[int, LlmModel],
+    sums_by_model: dict[int, Sums],
+    message: Callable[[LlmModel], str],
+) -> tuple[UncostedUsage, ...]:
     return tuple(
         UncostedUsage(
             model_id=model_id,

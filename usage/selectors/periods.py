@@ -4,6 +4,7 @@ Which plan is in force, and what tokens cost under it, is `usage/pricing.py`; th
 module only numbers the plan changes inside a range so SQL can group rows by them.
 """
 
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
 from usage.models import LlmModel, PricingPlan
@@ -60,7 +61,7 @@ class PlanPeriods:
             values += params[kind]
         return "SUM(" + " + ".join(parts) + ")", values
 
-    def _in_force_newest_first(self):
+    def _in_force_newest_first(self) -> Iterator[tuple[int, PricingPlan, int | None]]:
         """(model id, plan, since in Unix seconds or None for "from the start")."""
         for model_id, changes in self.changes.items():
             for plan in reversed(changes):

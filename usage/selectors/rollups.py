@@ -1,5 +1,6 @@
 """Reading a range from the rollups: whole grains from rollup rows, raw events at the edges."""
 
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -21,7 +22,7 @@ _MICRO = timedelta(microseconds=1)
 
 
 @contextmanager
-def serial_reads():
+def serial_reads() -> Iterator[None]:
     """No parallel workers for the rollup reads: they are small index range scans, and
     starting workers costs more than it saves (much more on a busy machine)."""
     with transaction.atomic(), connection.cursor() as cursor:
@@ -69,7 +70,9 @@ class Pieces:
         return "(" + " UNION ALL ".join([branch] * len(self.windows)) + ") AS rollup", params
 
 
-def pieces(start: datetime, end: datetime, grains: tuple[int, ...], cuts=()) -> Pieces:
+def pieces(
+    start: datetime, end: datetime, grains: tuple[int, ...], cuts: Iterable[int] = ()
+) -> Pieces:
     """Coarsest grains first, finer ones for what is left at the edges, raw events last.
 
     `cuts` (Unix seconds, e.g. plan changes) split the range first, so no rollup row read
@@ -87,7 +90,9 @@ def pieces(start: datetime, end: datetime, grains: tuple[int, ...], cuts=()) -> 
     )
 
 
-def _fill(a: int, b: int, sizes: tuple[int, ...], windows: list, raw: list) -> None:
+def _fill(
+    a: int, b: int, sizes: tuple[int, ...], windows: list[Window], raw: list[tuple[int, int]]
+) -> None:
     """Cover `[a, b)` (microseconds) with whole grains of `sizes[0]`, then finer ones."""
     if not sizes:
         raw.append((a, b))
