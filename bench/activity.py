@@ -297,7 +297,7 @@ def ingestion(now: datetime, batches: int) -> tuple[float, float]:
 
 
 def export_peak(tenant, now: datetime) -> tuple[int, int, float, int]:
-    from usage.api import export_rows
+    from usage.api.export import export_rows
 
     tracemalloc.start()
     began = time.perf_counter()

@@ -1,16 +1,16 @@
 from django.urls import path
 
-from usage import api, plan_api
+from usage.api import activity, events, export, models, plan
 
 urlpatterns: list = [
-    path("usage/plan/", plan_api.PlanUsageApi.as_view(), name="api-usage-plan"),
-    path("usage/events/", api.UsageEventsApi.as_view(), name="api-usage-events"),
-    path("usage/activity/", api.UsageActivityApi.as_view(), name="api-usage-activity"),
-    path("usage/export.csv", api.UsageExportApi.as_view(), name="api-usage-export"),
-    path("models/", api.LlmModelsApi.as_view(), name="api-models"),
+    path("usage/plan/", plan.PlanUsageApi.as_view(), name="api-usage-plan"),
+    path("usage/events/", events.UsageEventsApi.as_view(), name="api-usage-events"),
+    path("usage/activity/", activity.UsageActivityApi.as_view(), name="api-usage-activity"),
+    path("usage/export.csv", export.UsageExportApi.as_view(), name="api-usage-export"),
+    path("models/", models.LlmModelsApi.as_view(), name="api-models"),
     path(
         "models/<int:model_id>/pricing/",
-        api.PricingPlanCreateApi.as_view(),
+        models.PricingPlanCreateApi.as_view(),
         name="api-model-pricing",
     ),
 ]

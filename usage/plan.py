@@ -73,6 +73,11 @@ class PlanUsage:
     def kind_label(self) -> str:
         return {"free_tier": "Free tier", "contract": "Contract", "trial": "Trial"}[self.kind]
 
+    @property
+    def entitlements(self) -> dict[str, DimensionUsage]:
+        """The dimensions by name: hosts, gateways, tasks."""
+        return {usage.dimension: usage for usage in self.dimensions}
+
     def dimension(self, name: str) -> DimensionUsage:
         return next(usage for usage in self.dimensions if usage.dimension == name)
 

@@ -2,7 +2,6 @@
 
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
 
 from django.contrib import messages
 from django.shortcuts import redirect, render
@@ -25,6 +24,7 @@ from usage.forms import (
 )
 from usage.models import LlmModel, PricingPlan
 from usage.plan import plan_usage
+from usage.pricing import plan_in_force, price_usd
 from usage.selectors import Activity, activity, llm_model_list
 
 # Bucket label formats: short buckets show the time, day buckets only the date.
@@ -120,12 +120,6 @@ def usage_page(request):
     return response
 
 
-def usd(value: Decimal) -> str:
-    """A price as people write it: $3.00, $0.075, $1,250.50 (no float on the way)."""
-    whole, _, fraction = f"{value.normalize():f}".partition(".")
-    return f"${int(whole):,}.{fraction.ljust(2, '0')}"
-
-
 @dataclass(frozen=True)
 class PlanRow:
     """One line of the models table: a model's plan (None: it has none)."""
@@ -146,8 +140,7 @@ def plan_rows(models, *, now: datetime) -> list[PlanRow]:
         if not plans:
             rows.append(PlanRow(model, None, True, 1, ""))
             continue
-        started = [plan for plan in plans if plan.effective_at <= now]
-        in_force = started[-1] if started else None
+        in_force = plan_in_force(plans, now)
         for index, plan in enumerate(plans):
             if plan is in_force:
                 status = "in force"
@@ -155,7 +148,7 @@ def plan_rows(models, *, now: datetime) -> list[PlanRow]:
                 status = "scheduled" if plan.effective_at > now else "superseded"
             prices = (plan.input_per_million, plan.cached_per_million, plan.output_per_million)
             rows.append(
-                PlanRow(model, plan, index == 0, len(plans), status, tuple(map(usd, prices)))
+                PlanRow(model, plan, index == 0, len(plans), status, tuple(map(price_usd, prices)))
             )
     return rows
 

@@ -9,10 +9,10 @@ import math
 import pytest
 from django.core.management import call_command
 
-from licensing.demo import DEMO_LOGINS, DEMO_SLUG
 from licensing.models import Tenant
 from tasks.services import task_create
 from tests.usage.activity_helpers import record_usage
+from usage.demo import DEMO_LOGINS, DEMO_SLUG
 from usage.models import UsageEvent
 from usage.plan import plan_usage
 

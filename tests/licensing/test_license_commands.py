@@ -9,10 +9,10 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from django.core.management import CommandError, call_command
 
-from licensing.demo import DEMO_CAPS, seed_license
 from licensing.models import License
 from licensing.selectors import tenant_entitlements
 from licensing.services import license_apply
+from usage.demo import DEMO_CAPS, seed_license
 
 
 def run(*args) -> str:

@@ -2,8 +2,8 @@
 
 from rest_framework.test import APIClient
 
-from tasks.demo_tickets import seed_tickets
 from tasks.models import Schedule, Ticket
+from usage.demo import seed_tickets
 
 
 def test_the_demo_has_tickets_in_each_status_and_a_ticking_schedule(tenant_a):

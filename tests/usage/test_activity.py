@@ -272,8 +272,8 @@ def test_day_buckets_in_a_quarter_hour_zone_are_exact(world):
 
 def test_top_tickets_stay_exact_when_few_candidates_are_ranked_in_sql(world, monkeypatch):
     tenant, events, _ = world
-    monkeypatch.setattr("usage.selectors._TICKET_CANDIDATES", 1)
-    monkeypatch.setattr("usage.selectors.TOP", 1)
+    monkeypatch.setattr("usage.selectors.breakdowns._TICKET_CANDIDATES", 1)
+    monkeypatch.setattr("usage.selectors.breakdowns.TOP", 1)
     start, end = DAY_START + timedelta(hours=3), DAY_START + timedelta(days=3, hours=5)
     per_ticket = defaultdict(Decimal)
     for e in _in(events, start, end):

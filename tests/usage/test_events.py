@@ -8,7 +8,14 @@ from django.db import connection
 from django.utils import timezone
 
 from tasks.services import task_create
-from tests.usage.usage_helpers import event, model_with_plan, record, ticket_for
+from tests.usage.usage_helpers import (
+    event,
+    mixed_events,
+    model_with_plan,
+    record,
+    rollup_rows,
+    ticket_for,
+)
 from usage.models import ConsumerRollup, ModelRollup, TicketRollup, UsageEvent
 from usage.selectors import activity
 from usage.services import UsageRefused, rollups_rebuild
@@ -81,6 +88,8 @@ BAD_FIELDS = [
     ("consumer", False),
     ("consumer", []),
     ("consumer", {}),
+    ("consumer", "agent\x00a"),  # PostgreSQL cannot store a NUL character
+    ("request_id", "run-\ud800"),  # nor a lone surrogate (valid JSON, not valid UTF-8)
     ("succeeded", "yes"),
     ("colour", "blue"),
 ]
@@ -136,32 +145,11 @@ def test_a_batch_over_1000_or_empty_or_with_a_repeated_request_id_is_refused(ten
 
 def test_rebuilding_the_rollups_from_the_events_gives_the_same_rows(tenant_a, gpt):
     ticket = ticket_for(tenant_a)
-    record(
-        tenant_a,
-        [
-            event(
-                AT + timedelta(minutes=7 * i),
-                "gpt-4o",
-                input_tokens=i,
-                ticket=ticket.id if i % 2 else None,
-                consumer=f"c{i % 3}",
-            )
-            for i in range(40)
-        ],
-    )
+    record(tenant_a, mixed_events(AT, "gpt-4o", ticket, count=40, minutes=7))
 
-    def snapshot():
-        return sorted(
-            (rollup.__name__, *map(str, row))
-            for rollup in (ModelRollup, ConsumerRollup, TicketRollup)
-            for row in rollup.objects.values_list(
-                *[f.attname for f in rollup._meta.concrete_fields if f.attname != "id"]
-            )
-        )
-
-    before = snapshot()
+    before = rollup_rows()
     rollups_rebuild(tenant=tenant_a)
-    assert snapshot() == before
+    assert rollup_rows() == before
 
 
 @pytest.mark.postgres

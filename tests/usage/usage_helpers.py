@@ -6,6 +6,8 @@ from decimal import Decimal
 import time_machine
 
 from tasks.models import Gateway, Ticket
+from usage.api.events import validated_events
+from usage.models import ConsumerRollup, ModelRollup, TicketRollup
 from usage.services import llm_model_create, pricing_plan_create, usage_events_record
 
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
@@ -70,8 +72,36 @@ def event(at: datetime, model: str, **fields) -> dict:
     return record
 
 
+def mixed_events(at: datetime, model: str, ticket, *, count: int, minutes: int) -> list[dict]:
+    """`count` events `minutes` apart: every other one on `ticket`, three consumers, and
+    every fifth one failed."""
+    return [
+        event(
+            at + timedelta(minutes=minutes * i),
+            model,
+            input_tokens=i,
+            ticket=ticket.id if i % 2 else None,
+            consumer=f"c{i % 3}",
+            succeeded=i % 5 != 0,
+        )
+        for i in range(count)
+    ]
+
+
+def rollup_rows() -> list[tuple]:
+    """Every rollup row of every tenant, comparable across a rebuild (ids left out)."""
+    return sorted(
+        (rollup.__name__, *map(str, row))
+        for rollup in (ModelRollup, ConsumerRollup, TicketRollup)
+        for row in rollup.objects.values_list(
+            *[f.attname for f in rollup._meta.concrete_fields if f.attname != "id"]
+        )
+    )
+
+
 def record(tenant, events: list[dict]):
-    return usage_events_record(tenant=tenant, events=events)
+    """Record JSON-like events as the API does: its input serializer, then the service."""
+    return usage_events_record(tenant=tenant, events=validated_events(events))
 
 
 def price_of(event_record: dict, plans: list[tuple[datetime, tuple]]) -> Decimal | None:

@@ -5,11 +5,14 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from licensing.selectors import DIMENSIONS
 from licensing.tenancy import IsTenantAdmin
-from usage.plan import PlanUsage, plan_usage
+from usage.plan import plan_usage
 
 
 class DimensionUsageSerializer(serializers.Serializer):
+    """A `usage.plan.DimensionUsage`: used against cap in one dimension."""
+
     used = serializers.IntegerField(
         help_text="Registered now (hosts, gateways); ever created (tasks)."
     )
@@ -18,12 +21,15 @@ class DimensionUsageSerializer(serializers.Serializer):
 
 
 class EntitlementsUsageSerializer(serializers.Serializer):
-    hosts = DimensionUsageSerializer()
-    gateways = DimensionUsageSerializer()
-    tasks = DimensionUsageSerializer()
+    """`PlanUsage.entitlements`: one `DimensionUsage` per dimension."""
+
+    def get_fields(self) -> dict:
+        return {name: DimensionUsageSerializer() for name in DIMENSIONS}
 
 
 class PlanUsageSerializer(serializers.Serializer):
+    """A `usage.plan.PlanUsage` as the API shows it; the page shows the same object."""
+
     state = serializers.ChoiceField(choices=["free_tier", "licensed", "expired"])
     kind = serializers.ChoiceField(choices=["free_tier", "contract", "trial"])
     starts_at = serializers.DateTimeField(allow_null=True)
@@ -31,15 +37,7 @@ class PlanUsageSerializer(serializers.Serializer):
     perpetual = serializers.BooleanField()
     days_remaining = serializers.IntegerField(allow_null=True)
     expired = serializers.BooleanField()
-    entitlements = EntitlementsUsageSerializer()
-
-    def to_representation(self, plan: PlanUsage) -> dict:
-        data = {name: getattr(plan, name) for name in self.fields if name != "entitlements"}
-        data["entitlements"] = {
-            usage.dimension: {"used": usage.used, "cap": usage.cap, "percent": usage.percent}
-            for usage in plan.dimensions
-        }
-        return super().to_representation(data)
+    entitlements = EntitlementsUsageSerializer(help_text="Used against cap per dimension.")
 
 
 PLAN_EXAMPLE = {
@@ -52,8 +50,8 @@ PLAN_EXAMPLE = {
     "expired": False,
     "entitlements": {
         "hosts": {"used": 9, "cap": 10, "percent": 90.0},
-        "gateways": {"used": 2, "cap": None, "percent": None},
-        "tasks": {"used": 120, "cap": 500, "percent": 24.0},
+        "gateways": {"used": 3, "cap": None, "percent": None},
+        "tasks": {"used": 311, "cap": 500, "percent": 62.2},
     },
 }
 

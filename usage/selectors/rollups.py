@@ -1,0 +1,172 @@
+"""Reading a range from the rollups: whole grains from rollup rows, raw events at the edges."""
+
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from django.db import connection, transaction
+from django.db.models import Q
+
+from licensing.models import Tenant
+from usage.buckets import Buckets
+from usage.models import MODEL_GRAINS, UsageEvent
+from usage.selectors.figures import Sums
+
+SUMS_SQL = (
+    "SUM(input_tokens), SUM(output_tokens), SUM(cached_tokens), "
+    "SUM(succeeded_requests), SUM(failed_requests)"
+)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICRO = timedelta(microseconds=1)
+
+
+@contextmanager
+def serial_reads() -> Iterator[None]:
+    """No parallel workers for the rollup reads: they are small index range scans, and
+    starting workers costs more than it saves (much more on a busy machine)."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL max_parallel_workers_per_gather = 0")
+        yield
+
+
+def query(sql: str, params: list) -> list[tuple]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+@dataclass(frozen=True)
+class Window:
+    """Whole rollup grains of one size: `[first, end)` in Unix seconds."""
+
+    grain_seconds: int
+    first: int
+    end: int
+
+
+@dataclass(frozen=True)
+class Pieces:
+    """A range cut into whole rollup grains and raw partial edges."""
+
+    windows: list[Window]
+    raw: list[tuple[datetime, datetime]]  # aware datetimes, half-open
+
+    def source(self, model, tenant_id: int) -> tuple[str, list]:
+        """The rollup rows of the windows, as a subquery `rollup`.
+
+        UNION ALL, not OR: each branch is one range scan of the rollup's unique index.
+        """
+        table = connection.ops.quote_name(model._meta.db_table)
+        branch = (
+            f"SELECT * FROM {table} WHERE tenant_id = %s AND grain_seconds = %s "
+            "AND grain_start >= %s AND grain_start < %s"
+        )
+        params = [
+            value
+            for window in self.windows
+            for value in (tenant_id, window.grain_seconds, window.first, window.end)
+        ]
+        return "(" + " UNION ALL ".join([branch] * len(self.windows)) + ") AS rollup", params
+
+
+def pieces(
+    start: datetime, end: datetime, grains: tuple[int, ...], cuts: Iterable[int] = ()
+) -> Pieces:
+    """Coarsest grains first, finer ones for what is left at the edges, raw events last.
+
+    `cuts` (Unix seconds, e.g. plan changes) split the range first, so no rollup row read
+    straddles one. Exact: bounds are integer microseconds.
+    """
+    low, high = (start - _EPOCH) // _MICRO, (end - _EPOCH) // _MICRO
+    bounds = [low, *sorted({c * 10**6 for c in cuts if low < c * 10**6 < high}), high]
+    windows: list[Window] = []
+    raw: list[tuple[int, int]] = []
+    for a, b in zip(bounds, bounds[1:], strict=False):
+        _fill(a, b, grains, windows, raw)
+    return Pieces(
+        windows=windows,
+        raw=[(_EPOCH + a * _MICRO, _EPOCH + b * _MICRO) for a, b in raw],
+    )
+
+
+def _fill(
+    a: int, b: int, sizes: tuple[int, ...], windows: list[Window], raw: list[tuple[int, int]]
+) -> None:
+    """Cover `[a, b)` (microseconds) with whole grains of `sizes[0]`, then finer ones."""
+    if not sizes:
+        raw.append((a, b))
+        return
+    size = sizes[0] * 10**6
+    first, last = -(-a // size) * size, b // size * size
+    if first >= last:
+        _fill(a, b, sizes[1:], windows, raw)
+        return
+    windows.append(Window(sizes[0], first // 10**6, last // 10**6))
+    if a < first:
+        _fill(a, first, sizes[1:], windows, raw)
+    if last < b:
+        _fill(last, b, sizes[1:], windows, raw)
+
+
+def model_grains(buckets: Buckets) -> tuple[int, ...]:
+    """The grains whose rows never straddle a bucket: they divide the bucket, the zone's
+    offsets and its offset changes in the range."""
+    changes = [int(at.timestamp()) for at, _ in buckets.offsets[1:]]
+    return tuple(
+        grain
+        for grain in MODEL_GRAINS
+        if buckets.seconds % grain == 0
+        and all(offset % grain == 0 for _, offset in buckets.offsets)
+        and all(change % grain == 0 for change in changes)
+    )
+
+
+@dataclass(frozen=True)
+class RawEvent:
+    """A usage event read raw, at a partial edge of a range."""
+
+    occurred_at: datetime
+    model_id: int
+    ticket_id: int | None
+    consumer: str
+    sums: Sums
+
+
+class RawEdges:
+    """The raw events of every partial edge of one activity, read in one query."""
+
+    def __init__(self, tenant: Tenant, windows: list) -> None:
+        self.events: list[RawEvent] = []
+        if not windows:
+            return
+        condition = Q()
+        for low, high in set(windows):
+            condition |= Q(occurred_at__gte=low, occurred_at__lt=high)
+        rows = (
+            UsageEvent.objects.filter(condition, tenant=tenant)
+            .order_by()
+            .values_list(
+                "occurred_at",
+                "model_id",
+                "ticket_id",
+                "consumer",
+                "input_tokens",
+                "output_tokens",
+                "cached_tokens",
+                "succeeded",
+            )
+        )
+        self.events = [
+            RawEvent(
+                at, model_id, ticket_id, consumer, Sums(inp, out, cached, int(ok), int(not ok))
+            )
+            for at, model_id, ticket_id, consumer, inp, out, cached, ok in rows
+        ]
+
+    def within(self, windows: list) -> list[RawEvent]:
+        return [
+            event
+            for event in self.events
+            if any(low <= event.occurred_at < high for low, high in windows)
+        ]
