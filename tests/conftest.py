@@ -1,30 +1,9 @@
-"""The fixed cast for permission tests, and the PostgreSQL gate for race tests."""
-
-import os
+"""The fixed cast for permission tests."""
 
 import pytest
-from django.conf import settings
 from rest_framework.test import APIClient
 
 from tests.factories import TenantFactory, UserFactory
-
-
-def _on_postgresql() -> bool:
-    return settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
-
-
-def pytest_collection_modifyitems(config, items):
-    """`@pytest.mark.postgres` tests skip on SQLite locally; in CI a missing PostgreSQL fails."""
-    if _on_postgresql():
-        return
-    needs_postgres = [item for item in items if item.get_closest_marker("postgres")]
-    if needs_postgres and os.environ.get("CI") == "true":
-        raise pytest.UsageError(
-            f"{len(needs_postgres)} tests need PostgreSQL and CI=true: set DATABASE_URL=postgres://..."
-        )
-    skip = pytest.mark.skip(reason="needs PostgreSQL (set DATABASE_URL=postgres://...)")
-    for item in needs_postgres:
-        item.add_marker(skip)
 
 
 @pytest.fixture

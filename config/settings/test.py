@@ -1,11 +1,10 @@
-"""Test settings: SQLite in memory by default; a postgres DATABASE_URL runs them on PostgreSQL."""
+"""Test settings: PostgreSQL from DATABASE_URL (bin/test starts an embedded server when unset)."""
 
 import os
 
 os.environ.setdefault("DEBUG", "false")
 os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production")
 os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
-os.environ.setdefault("DATABASE_URL", "sqlite://:memory:")
 
 from config.settings.base import *  # noqa: E402,F403
 
