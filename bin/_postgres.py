@@ -1,6 +1,7 @@
 """The embedded PostgreSQL of bin/demo and bin/test (run by bin/_postgres.sh; not imported).
 
-    python bin/_postgres.py start HOLDER   start the server, or reuse the running one; print its URL
+    python bin/_postgres.py start HOLDER   start the server, or reuse the running one; print its
+                                           socket folder, then its URL (two lines)
     python bin/_postgres.py stop HOLDER    HOLDER leaves; the last live holder stops the server,
                                            if one of them started it
 
@@ -62,7 +63,7 @@ def _url(info: PostmasterInfo, database: str = DATABASE) -> str:
     return f"postgres://postgres@/{database}?host={quote(str(info.socket_dir))}"
 
 
-def start(holder: int) -> str:
+def start(holder: int) -> tuple[str, str]:
     with _locked():
         state = _read_state()
         if _running() is None:
@@ -77,7 +78,7 @@ def start(holder: int) -> str:
                 db.execute(f'CREATE DATABASE "{DATABASE}"')
         state["holders"] = sorted({*state["holders"], holder})
         _write_state(state)
-        return _url(info)
+        return str(info.socket_dir), _url(info)
 
 
 def stop(holder: int) -> None:
@@ -97,7 +98,7 @@ def stop(holder: int) -> None:
 if __name__ == "__main__":
     command, holder = sys.argv[1], int(sys.argv[2])
     if command == "start":
-        print(start(holder))
+        print(*start(holder), sep="\n")
     elif command == "stop":
         stop(holder)
     else:

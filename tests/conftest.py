@@ -1,9 +1,31 @@
-"""The fixed cast for permission tests."""
+"""Fixtures for every app's tests: a license vendor Tally trusts, and the fixed cast for
+permission tests."""
+
+from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from rest_framework.test import APIClient
 
-from tests.factories import TenantFactory, UserFactory
+from tests.factories import TenantFactory, UserFactory, Vendor
+
+
+@dataclass
+class TrustedVendor(Vendor):
+    """A Vendor whose public key is in `public_path`, the file LICENSE_PUBLIC_KEYS names."""
+
+    public_path: Path = Path()
+
+
+@pytest.fixture
+def vendor(tmp_path, settings) -> TrustedVendor:
+    """A new Ed25519 vendor key for this test; Tally trusts it (and only it)."""
+    vendor = TrustedVendor(public_path=tmp_path / "vendor-public.pem")
+    vendor.public_path.write_bytes(vendor.pem())
+    settings.LICENSE_PUBLIC_KEYS = str(vendor.public_path)
+    settings.LICENSE_ISSUER = "tally"
+    settings.LICENSE_DEV_KEY_DIR = tmp_path / "dev-license-keys"
+    return vendor
 
 
 @pytest.fixture

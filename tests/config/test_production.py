@@ -7,7 +7,7 @@ import sys
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from config.env import BASE_DIR
-from tests.licensing.conftest import public_pem
+from tests.factories import public_pem
 
 STEPS_IN_ORDER = [
     "cp .env.example .env",

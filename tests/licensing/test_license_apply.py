@@ -11,7 +11,7 @@ from licensing.errors import LicenseRefused
 from licensing.models import License, LicenseAuditRecord
 from licensing.selectors import license_history, tenant_entitlements
 from licensing.services import license_apply
-from tests.licensing.conftest import jwks, public_pem
+from tests.factories import jwks, public_pem
 
 
 def ago(days: float) -> int:
