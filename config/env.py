@@ -37,7 +37,7 @@ def env_bool(name: str, *, default: bool) -> bool:
 _POSTGRES_SCHEMES = {"postgres", "postgresql", "pgsql", "psql"}
 _POSTGRES_EXAMPLES = (
     "postgres://user:password@host:5432/name, or a Unix socket as "
-    "postgres://user@%2Fpath%2Fto%2Fsocket-folder/name"
+    "postgres://user@/name?host=/path/to/socket-folder"
 )
 
 

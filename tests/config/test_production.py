@@ -38,7 +38,7 @@ print("login page", page.status_code)
 
 def readme_production_section() -> str:
     readme = (BASE_DIR / "README.md").read_text()
-    match = re.search(r"^## Production\n(.*?)(?=^## )", readme, re.DOTALL | re.MULTILINE)
+    match = re.search(r"^## Production\n(.*?)(?=^## |\Z)", readme, re.DOTALL | re.MULTILINE)
     assert match, "README.md has no '## Production' section"
     return match.group(1)
 
