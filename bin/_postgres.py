@@ -82,17 +82,22 @@ def start(holder: int) -> tuple[str, str]:
 
 
 def stop(holder: int) -> None:
+    # Run from an EXIT trap, often right after a Ctrl-C: a second one must not cut the shutdown
+    # (or the state write) short.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     with _locked():
         state = _read_state()
         state["holders"] = [pid for pid in state["holders"] if pid != holder]
         info = _running()
-        if info is not None and not state["holders"] and state["started_by_a_holder"]:
-            assert info.process is not None
+        stopping = info is not None and not state["holders"] and state["started_by_a_holder"]
+        if stopping:
+            assert info is not None and info.process is not None
             info.process.send_signal(signal.SIGINT)  # PostgreSQL's "fast" shutdown
             info.process.wait(timeout=60)
             state["started_by_a_holder"] = False
-            print("Stopped the embedded PostgreSQL", file=sys.stderr)
         _write_state(state)
+    if stopping:
+        print("Stopped the embedded PostgreSQL", file=sys.stderr)
 
 
 if __name__ == "__main__":
