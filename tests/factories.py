@@ -168,6 +168,15 @@ class TenantFactory(factory.django.DjangoModelFactory):
     timezone = "UTC"
 
 
+class TenantRowFactory(factory.django.DjangoModelFactory):
+    """A row that belongs to a tenant: a new tenant unless `tenant=` names one."""
+
+    class Meta:
+        abstract = True
+
+    tenant = factory.SubFactory(TenantFactory)
+
+
 class UserFactory(factory.django.DjangoModelFactory):
     """A user; `tenant=` makes them a member of that tenant (`is_staff=True`: its admin)."""
 
@@ -186,15 +195,14 @@ class UserFactory(factory.django.DjangoModelFactory):
             self.save()
 
 
-class MembershipFactory(factory.django.DjangoModelFactory):
+class MembershipFactory(TenantRowFactory):
     class Meta:
         model = Membership
 
     user = factory.SubFactory(UserFactory)
-    tenant = factory.SubFactory(TenantFactory)
 
 
-class LicenseFactory(factory.django.DjangoModelFactory):
+class LicenseFactory(TenantRowFactory):
     """An active license row with the real token it would have been applied from: signed by
     `LICENSE_VENDOR`, claims matching the row (caps, kind, times, jti). For the cap tests;
     tests of `license_apply` itself use the `vendor` fixture's tokens."""
@@ -202,7 +210,6 @@ class LicenseFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = License
 
-    tenant = factory.SubFactory(TenantFactory)
     jti = factory.Sequence(lambda n: f"license-{n}")
     kind = License.Kind.CONTRACT
     customer = ""
@@ -251,15 +258,19 @@ def _licensed_tenant() -> Tenant:
 # --- hosts, gateways, tickets, tasks, schedules -----------------------------------------
 
 
-class HostFactory(factory.django.DjangoModelFactory):
+def of_the_same_tenant(factory_class, **fields) -> factory.SubFactory:
+    """A related row made by `factory_class` for the tenant of the row that needs it."""
+    return factory.SubFactory(factory_class, tenant=factory.SelfAttribute("..tenant"), **fields)
+
+
+class HostFactory(TenantRowFactory):
     class Meta:
         model = Host
 
-    tenant = factory.SubFactory(TenantFactory)
     name = factory.Sequence(lambda n: f"{faker.hostname(levels=0)}-{n}")
 
 
-class GatewayFactory(factory.django.DjangoModelFactory):
+class GatewayFactory(TenantRowFactory):
     """A registered gateway; its ingest secret is `secret` (default: gateway-secret-N)."""
 
     class Meta:
@@ -268,26 +279,24 @@ class GatewayFactory(factory.django.DjangoModelFactory):
     class Params:
         secret = factory.Sequence(lambda n: f"gateway-secret-{n}")
 
-    tenant = factory.SubFactory(TenantFactory)
     name = factory.Sequence(lambda n: f"Gateway {n}")
     kind = Gateway.Kind.JIRA
     secret_hash = factory.LazyAttribute(lambda o: gateway_secret_hash(o.secret))
 
 
-class TicketFactory(factory.django.DjangoModelFactory):
+class TicketFactory(TenantRowFactory):
     """A pending ticket delivered by a gateway of the same tenant."""
 
     class Meta:
         model = Ticket
 
-    tenant = factory.SubFactory(TenantFactory)
-    gateway = factory.SubFactory(GatewayFactory, tenant=factory.SelfAttribute("..tenant"))
+    gateway = of_the_same_tenant(GatewayFactory)
     external_id = factory.Sequence(lambda n: f"INC-{n}")
     subject = factory.LazyFunction(lambda: faker.sentence(nb_words=5))
     body = factory.LazyFunction(faker.paragraph)
 
 
-class TaskFactory(factory.django.DjangoModelFactory):
+class TaskFactory(TenantRowFactory):
     """A task inserted through `Task.save()`, so the cap guard counts it (or refuses it).
 
     Without `tenant=`, a tenant with an active license (LicenseFactory's caps) is made.
@@ -308,16 +317,14 @@ class TaskFactory(factory.django.DjangoModelFactory):
         return task
 
 
-class ScheduleFactory(factory.django.DjangoModelFactory):
+class ScheduleFactory(TenantRowFactory):
     """An active schedule registered from a recurring ticket, next due in an hour."""
 
     class Meta:
         model = Schedule
 
-    tenant = factory.SubFactory(TenantFactory)
-    ticket = factory.SubFactory(
+    ticket = of_the_same_tenant(
         TicketFactory,
-        tenant=factory.SelfAttribute("..tenant"),
         recurrence=factory.LazyAttribute(
             lambda o: {"every_minutes": o.factory_parent.every_minutes}
         ),
@@ -330,11 +337,10 @@ class ScheduleFactory(factory.django.DjangoModelFactory):
 # --- LLM models, pricing plans, usage events --------------------------------------------
 
 
-class LlmModelFactory(factory.django.DjangoModelFactory):
+class LlmModelFactory(TenantRowFactory):
     class Meta:
         model = LlmModel
 
-    tenant = factory.SubFactory(TenantFactory)
     name = factory.Sequence(lambda n: f"model-{n}")
     provider = factory.Iterator(["OpenAI", "Anthropic", "Mistral"])
 
@@ -352,14 +358,13 @@ class PricingPlanFactory(factory.django.DjangoModelFactory):
     effective_at = PLANS_EPOCH
 
 
-class UsageEventFactory(factory.django.DjangoModelFactory):
+class UsageEventFactory(TenantRowFactory):
     """One usage event recorded through the usage service, so the rollups include it."""
 
     class Meta:
         model = UsageEvent
 
-    tenant = factory.SubFactory(TenantFactory)
-    model = factory.SubFactory(LlmModelFactory, tenant=factory.SelfAttribute("..tenant"))
+    model = of_the_same_tenant(LlmModelFactory)
     request_id = factory.Sequence(lambda n: f"req-{n}")
     occurred_at = factory.LazyFunction(lambda: timezone.now() - timedelta(hours=1))
     input_tokens = factory.LazyFunction(lambda: faker.random_int(0, 5000))
