@@ -18,7 +18,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 import factory
 import jwt
@@ -54,7 +54,7 @@ def public_pem(*private_keys) -> bytes:
     )
 
 
-_JWK_ALGORITHMS = {
+_JWK_ALGORITHMS: dict[type, Any] = {
     ed25519.Ed25519PrivateKey: jwt.algorithms.OKPAlgorithm,
     ec.EllipticCurvePrivateKey: jwt.algorithms.ECAlgorithm,
     rsa.RSAPrivateKey: jwt.algorithms.RSAAlgorithm,
@@ -159,7 +159,10 @@ def _license_payload(row) -> dict[str, Any]:
 # --- tenants and people -------------------------------------------------------------------
 
 
-class TenantFactory(factory.django.DjangoModelFactory):
+Row = TypeVar("Row")
+
+
+class TenantFactory(factory.django.DjangoModelFactory[Tenant]):
     class Meta:
         model = Tenant
 
@@ -168,16 +171,16 @@ class TenantFactory(factory.django.DjangoModelFactory):
     timezone = "UTC"
 
 
-class TenantRowFactory(factory.django.DjangoModelFactory):
+class TenantRowFactory(factory.django.DjangoModelFactory[Row]):
     """A row that belongs to a tenant: a new tenant unless `tenant=` names one."""
 
     class Meta:
         abstract = True
 
-    tenant = factory.SubFactory(TenantFactory)
+    tenant: Any = factory.SubFactory(TenantFactory)
 
 
-class UserFactory(factory.django.DjangoModelFactory):
+class UserFactory(factory.django.DjangoModelFactory[Any]):
     """A user; `tenant=` makes them a member of that tenant (`is_staff=True`: its admin)."""
 
     class Meta:
@@ -188,21 +191,21 @@ class UserFactory(factory.django.DjangoModelFactory):
     password = factory.PostGenerationMethodCall("set_password", "password")
 
     @factory.post_generation
-    def tenant(self, create, extracted, **kwargs):
+    def tenant(user: Any, create, extracted, **kwargs):  # factory-boy passes the new user
         if create and extracted is not None:
-            Membership.objects.create(user=self, tenant=extracted)
+            Membership.objects.create(user=user, tenant=extracted)
         if create:
-            self.save()
+            user.save()
 
 
-class MembershipFactory(TenantRowFactory):
+class MembershipFactory(TenantRowFactory[Membership]):
     class Meta:
         model = Membership
 
     user = factory.SubFactory(UserFactory)
 
 
-class LicenseFactory(TenantRowFactory):
+class LicenseFactory(TenantRowFactory[License]):
     """An active license row with the real token it would have been applied from: signed by
     `LICENSE_VENDOR`, claims matching the row (caps, kind, times, jti). For the cap tests;
     tests of `license_apply` itself use the `vendor` fixture's tokens."""
@@ -240,7 +243,7 @@ def active_license(
     License.objects.filter(tenant=tenant, status=License.Status.ACTIVE).update(
         status=License.Status.ARCHIVED, archived_at=now
     )
-    return LicenseFactory(
+    return LicenseFactory.create(
         tenant=tenant,
         hosts_cap=hosts,
         gateways_cap=gateways,
@@ -252,7 +255,7 @@ def active_license(
 
 
 def _licensed_tenant() -> Tenant:
-    return LicenseFactory().tenant
+    return LicenseFactory.create().tenant
 
 
 # --- hosts, gateways, tickets, tasks, schedules -----------------------------------------
@@ -263,14 +266,14 @@ def of_the_same_tenant(factory_class, **fields) -> factory.SubFactory:
     return factory.SubFactory(factory_class, tenant=factory.SelfAttribute("..tenant"), **fields)
 
 
-class HostFactory(TenantRowFactory):
+class HostFactory(TenantRowFactory[Host]):
     class Meta:
         model = Host
 
     name = factory.Sequence(lambda n: f"{faker.hostname(levels=0)}-{n}")
 
 
-class GatewayFactory(TenantRowFactory):
+class GatewayFactory(TenantRowFactory[Gateway]):
     """A registered gateway; its ingest secret is `secret` (default: gateway-secret-N)."""
 
     class Meta:
@@ -284,7 +287,7 @@ class GatewayFactory(TenantRowFactory):
     secret_hash = factory.LazyAttribute(lambda o: gateway_secret_hash(o.secret))
 
 
-class TicketFactory(TenantRowFactory):
+class TicketFactory(TenantRowFactory[Ticket]):
     """A pending ticket delivered by a gateway of the same tenant."""
 
     class Meta:
@@ -296,7 +299,7 @@ class TicketFactory(TenantRowFactory):
     body = factory.LazyFunction(faker.paragraph)
 
 
-class TaskFactory(TenantRowFactory):
+class TaskFactory(TenantRowFactory[Task]):
     """A task inserted through `Task.save()`, so the cap guard counts it (or refuses it).
 
     Without `tenant=`, a tenant with an active license (LicenseFactory's caps) is made.
@@ -317,7 +320,7 @@ class TaskFactory(TenantRowFactory):
         return task
 
 
-class ScheduleFactory(TenantRowFactory):
+class ScheduleFactory(TenantRowFactory[Schedule]):
     """An active schedule registered from a recurring ticket, next due in an hour."""
 
     class Meta:
@@ -337,7 +340,7 @@ class ScheduleFactory(TenantRowFactory):
 # --- LLM models, pricing plans, usage events --------------------------------------------
 
 
-class LlmModelFactory(TenantRowFactory):
+class LlmModelFactory(TenantRowFactory[LlmModel]):
     class Meta:
         model = LlmModel
 
@@ -345,7 +348,7 @@ class LlmModelFactory(TenantRowFactory):
     provider = factory.Iterator(["OpenAI", "Anthropic", "Mistral"])
 
 
-class PricingPlanFactory(factory.django.DjangoModelFactory):
+class PricingPlanFactory(factory.django.DjangoModelFactory[PricingPlan]):
     """USD per million tokens, in force from PLANS_EPOCH unless `effective_at=` says."""
 
     class Meta:
@@ -358,7 +361,7 @@ class PricingPlanFactory(factory.django.DjangoModelFactory):
     effective_at = PLANS_EPOCH
 
 
-class UsageEventFactory(TenantRowFactory):
+class UsageEventFactory(TenantRowFactory[UsageEvent]):
     """One usage event recorded through the usage service, so the rollups include it."""
 
     class Meta:

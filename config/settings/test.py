@@ -16,5 +16,5 @@ STORAGES = {  # noqa: F405
 }
 SESSION_COOKIE_SECURE = False
 CSRF_COOKIE_SECURE = False
-LOGGING["root"]["level"] = "WARNING"  # noqa: F405
+LOGGING["root"]["level"] = "WARNING"  # type: ignore[index]  # noqa: F405
 STATIC_ROOT = None  # type: ignore[assignment]  # tests serve static files through the finders; no collectstatic needed
