@@ -4,6 +4,7 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
+from rest_framework.test import APIClient
 
 from licensing.errors import CapReached
 from licensing.jwt import decode_license
@@ -85,12 +86,13 @@ def test_related_rows_belong_to_one_tenant():
     assert HostFactory().tenant != HostFactory().tenant
 
 
-def test_a_gateway_factory_secret_is_the_one_its_hash_matches():
-    from tasks.tickets import gateway_secret_matches
-
+def test_a_gateway_factory_delivers_with_its_secret_and_only_with_it():
     gateway = GatewayFactory(secret="s3cret")
-    assert gateway_secret_matches(gateway, "s3cret")
-    assert not gateway_secret_matches(gateway, "guess")
+    ticket = {"external_id": "INC-7", "subject": "Disk almost full"}
+    url = f"/api/v1/gateways/{gateway.pk}/tickets/"
+    wrong = APIClient().post(url, ticket, format="json", HTTP_AUTHORIZATION="Bearer guess")
+    right = APIClient().post(url, ticket, format="json", HTTP_AUTHORIZATION="Bearer s3cret")
+    assert (wrong.status_code, right.status_code) == (401, 202)
 
 
 def test_usage_events_are_recorded_with_their_rollups():
