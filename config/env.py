@@ -34,23 +34,36 @@ def env_bool(name: str, *, default: bool) -> bool:
     )
 
 
-_DATABASE_SCHEMES = {"sqlite", "postgres", "postgresql", "pgsql", "psql"}
+_POSTGRES_SCHEMES = {"postgres", "postgresql", "pgsql", "psql"}
+_POSTGRES_EXAMPLES = (
+    "postgres://user:password@host:5432/name, or a Unix socket as "
+    "postgres://user@/name?host=/path/to/socket-folder"
+)
 
 
-def env_database(name: str, *, default: str) -> dict:
-    """A database from a URL; anything but SQLite or PostgreSQL is refused by name."""
-    url = env.str(name, default=default)
-    scheme, separator, rest = url.partition("://")
-    if not separator or scheme not in _DATABASE_SCHEMES or not rest:
+def env_database(name: str) -> dict:
+    """The PostgreSQL database named by a URL; unset, or any other database, is refused by name.
+
+    PostgreSQL is the only database (SPEC 6.4). `bin/demo` and `bin/test` set the variable to
+    their embedded server when it is unset; production and CI point it at a real server.
+    """
+    url = env.str(name, default="")
+    if not url:
         raise ImproperlyConfigured(
-            f"{name}={url!r} is not a database URL Tally understands: use "
-            "sqlite:////absolute/path.sqlite3 or postgres://user:password@host:5432/name."
+            f"{name} is not set: bin/demo and bin/test start an embedded PostgreSQL and set it; "
+            f"otherwise set it to {_POSTGRES_EXAMPLES}."
+        )
+    scheme, separator, rest = url.partition("://")
+    if not separator or scheme not in _POSTGRES_SCHEMES or not rest:
+        raise ImproperlyConfigured(
+            f"{name}={url!r} is not a PostgreSQL URL (PostgreSQL is Tally's only database): "
+            f"use {_POSTGRES_EXAMPLES}."
         )
     try:
         config = environ.Env.db_url_config(url)
     except Exception as error:  # django-environ raises several types for bad URLs
         raise ImproperlyConfigured(f"{name}={url!r} could not be parsed: {error}") from error
-    if config["ENGINE"] != "django.db.backends.sqlite3" and not config.get("NAME"):
+    if not config.get("NAME"):
         raise ImproperlyConfigured(f"{name}={url!r} names no database (the path after the host).")
     return config
 

@@ -1,30 +1,31 @@
-"""The fixed cast for permission tests, and the PostgreSQL gate for race tests."""
+"""Fixtures for every app's tests: a license vendor Tally trusts, and the fixed cast for
+permission tests."""
 
-import os
+from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
-from django.conf import settings
 from rest_framework.test import APIClient
 
-from tests.factories import TenantFactory, UserFactory
+from tests.factories import TenantFactory, UserFactory, Vendor
 
 
-def _on_postgresql() -> bool:
-    return settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+@dataclass
+class TrustedVendor(Vendor):
+    """A Vendor whose public key is in `public_path`, the file LICENSE_PUBLIC_KEYS names."""
+
+    public_path: Path = Path()
 
 
-def pytest_collection_modifyitems(config, items):
-    """`@pytest.mark.postgres` tests skip on SQLite locally; in CI a missing PostgreSQL fails."""
-    if _on_postgresql():
-        return
-    needs_postgres = [item for item in items if item.get_closest_marker("postgres")]
-    if needs_postgres and os.environ.get("CI") == "true":
-        raise pytest.UsageError(
-            f"{len(needs_postgres)} tests need PostgreSQL and CI=true: set DATABASE_URL=postgres://..."
-        )
-    skip = pytest.mark.skip(reason="needs PostgreSQL (set DATABASE_URL=postgres://...)")
-    for item in needs_postgres:
-        item.add_marker(skip)
+@pytest.fixture
+def vendor(tmp_path, settings) -> TrustedVendor:
+    """A new Ed25519 vendor key for this test; Tally trusts it (and only it)."""
+    vendor = TrustedVendor(public_path=tmp_path / "vendor-public.pem")
+    vendor.public_path.write_bytes(vendor.pem())
+    settings.LICENSE_PUBLIC_KEYS = str(vendor.public_path)
+    settings.LICENSE_ISSUER = "tally"
+    settings.LICENSE_DEV_KEY_DIR = tmp_path / "dev-license-keys"
+    return vendor
 
 
 @pytest.fixture

@@ -62,9 +62,8 @@ TEMPLATES = [
     },
 ]
 
-DATABASES = {
-    "default": env_database("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'tally.sqlite3'}")
-}
+# PostgreSQL only; unset, bin/demo and bin/test point DATABASE_URL at their embedded server.
+DATABASES = {"default": env_database("DATABASE_URL")}
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -7,7 +7,7 @@ import sys
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from config.env import BASE_DIR
-from tests.licensing.conftest import public_pem
+from tests.factories import public_pem
 
 STEPS_IN_ORDER = [
     "cp .env.example .env",
@@ -38,7 +38,7 @@ print("login page", page.status_code)
 
 def readme_production_section() -> str:
     readme = (BASE_DIR / "README.md").read_text()
-    match = re.search(r"^## Production\n(.*?)(?=^## )", readme, re.DOTALL | re.MULTILINE)
+    match = re.search(r"^## Production\n(.*?)(?=^## |\Z)", readme, re.DOTALL | re.MULTILINE)
     assert match, "README.md has no '## Production' section"
     return match.group(1)
 
@@ -81,12 +81,14 @@ def _run(script_or_command: list[str], environment: dict[str, str]):
     )
 
 
-def test_following_the_steps_with_the_example_values_serves_the_login_page(tmp_path):
+def test_following_the_steps_with_the_example_values_serves_the_login_page(
+    tmp_path, empty_database_url
+):
     keys = tmp_path / "license-keys.pem"
     keys.write_bytes(public_pem(ed25519.Ed25519PrivateKey.generate()))
     environment = {
         **env_example(),
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'tally.sqlite3'}",
+        "DATABASE_URL": empty_database_url,
         "LICENSE_PUBLIC_KEYS": str(keys),
     }
     result = _run(["-c", FOLLOW_THE_STEPS, str(tmp_path / "static")], environment)
@@ -94,10 +96,12 @@ def test_following_the_steps_with_the_example_values_serves_the_login_page(tmp_p
     assert "login page 200" in result.stdout
 
 
-def test_without_the_key_file_the_deployment_check_says_so_as_the_example_warns(tmp_path):
+def test_without_the_key_file_the_deployment_check_says_so_as_the_example_warns(
+    tmp_path, empty_database_url
+):
     environment = {
         **env_example(),
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'tally.sqlite3'}",
+        "DATABASE_URL": empty_database_url,
         "LICENSE_PUBLIC_KEYS": str(tmp_path / "missing.jwks.json"),
     }
     result = _run(["manage.py", "check", "--deploy"], environment)

@@ -25,16 +25,41 @@ def test_a_malformed_boolean_is_refused_with_the_variable_named(monkeypatch):
 
 def test_postgres_url_is_parsed(monkeypatch):
     monkeypatch.setenv("DATABASE_URL", "postgres://tally:secret@db.example:5433/tally")
-    config = env_database("DATABASE_URL", default="sqlite://:memory:")
+    config = env_database("DATABASE_URL")
     assert config["ENGINE"] == "django.db.backends.postgresql"
     assert (config["HOST"], config["PORT"], config["NAME"]) == ("db.example", 5433, "tally")
 
 
-@pytest.mark.parametrize("url", ["nonsense", "mysql://u@h/db", "postgres://", "postgres://u@host"])
+def test_a_unix_socket_url_like_the_embedded_servers_is_parsed(monkeypatch):
+    monkeypatch.setenv(
+        "DATABASE_URL", "postgres://postgres@/tally?host=/srv/tally/var/postgres/data"
+    )
+    config = env_database("DATABASE_URL")
+    assert config["ENGINE"] == "django.db.backends.postgresql"
+    assert (config["NAME"], config["USER"]) == ("tally", "postgres")
+    assert config["OPTIONS"]["host"] == "/srv/tally/var/postgres/data"
+
+
+def test_an_unset_database_url_is_refused_and_says_where_one_comes_from(monkeypatch):
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    with pytest.raises(ImproperlyConfigured, match=r"DATABASE_URL is not set: bin/demo and bin/"):
+        env_database("DATABASE_URL")
+
+
+@pytest.mark.parametrize(
+    "url", ["sqlite:////tmp/tally.sqlite3", "sqlite://:memory:", "mysql://u@h/db"]
+)
+def test_any_database_but_postgresql_is_refused_by_name(monkeypatch, url):
+    monkeypatch.setenv("DATABASE_URL", url)
+    with pytest.raises(ImproperlyConfigured, match=r"is not a PostgreSQL URL"):
+        env_database("DATABASE_URL")
+
+
+@pytest.mark.parametrize("url", ["nonsense", "postgres://", "postgres://u@host"])
 def test_malformed_database_urls_are_refused_with_the_variable_named(monkeypatch, url):
     monkeypatch.setenv("DATABASE_URL", url)
     with pytest.raises(ImproperlyConfigured, match="DATABASE_URL="):
-        env_database("DATABASE_URL", default="sqlite://:memory:")
+        env_database("DATABASE_URL")
 
 
 def test_a_relative_path_is_resolved_against_the_project_folder_not_the_working_directory(
@@ -56,7 +81,7 @@ def test_an_absolute_path_is_kept_and_an_empty_one_stays_empty(monkeypatch):
 
 def _without_test_overrides() -> dict[str, str]:
     """The environment minus what config.settings.test relaxed for the test process."""
-    return {k: v for k, v in os.environ.items() if k not in ("SECURE_SSL_REDIRECT", "DATABASE_URL")}
+    return {k: v for k, v in os.environ.items() if k != "SECURE_SSL_REDIRECT"}
 
 
 def _start_django(**environment: str) -> subprocess.CompletedProcess:
@@ -79,7 +104,9 @@ def _start_django(**environment: str) -> subprocess.CompletedProcess:
     "variable, value, message",
     [
         ("DEBUG", "maybe", "DEBUG='maybe' is not a boolean"),
-        ("DATABASE_URL", "not-a-url", "DATABASE_URL='not-a-url' is not a database URL"),
+        ("DATABASE_URL", "not-a-url", "DATABASE_URL='not-a-url' is not a PostgreSQL URL"),
+        ("DATABASE_URL", "sqlite:///tally.sqlite3", "is not a PostgreSQL URL"),
+        ("DATABASE_URL", "", "DATABASE_URL is not set"),
     ],
 )
 def test_start_up_fails_with_a_clear_message_on_a_malformed_value(variable, value, message):
@@ -88,7 +115,7 @@ def test_start_up_fails_with_a_clear_message_on_a_malformed_value(variable, valu
     assert message in result.stderr
 
 
-def test_production_settings_pass_the_deployment_checks(tmp_path):
+def test_production_settings_pass_the_deployment_checks():
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
         cwd=BASE_DIR,
@@ -98,7 +125,6 @@ def test_production_settings_pass_the_deployment_checks(tmp_path):
             "DEBUG": "false",
             "SECRET_KEY": "x" * 64 + "-production-like-secret-key-with-entropy-1234567890",
             "ALLOWED_HOSTS": "tally.example.com",
-            "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
         },
         capture_output=True,
         text=True,

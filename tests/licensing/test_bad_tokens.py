@@ -1,6 +1,5 @@
 """Every refusal code, each with tokens made for it: a refused token changes nothing."""
 
-import base64
 import hashlib
 import hmac
 import json
@@ -13,11 +12,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from licensing.errors import LicenseRefused
 from licensing.models import License, LicenseAuditRecord
 from licensing.services import license_apply
-from tests.licensing.conftest import claims_for
-
-
-def b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+from tests.factories import b64url as b64
+from tests.factories import claims_for
 
 
 def part(value) -> str:
@@ -26,12 +22,6 @@ def part(value) -> str:
 
 def unsigned(header: dict, claims: dict, signature: bytes = b"") -> str:
     return f"{part(header)}.{part(claims)}.{b64(signature)}"
-
-
-def signed_raw(vendor, header: dict, payload: bytes) -> str:
-    """Sign what PyJWT would refuse to build, with the vendor's real key."""
-    signing_input = f"{part(header)}.{b64(payload)}"
-    return f"{signing_input}.{b64(vendor.key.sign(signing_input.encode()))}"
 
 
 def hs256_with_public_key(vendor, tenant, active_token) -> str:
@@ -146,13 +136,13 @@ BAD_TOKENS = [
     (
         "payload-a-json-array",
         "malformed",
-        lambda v, t, a: signed_raw(v, {"alg": "EdDSA"}, b"[1, 2]"),
+        lambda v, t, a: v.sign_raw({"alg": "EdDSA"}, b"[1, 2]"),
         "payload is not a JSON object",
     ),
     (
         "payload-with-nan",
         "malformed",
-        lambda v, t, a: signed_raw(v, {"alg": "EdDSA"}, b'{"iss": "tally", "exp": NaN}'),
+        lambda v, t, a: v.sign_raw({"alg": "EdDSA"}, b'{"iss": "tally", "exp": NaN}'),
         "payload is not JSON",
     ),
     (
@@ -293,9 +283,7 @@ BAD_TOKENS = [
     (
         "kid-not-text",
         "unknown_key",
-        lambda v, t, a: signed_raw(
-            v, {"alg": "EdDSA", "kid": 7}, json.dumps(claims_for(t)).encode()
-        ),
+        lambda v, t, a: v.sign_raw({"alg": "EdDSA", "kid": 7}, json.dumps(claims_for(t)).encode()),
         "invalid key ID",
     ),
     *[

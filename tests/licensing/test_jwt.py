@@ -1,11 +1,9 @@
 """`decode_license` on its own: no database, real signatures made here."""
 
-import base64
 import json
 import uuid
 from datetime import UTC, datetime, timedelta
 
-import jwt
 import pytest
 import time_machine
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
@@ -14,7 +12,7 @@ from hypothesis import strategies as st
 
 from licensing.errors import LicenseRefused
 from licensing.jwt import MAX_TOKEN_BYTES, LicenseClaims, VerificationKey, decode_license
-from tests.licensing.conftest import claims_for
+from tests.factories import Vendor, claims_for
 
 SUBJECT = str(uuid.UUID("6f1c2a4e-8d3b-4f5a-9c7e-2b1d0e3f4a5b"))
 ED25519 = ed25519.Ed25519PrivateKey.generate()
@@ -24,8 +22,8 @@ KEYS = [VerificationKey(ED25519.public_key())]
 START = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
 
-def sign(claims, key=ED25519, algorithm="EdDSA", headers=None) -> str:
-    return jwt.encode(claims, key, algorithm=algorithm, headers=headers)
+VENDOR = Vendor(ED25519)
+sign = VENDOR.sign
 
 
 def window(days=30, **overrides) -> dict:
@@ -37,14 +35,9 @@ def window(days=30, **overrides) -> dict:
     return claims_for(SUBJECT, **{**times, **overrides})
 
 
-def b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
 def sign_raw(header, payload) -> str:
     """Sign any JSON (PyJWT would refuse some of it) with the trusted Ed25519 key."""
-    signing_input = f"{b64(json.dumps(header).encode())}.{b64(json.dumps(payload).encode())}"
-    return f"{signing_input}.{b64(ED25519.sign(signing_input.encode()))}"
+    return VENDOR.sign_raw(header, json.dumps(payload).encode())
 
 
 def test_a_good_eddsa_token_decodes_to_typed_claims():
@@ -66,12 +59,12 @@ def test_a_good_eddsa_token_decodes_to_typed_claims():
 )
 def test_es256_and_rs256_tokens_verify_against_their_configured_keys(private_key, algorithm):
     keys = [*KEYS, VerificationKey(private_key.public_key())]
-    decoded = decode_license(sign(window(), private_key, algorithm), keys, now=START)
+    decoded = decode_license(sign(window(), key=private_key, algorithm=algorithm), keys, now=START)
     assert decoded.algorithm == algorithm
 
 
 def test_an_rs256_token_is_not_verified_with_a_p256_key_claiming_es256():
-    token = sign(window(), RSA, "RS256")
+    token = sign(window(), key=RSA, algorithm="RS256")
     with pytest.raises(LicenseRefused) as refused:
         decode_license(token, [VerificationKey(P256.public_key())], now=START)
     assert refused.value.code == "unknown_key"
@@ -171,18 +164,19 @@ OLD, NEW = ed25519.Ed25519PrivateKey.generate(), ed25519.Ed25519PrivateKey.gener
 @pytest.mark.parametrize("signer", [OLD, NEW], ids=["old-key", "new-key"])
 def test_without_kid_every_configured_key_is_tried(signer):
     keys = [VerificationKey(OLD.public_key()), VerificationKey(NEW.public_key())]
-    assert decode_license(sign(window(), signer), keys, now=START).kid is None
+    assert decode_license(sign(window(), key=signer), keys, now=START).kid is None
 
 
 @pytest.mark.parametrize("kid, signer", [("2025", OLD), ("2026", NEW)])
 def test_a_kid_selects_its_key(kid, signer):
     keys = [VerificationKey(OLD.public_key(), "2025"), VerificationKey(NEW.public_key(), "2026")]
-    assert decode_license(sign(window(), signer, headers={"kid": kid}), keys, now=START).kid == kid
+    token = sign(window(), key=signer, headers={"kid": kid})
+    assert decode_license(token, keys, now=START).kid == kid
 
 
 def test_a_kid_tries_only_its_own_key():
     keys = [VerificationKey(OLD.public_key(), "2025"), VerificationKey(NEW.public_key(), "2026")]
-    token = sign(window(), NEW, headers={"kid": "2025"})
+    token = sign(window(), key=NEW, headers={"kid": "2025"})
     with pytest.raises(LicenseRefused) as refused:
         decode_license(token, keys, now=START)
     assert refused.value.code == "bad_signature"

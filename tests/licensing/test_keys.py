@@ -13,7 +13,7 @@ from licensing.errors import LicenseRefused
 from licensing.jwt import encode_license
 from licensing.keys import configured_keys, dev_key_pair, load_private_key, load_public_keys
 from licensing.services import license_apply
-from tests.licensing.conftest import jwks, public_pem
+from tests.factories import jwks, public_pem
 
 
 @pytest.fixture

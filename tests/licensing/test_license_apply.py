@@ -11,7 +11,7 @@ from licensing.errors import LicenseRefused
 from licensing.models import License, LicenseAuditRecord
 from licensing.selectors import license_history, tenant_entitlements
 from licensing.services import license_apply
-from tests.licensing.conftest import jwks, public_pem
+from tests.factories import jwks, public_pem
 
 
 def ago(days: float) -> int:
@@ -193,7 +193,6 @@ def _apply_at_once(tenant, tokens: list[str]) -> list[str]:
     return sorted(outcomes)
 
 
-@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_two_different_licenses_applied_at_once_leave_exactly_one_active(vendor):
     from tests.factories import TenantFactory
@@ -211,7 +210,6 @@ def test_two_different_licenses_applied_at_once_leave_exactly_one_active(vendor)
         assert later.previous_license_id == earlier.license_id
 
 
-@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_the_same_license_applied_twice_at_once_is_applied_once(vendor):
     from tests.factories import TenantFactory

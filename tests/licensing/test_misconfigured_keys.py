@@ -11,7 +11,7 @@ from licensing.checks import license_keys_check
 from licensing.errors import LicenseRefused
 from licensing.models import License, LicenseAuditRecord
 from licensing.services import license_apply
-from tests.licensing.conftest import jwks
+from tests.factories import jwks
 
 # An X25519 key is an encryption key; PyJWT refuses it with InvalidKeyError (not PyJWKError).
 X25519_JWKS = {
