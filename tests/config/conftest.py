@@ -1,8 +1,7 @@
-import os
-from urllib.parse import urlsplit
-
 import pytest
 from django.db import connection
+
+from tests.database import database_url
 
 
 @pytest.fixture
@@ -13,6 +12,6 @@ def empty_database_url(django_db_setup, django_db_blocker):
     with django_db_blocker.unblock(), connection.cursor() as cursor:
         cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         cursor.execute(f'CREATE DATABASE "{name}"')
-    yield urlsplit(os.environ["DATABASE_URL"])._replace(path=f"/{name}").geturl()
+    yield database_url(name)
     with django_db_blocker.unblock(), connection.cursor() as cursor:
         cursor.execute(f'DROP DATABASE "{name}" WITH (FORCE)')

@@ -15,7 +15,7 @@ from tasks.models import Task
 from tasks.services import task_create
 from tests.tasks.caps_helpers import apply_caps, task_rows, tasks_used
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.django_db(transaction=True)]
 
 COUNTER_UPDATE = "UPDATE tasks_taskcounter"
 FLUSH_WAIT = "pg_logical_emit_message"

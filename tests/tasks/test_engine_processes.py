@@ -12,30 +12,26 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 
 from tasks.engine import run_pass
 from tasks.models import Schedule, ScheduleTick, Task, Ticket
+from tests.database import database_url
 from tests.factories import TenantFactory
 from tests.tasks.test_engine import Crash, crash_after
 from tests.tasks.ticket_helpers import gateway_for, license_with, receive, task_rows, tasks_used
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.django_db(transaction=True)]
 
 MANAGE = Path(__file__).resolve().parents[2] / "manage.py"
 
 
 def engine_environment() -> dict[str, str]:
     """The environment of an engine process that uses this test's database."""
-    db = connection.settings_dict
     return {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings.test",
-        "DATABASE_URL": (
-            f"postgres://{db['USER']}:{db['PASSWORD'] or ''}@{db['HOST']}:{db['PORT'] or 5432}"
-            f"/{db['NAME']}"
-        ),
+        "DATABASE_URL": database_url(),
     }
 
 

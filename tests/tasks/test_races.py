@@ -20,7 +20,7 @@ from tasks.models import Gateway, Host, Task, TaskCounter
 from tasks.services import gateway_create, gateway_revoke, host_register, task_create
 from tests.tasks.caps_helpers import apply_caps, task_rows, tasks_used
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.django_db(transaction=True)]
 
 THREADS = 16
 PROCESSES = 4

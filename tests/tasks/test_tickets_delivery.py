@@ -202,7 +202,6 @@ def test_a_body_just_under_the_limit_is_accepted(jira):
     assert response.status_code == 202
 
 
-@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_two_deliveries_of_the_same_ticket_at_once_store_one_ticket(tenant_a):
     gateway, secret = gateway_for(tenant_a)

@@ -18,7 +18,7 @@ from tasks.signals import usage_changed
 from tests.tasks.caps_helpers import apply_caps
 from tests.tasks.ticket_helpers import receive
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture

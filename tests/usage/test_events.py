@@ -152,7 +152,6 @@ def test_rebuilding_the_rollups_from_the_events_gives_the_same_rows(tenant_a, gp
     assert rollup_rows() == before
 
 
-@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_two_concurrent_posts_of_the_same_batch_count_it_once(tenant_a, gpt):
     batch = [

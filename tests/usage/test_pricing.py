@@ -279,7 +279,6 @@ def test_usage_recorded_after_a_plan_is_created_is_priced_by_it(tenant_a, frozen
     assert _cost_today(tenant_a) == Decimal("50")
 
 
-@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_a_batch_of_usage_cannot_commit_while_a_plan_holds_the_model(tenant_a):
     # pricing_plan_create reads the latest usage under this lock: a batch committing in
