@@ -150,3 +150,17 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": "INFO"},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# --- Security (SPEC §6.1, issue 12): bad input, API tokens, rate limits, headers -----------
+# Everything the security work adds to the settings above is in this one block.
+INSTALLED_APPS += ["config.apps.TallyConfig"]  # config.text: text fields take text
+# Refuse what no view could store (deep JSON, NUL, lone surrogates) before any view runs.
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("config.middleware.CommonMiddleware") + 1,
+    "config.middleware.InputGuardMiddleware",
+)
+REST_FRAMEWORK["DEFAULT_PARSER_CLASSES"] = [
+    "config.parsers.JSONParser",
+    "rest_framework.parsers.FormParser",
+    "rest_framework.parsers.MultiPartParser",
+]
