@@ -21,7 +21,6 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_htmx",
@@ -106,7 +105,7 @@ TASK_CAP_ASYNC_COMMIT = env_bool("TASK_CAP_ASYNC_COMMIT", default=False)
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # Token first: its WWW-Authenticate header turns "not logged in" into 401, not 403.
-        "rest_framework.authentication.TokenAuthentication",
+        "licensing.api_tokens.authentication.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["licensing.tenancy.IsTenantMember"],
@@ -164,3 +163,5 @@ REST_FRAMEWORK["DEFAULT_PARSER_CLASSES"] = [
     "rest_framework.parsers.FormParser",
     "rest_framework.parsers.MultiPartParser",
 ]
+# What a `usage` API token may do (POST only): what an agent needs, nothing more.
+API_TOKEN_USAGE_PATHS = ["/api/v1/usage/events/", "/api/v1/usage/authorize/"]
