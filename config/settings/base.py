@@ -1,3 +1,5 @@
+from datetime import timedelta
+
 from config.env import BASE_DIR, env, env_bool, env_database, env_path
 
 DEBUG = env_bool("DEBUG", default=False)
@@ -165,3 +167,42 @@ REST_FRAMEWORK["DEFAULT_PARSER_CLASSES"] = [
 ]
 # What a `usage` API token may do (POST only): what an agent needs, nothing more.
 API_TOKEN_USAGE_PATHS = ["/api/v1/usage/events/", "/api/v1/usage/authorize/"]
+
+# Rate limits (config.throttling), counted in a cache every web worker shares: PostgreSQL's
+# database cache (its table is made by `migrate`), or Redis when REDIS_URL is set.
+REDIS_URL = env.str("REDIS_URL", default="")
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "throttle": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        if REDIS_URL
+        else {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": "tally_rate_limit_cache",
+            "OPTIONS": {"MAX_ENTRIES": 100_000},
+        }
+    ),
+}
+REST_FRAMEWORK["DEFAULT_THROTTLE_CLASSES"] = [
+    "config.throttling.ApiClientRateThrottle",
+    "config.throttling.GatewayRateThrottle",
+]
+REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {
+    "api_token": env.str("API_RATE_PER_TOKEN", default="1200/min"),
+    "api_anonymous": env.str("API_RATE_ANONYMOUS", default="120/min"),
+    "gateway": env.str("API_RATE_PER_GATEWAY", default="600/min"),
+}
+
+# Login lockout (django-axes): 10 failed logins in a row for one username from one address lock
+# that pair out for 15 minutes; the login page says so (registration/locked_out.html).
+INSTALLED_APPS += ["axes"]
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+MIDDLEWARE += ["axes.middleware.AxesMiddleware"]
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=10)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
