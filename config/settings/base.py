@@ -168,11 +168,10 @@ MIDDLEWARE.insert(
     MIDDLEWARE.index("config.middleware.CommonMiddleware") + 1,
     "config.middleware.InputGuardMiddleware",
 )
-REST_FRAMEWORK["DEFAULT_PARSER_CLASSES"] = [
-    "config.parsers.JSONParser",
-    "rest_framework.parsers.FormParser",
-    "rest_framework.parsers.MultiPartParser",
-]
+# The API takes JSON only (SPEC §6.1), so one parser's rules cover every body and the schema
+# documents one request format.
+REST_FRAMEWORK["DEFAULT_PARSER_CLASSES"] = ["config.parsers.JSONParser"]
+REST_FRAMEWORK["TEST_REQUEST_DEFAULT_FORMAT"] = "json"
 # What a `usage` API token may do (POST only): what an agent needs, nothing more.
 API_TOKEN_USAGE_PATHS = ["/api/v1/usage/events/", "/api/v1/usage/authorize/"]
 
@@ -233,3 +232,8 @@ CONTENT_SECURITY_POLICY = {
         "frame-ancestors": ["'none'"],
     }
 }
+# Every operation in /api/schema/ documents the common error answers (config.schema).
+REST_FRAMEWORK["DEFAULT_SCHEMA_CLASS"] = "config.schema.TallyAutoSchema"
+# Request bodies get their own components, so they carry the input rules (minLength: 1 for text
+# that may not be blank) that a response component leaves out.
+SPECTACULAR_SETTINGS["COMPONENT_SPLIT_REQUEST"] = True

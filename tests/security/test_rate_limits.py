@@ -1,33 +1,10 @@
 """Rate limits per token and per gateway (429 rate_limited, Retry-After), counted in the
 shared database cache; login lockout after repeated failures (SPEC §6.1)."""
 
-import pytest
 from django.core.cache import caches
 from rest_framework.test import APIClient
 
 from licensing.api_tokens.services import api_token_create
-
-
-@pytest.fixture
-def rates(settings):
-    def set_rates(**rates):
-        settings.REST_FRAMEWORK = {
-            **settings.REST_FRAMEWORK,
-            "DEFAULT_THROTTLE_RATES": {
-                "api_token": "1000/min",
-                "api_anonymous": "1000/min",
-                "gateway": "1000/min",
-                **rates,
-            },
-        }
-        from rest_framework.settings import api_settings
-        from rest_framework.throttling import SimpleRateThrottle
-
-        api_settings.reload()
-        SimpleRateThrottle.THROTTLE_RATES = api_settings.DEFAULT_THROTTLE_RATES
-
-    yield set_rates
-    set_rates()
 
 
 def bearer(secret: str) -> APIClient:
