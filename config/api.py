@@ -27,6 +27,12 @@ def exception_handler(exc, context):
             "detail": _validation_sentence(errors),
             "errors": errors,
         }
+    elif isinstance(exc, exceptions.Throttled):
+        response.data = {
+            "code": "rate_limited",
+            "detail": f"Too many requests; try again in {exc.wait or 1:.0f} seconds "
+            "(the Retry-After header says the same).",
+        }
     else:
         codes = exc.get_codes()
         response.data = {

@@ -8,9 +8,10 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
+from licensing.api_tokens.services import api_token_revoke
 from licensing.errors import LicenseRefused
 from licensing.forms import LicenseApplyForm
-from licensing.models import License, LicenseAuditRecord, Membership, Tenant
+from licensing.models import ApiToken, License, LicenseAuditRecord, Membership, Tenant
 from licensing.selectors import (
     DIMENSIONS,
     Entitlements,
@@ -225,3 +226,33 @@ class MembershipAdmin(admin.ModelAdmin):
     search_fields = ["user__username", "tenant__name", "tenant__slug"]
     autocomplete_fields = ["user"]
     list_filter = ["tenant"]
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Operators see who holds which token and may revoke one; the secret is never stored, so
+    nothing here can show it (the hash is not listed either: it identifies nothing to a person)."""
+
+    list_display = ["name", "user", "scope", "prefix", "created_at", "expires_at", "last_used_at"]
+    list_filter = ["scope"]
+    search_fields = ["name", "user__username", "prefix"]
+    list_select_related = ["user"]
+    fields = [
+        "name",
+        "user",
+        "scope",
+        "prefix",
+        "created_at",
+        "expires_at",
+        "last_used_at",
+        "revoked_at",
+    ]
+    readonly_fields = fields
+    actions = ["revoke"]
+
+    @admin.action(description="Revoke the selected API tokens")
+    def revoke(self, request, queryset) -> None:
+        tokens = list(queryset.filter(revoked_at__isnull=True))
+        for token in tokens:
+            api_token_revoke(token=token)
+        self.message_user(request, f"{len(tokens)} API token(s) revoked.", messages.SUCCESS)

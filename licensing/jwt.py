@@ -104,6 +104,7 @@ def decode_license(
     signing_input = f"{header_part}.{payload_part}".encode("ascii")
     _verify_signature(signing_input, signature, algorithm, kid, keys)
     payload = _json_object(payload_part, "payload")
+    _refuse_unstorable_text(payload)
     return _check_claims(
         payload,
         issuer=issuer,
@@ -340,6 +341,38 @@ def _check_claims(
         kid=kid,
         raw=payload,
     )
+
+
+def _refuse_unstorable_text(payload: dict[str, Any]) -> None:
+    """Every text in the claims (names and values, at any depth) must be storable: the claims
+    are kept as they came, and PostgreSQL stores no NUL and no unpaired surrogate."""
+    pending: list[tuple[str, Any]] = [("", payload)]
+    while pending:
+        where, value = pending.pop()
+        if isinstance(value, dict):
+            for name, item in value.items():
+                path = f"{where}.{name}" if where else str(name)
+                if not _storable(name):
+                    raise _invalid(_printable(path), "has a name holding a NUL or lone surrogate")
+                pending.append((path, item))
+        elif isinstance(value, list):
+            pending.extend((f"{where}[{index}]", item) for index, item in enumerate(value))
+        elif isinstance(value, str) and not _storable(value):
+            raise _invalid(_printable(where), "holds a NUL character or a lone surrogate")
+
+
+def _storable(text: str) -> bool:
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")  # json.loads pairs valid surrogates; a lone one cannot encode
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _printable(path: str) -> str:
+    return path.encode("ascii", "backslashreplace").decode("ascii").replace("\x00", "\\x00")[:80]
 
 
 def _string(payload: dict[str, Any], name: str, *, limit: int = 255) -> str:

@@ -133,3 +133,33 @@ class LicenseAuditRecord(models.Model):
     def __str__(self) -> str:
         replaced = f" replacing {self.previous_license.jti}" if self.previous_license_id else ""
         return f"{self.actor_name or 'system'} {self.action} {self.license.jti}{replaced}"
+
+
+class ApiToken(models.Model):
+    """An API token of a user (SPEC §6.1). Only the SHA-256 of its secret is kept: the secret
+    (`tly_...`, 256 random bits) is shown once at creation and can never be read again."""
+
+    class Scope(models.TextChoices):
+        FULL = "full", "Full: the user's own rights"
+        READ = "read", "Read: GET requests only"
+        USAGE = "usage", "Usage: report usage events and authorize LLM calls only"
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
+    )
+    name = models.CharField(max_length=100)
+    scope = models.CharField(max_length=8, choices=Scope.choices, default=Scope.FULL)
+    # The first characters of the secret, enough for a person to tell tokens apart.
+    prefix = models.CharField(max_length=16)
+    # Unique, so a lookup by the presented secret's hash is one index probe.
+    secret_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(null=True, blank=True)  # NULL: never expires
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…, {self.scope})"

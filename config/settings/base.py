@@ -1,3 +1,5 @@
+from datetime import timedelta
+
 from config.env import BASE_DIR, env, env_bool, env_database, env_path
 
 DEBUG = env_bool("DEBUG", default=False)
@@ -21,7 +23,6 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_htmx",
@@ -67,8 +68,13 @@ DATABASES = {"default": env_database("DATABASE_URL")}
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# Every path that sets a password runs these: add_user (licensing.services.user_add), the admin's
+# user forms, password change and reset (Django's forms).
 AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
 LANGUAGE_CODE = "en-us"
@@ -105,7 +111,7 @@ TASK_CAP_ASYNC_COMMIT = env_bool("TASK_CAP_ASYNC_COMMIT", default=False)
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # Token first: its WWW-Authenticate header turns "not logged in" into 401, not 403.
-        "rest_framework.authentication.TokenAuthentication",
+        "licensing.api_tokens.authentication.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["licensing.tenancy.IsTenantMember"],
@@ -139,7 +145,10 @@ CSRF_COOKIE_SECURE = not DEBUG
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31536000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
 SECURE_HSTS_PRELOAD = not DEBUG
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Only behind a proxy that sets X-Forwarded-Proto itself: otherwise any client could claim https.
+TRUST_PROXY_HEADERS = env_bool("TRUST_PROXY_HEADERS", default=False)
+if TRUST_PROXY_HEADERS:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 LOGGING = {
     "version": 1,
@@ -149,3 +158,81 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": "INFO"},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# --- Security (SPEC §6.1, issue 12): bad input, API tokens, rate limits, headers -----------
+# Everything the security work adds to the settings above is in this one block.
+INSTALLED_APPS += ["config.apps.TallyConfig"]  # config.text: text fields take text
+# Refuse what no view could store (deep JSON, NUL, lone surrogates) before any view runs.
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("config.middleware.CommonMiddleware") + 1,
+    "config.middleware.InputGuardMiddleware",
+)
+# The API takes JSON only (SPEC §6.1), so one parser's rules cover every body and the schema
+# documents one request format.
+REST_FRAMEWORK["DEFAULT_PARSER_CLASSES"] = ["config.parsers.JSONParser"]
+REST_FRAMEWORK["TEST_REQUEST_DEFAULT_FORMAT"] = "json"
+# What a `usage` API token may do (POST only): what an agent needs, nothing more.
+API_TOKEN_USAGE_PATHS = ["/api/v1/usage/events/", "/api/v1/usage/authorize/"]
+
+# Rate limits (config.throttling), counted in a cache every web worker shares: PostgreSQL's
+# database cache (its table is made by `migrate`), or Redis when REDIS_URL is set.
+REDIS_URL = env.str("REDIS_URL", default="")
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "throttle": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        if REDIS_URL
+        else {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": "tally_rate_limit_cache",
+            "OPTIONS": {"MAX_ENTRIES": 100_000},
+        }
+    ),
+}
+REST_FRAMEWORK["DEFAULT_THROTTLE_CLASSES"] = [
+    "config.throttling.ApiClientRateThrottle",
+    "config.throttling.GatewayRateThrottle",
+]
+REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {
+    "api_token": env.str("API_RATE_PER_TOKEN", default="1200/min"),
+    "api_anonymous": env.str("API_RATE_ANONYMOUS", default="120/min"),
+    "gateway": env.str("API_RATE_PER_GATEWAY", default="600/min"),
+}
+
+# Login lockout (django-axes): 10 failed logins in a row for one username from one address lock
+# that pair out for 15 minutes; the login page says so (registration/locked_out.html).
+INSTALLED_APPS += ["axes"]
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+MIDDLEWARE += ["axes.middleware.AxesMiddleware"]
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=10)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+
+# Content-Security-Policy (django-csp): only the app's own scripts, styles, images and fetches;
+# no inline script anywhere (the 500 page's and API docs' inline styles are allowed on those
+# responses alone, config.errors and config.urls).
+MIDDLEWARE += ["csp.middleware.CSPMiddleware"]
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+# Every operation in /api/schema/ documents the common error answers (config.schema).
+REST_FRAMEWORK["DEFAULT_SCHEMA_CLASS"] = "config.schema.TallyAutoSchema"
+# Request bodies get their own components, so they carry the input rules (minLength: 1 for text
+# that may not be blank) that a response component leaves out.
+SPECTACULAR_SETTINGS["COMPONENT_SPLIT_REQUEST"] = True

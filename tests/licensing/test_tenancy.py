@@ -127,16 +127,17 @@ def test_tenant_api_matrix(cast, api_client_for, who, status, code):
 def test_anonymous_api_answer_asks_for_a_token(db, api_client_for):
     response = api_client_for(None).get("/api/v1/tenant/")
     assert response.status_code == 401
-    assert response["WWW-Authenticate"] == "Token"
+    assert response["WWW-Authenticate"] == 'Bearer realm="api"'
 
 
 def test_token_authentication_resolves_the_tenant(admin_a):
-    from rest_framework.authtoken.models import Token
     from rest_framework.test import APIClient
 
-    token = Token.objects.create(user=admin_a)
+    from licensing.api_tokens.services import api_token_create
+
+    secret = api_token_create(user=admin_a, name="agent").secret
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {secret}")
     assert client.get("/api/v1/tenant/").json()["slug"] == "tenant-a"
 
 
