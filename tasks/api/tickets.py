@@ -7,7 +7,6 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions, generics, serializers, status
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
-from rest_framework.parsers import JSONParser
 from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -144,7 +143,6 @@ class TicketDeliveryApi(APIView):
 
     authentication_classes = [GatewaySecretAuthentication]
     permission_classes = [IsAuthenticatedGateway]
-    parser_classes = [JSONParser]
 
     @extend_schema(
         request=TicketDeliverySerializer,

@@ -5,9 +5,9 @@ import threading
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import connection
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from licensing.api_tokens.services import api_token_create
 from tasks.api.tickets import MAX_DELIVERY_BYTES
 from tasks.models import Ticket
 from tasks.services import GatewayRevoked, gateway_revoke, ticket_receive
@@ -119,12 +119,12 @@ def test_a_logged_in_user_or_an_api_token_is_not_a_gateway(jira, admin_a):
     session = APIClient()
     session.force_login(admin_a)
     assert session.post(f"/api/v1/gateways/{gateway.pk}/tickets/", TICKET).status_code == 401
-    token = Token.objects.create(user=admin_a)
+    token = api_token_create(user=admin_a, name="agent").secret
     response = APIClient().post(
         f"/api/v1/gateways/{gateway.pk}/tickets/",
         TICKET,
         format="json",
-        HTTP_AUTHORIZATION=f"Token {token.key}",
+        HTTP_AUTHORIZATION=f"Token {token}",
     )
     assert response.status_code == 401
     assert not Ticket.objects.exists()
