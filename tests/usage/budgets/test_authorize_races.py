@@ -1,0 +1,158 @@
+"""Races on PostgreSQL: threads and processes authorizing against one hard budget of $10.
+
+Estimates vary (from $0.04 to $1.40), so the last dollars are fought over by calls of
+different sizes. After every run: spent + reserved <= $10, the sum of the allowed estimates
+equals what is reserved (to the last decimal), and every refusal is `budget_exhausted`.
+"""
+
+import multiprocessing
+import threading
+from decimal import Decimal
+
+import pytest
+from django.db import close_old_connections, connection, connections, transaction
+from django.utils import timezone
+
+from licensing.models import Tenant
+from tests.usage.budgets.budget_helpers import call, hard_budget, period_of, priced_model
+from usage.budgets.models import Reservation
+from usage.budgets.services import BudgetExhausted, reservations_expire, reservations_settle
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+THREADS = 16
+PROCESSES = 3
+LIMIT = Decimal(10)
+ESTIMATES = ("0.04", "0.12", "0.2", "0.36", "0.52", "0.8", "1", "1.4")
+
+
+def _attempts(tenant: Tenant, prefix: str, count: int) -> tuple[Decimal, int, list[str]]:
+    """`count` calls of varied estimates; (allowed total, refused, refusal codes)."""
+    allowed, refused, codes = Decimal(0), 0, []
+    for number in range(count):
+        estimate = ESTIMATES[(number + len(prefix)) % len(ESTIMATES)]
+        try:
+            allowed += call(tenant, f"{prefix}-{number}", estimate).reserved_usd
+        except BudgetExhausted as refusal:
+            refused += 1
+            codes.append(refusal.code)
+    return allowed, refused, codes
+
+
+def _check(tenant: Tenant, allowed: Decimal, refused: int, codes: list[str]) -> None:
+    period = period_of(tenant)
+    assert period.spent_usd + period.reserved_usd <= LIMIT
+    assert period.reserved_usd == allowed
+    assert refused > 0, "the run must cross the budget"
+    assert set(codes) == {"budget_exhausted"}
+    rows = Reservation.objects.filter(tenant=tenant)
+    assert sum(r.estimate_usd for r in rows) == allowed
+    # The last call refused left less room than the smallest estimate... or the one it asked.
+    assert LIMIT - period.reserved_usd < max(Decimal(e) for e in ESTIMATES)
+
+
+def test_sixteen_threads_never_reserve_past_a_hard_budget(tenant_a):
+    priced_model(tenant_a)
+    hard_budget(tenant_a, "10")
+    barrier = threading.Barrier(THREADS)
+    results, errors = [], []
+
+    def run(number: int) -> None:
+        try:
+            barrier.wait()
+            results.append(_attempts(tenant_a, f"t{number}", 8))
+        except BaseException as error:  # reported below, in the test's thread
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(number,)) for number in range(THREADS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert not errors, errors
+    _check(
+        tenant_a,
+        sum((r[0] for r in results), Decimal(0)),
+        sum(r[1] for r in results),
+        [code for r in results for code in r[2]],
+    )
+
+
+def _process_worker(tenant_id: int, prefix: str, barrier, queue) -> None:
+    close_old_connections()
+    tenant = Tenant.objects.get(pk=tenant_id)
+    barrier.wait()
+    try:
+        queue.put(_attempts(tenant, prefix, 40))
+    finally:
+        connections.close_all()
+
+
+def test_three_processes_never_reserve_past_a_hard_budget(tenant_a):
+    priced_model(tenant_a)
+    hard_budget(tenant_a, "10")
+    connections.close_all()  # forked children must not share the parent's connection
+    context = multiprocessing.get_context("fork")
+    barrier, queue = context.Barrier(PROCESSES), context.Queue()
+    processes = [
+        context.Process(target=_process_worker, args=(tenant_a.pk, f"p{n}", barrier, queue))
+        for n in range(PROCESSES)
+    ]
+    for process in processes:
+        process.start()
+    outcomes = [queue.get(timeout=120) for _ in processes]
+    for process in processes:
+        process.join(timeout=60)
+        assert process.exitcode == 0
+
+    _check(
+        tenant_a,
+        sum((o[0] for o in outcomes), Decimal(0)),
+        sum(o[1] for o in outcomes),
+        [code for o in outcomes for code in o[2]],
+    )
+
+
+def test_settling_and_expiring_while_threads_authorize_keeps_the_books_exact(tenant_a):
+    """Authorizations race with settlements (actual = estimate - $0.01) and an expiry run;
+    afterwards reserved is exactly the unsettled estimates, spent exactly the actuals."""
+    priced_model(tenant_a)
+    hard_budget(tenant_a, "10")
+    barrier = threading.Barrier(THREADS)
+    errors: list[BaseException] = []
+
+    def run(number: int) -> None:
+        try:
+            barrier.wait()
+            for attempt in range(6):
+                request_id = f"s{number}-{attempt}"
+                try:
+                    reserved = call(tenant_a, request_id, ESTIMATES[attempt]).reserved_usd
+                except BudgetExhausted:
+                    continue
+                if attempt % 2:
+                    settled = [(request_id, reserved - Decimal("0.01"), 1, timezone.now())]
+                    with transaction.atomic(durable=True):  # as ingestion's transaction
+                        reservations_settle(tenant=tenant_a, settled=settled)
+            if number == 0:
+                reservations_expire()  # none old enough: gives nothing back
+        except BaseException as error:
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(number,)) for number in range(THREADS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert not errors, errors
+    period = period_of(tenant_a)
+    rows = list(Reservation.objects.filter(tenant=tenant_a))
+    assert period.reserved_usd == sum(r.estimate_usd for r in rows if r.status == "reserved")
+    assert period.spent_usd == sum(r.actual_usd for r in rows if r.status == "settled")
+    assert period.spent_usd + period.reserved_usd <= LIMIT
