@@ -17,6 +17,7 @@ from typing import Any
 
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
+from psycopg.pq import TransactionStatus
 
 from licensing.errors import DomainError
 from licensing.models import Tenant
@@ -28,6 +29,7 @@ from usage.projections import Month, month_of
 from usage.selectors import _Pricing
 
 RESERVATION_LIFETIME = timedelta(minutes=15)
+_IN_A_BLOCK = (TransactionStatus.INTRANS, TransactionStatus.INERROR)  # not a dead connection
 EXPIRE_BATCH = 5000
 TOKENS_LIMIT = 2**31 - 1
 
@@ -167,6 +169,14 @@ class Authorization:
     priced: bool
 
 
+# The period row's lock is held from this statement to the commit, so the commit does not
+# wait for the WAL flush inside it (else one tenant's calls queue behind one fsync each:
+# 217 calls/s with 8 processes, bench/authorize.py); `_wait_for_flush` waits after it.
+_ASYNCHRONOUS_COMMIT_SQL = "SELECT set_config('synchronous_commit', 'off', true)"
+# A transactional WAL record committed with the session's synchronous_commit (on): its commit
+# waits for the WAL to be flushed past the reservation's commit, outside the row lock, so
+# concurrent calls share flushes and an acknowledged reservation is on disk.
+_FLUSH_SQL = "SELECT pg_logical_emit_message(true, 'tally.budget_reserved', '')"
 # One statement: the conditional reservation on the period row, and the reservation's
 # insert fed by it (no row back: refused, or no period row yet).
 _AUTHORIZE_SQL = """
@@ -196,13 +206,32 @@ FROM period, reservation
 
 
 def call_estimate(
-    *, model: LlmModel, input_tokens: int, max_output_tokens: int, now: datetime
+    *, model_id: int, input_tokens: int, max_output_tokens: int, now: datetime
 ) -> Decimal | None:
     """The most the call can cost under the model's plan in force now (input priced as
     uncached input), or None when no plan prices it."""
-    pricing = _Pricing({model.pk: model}, now, now)  # the plan in force at `now`
-    cost = pricing.cost(model.pk, 0, (input_tokens, max_output_tokens, 0))
+    pricing = _Pricing({model_id: None}, now, now)  # the plan in force at `now`
+    cost = pricing.cost(model_id, 0, (input_tokens, max_output_tokens, 0))
     return None if cost is None else cost.total
+
+
+_model_ids: dict[tuple[int, str], int] = {}
+MODEL_IDS_KEPT = 4096
+
+
+def _model_id(tenant_id: int, name: str) -> int | None:
+    """The id of the tenant's model named `name`, remembered per process: a model is never
+    renamed, and one with usage or reservations is never deleted (one query per call saved,
+    bench/authorize.py). An unknown name is asked again every time (it may be created)."""
+    key = (tenant_id, name)
+    if key not in _model_ids:
+        found = LlmModel.objects.filter(tenant_id=tenant_id, name=name).values_list("pk").first()
+        if found is None:
+            return None
+        if len(_model_ids) >= MODEL_IDS_KEPT:
+            _model_ids.clear()
+        _model_ids[key] = found[0]
+    return _model_ids[key]
 
 
 def authorize(
@@ -222,14 +251,14 @@ def authorize(
     the figures show what is in flight). Idempotent per tenant by `request_id`: asking again
     answers with the reservation made the first time and reserves nothing more."""
     now = now or timezone.now()
-    llm_model = LlmModel.objects.filter(tenant=tenant, name=model).first()
-    if llm_model is None:
+    model_id = _model_id(tenant.pk, model)
+    if model_id is None:
         message = f"No model named {model!r}: create it first (POST /api/v1/models/)."
         raise BudgetRefused(message, errors={"model": [message]})
     if ticket is not None and not Ticket.objects.filter(tenant=tenant, pk=ticket).exists():
         raise BudgetRefused("No such ticket.", errors={"ticket": ["No such ticket."]})
     estimate = call_estimate(
-        model=llm_model, input_tokens=input_tokens, max_output_tokens=max_output_tokens, now=now
+        model_id=model_id, input_tokens=input_tokens, max_output_tokens=max_output_tokens, now=now
     )
     params = {
         "tenant": tenant.pk,
@@ -237,7 +266,7 @@ def authorize(
         "usd": estimate if estimate is not None else Decimal(0),
         "tokens": input_tokens + max_output_tokens,
         "request_id": request_id,
-        "model": llm_model.pk,
+        "model": model_id,
         "consumer": consumer or "",
         "ticket": ticket,
         "input": input_tokens,
@@ -248,23 +277,24 @@ def authorize(
     month = month_of(now, tenant.zone)
     params["month"] = month.first_day
     try:
-        with transaction.atomic(durable=True):
-            row = _reserve(params, month)
+        row = _reserve(params, month)
     except IntegrityError:
         existing = Reservation.objects.filter(tenant=tenant, request_id=request_id).first()
         if existing is None:  # not the request_id: a real integrity problem
+            _model_ids.pop((tenant.pk, model), None)
             raise
         return _authorization_of(existing)
-    reservation_id, ends_at, limit_usd, limit_tokens, hard, spent, reserved, spent_t, reserved_t = (
-        row
-    )
-    _send_changes(
-        tenant.pk,
-        month.first_day,
-        hard,
-        usd=(spent + reserved - params["usd"], spent + reserved, limit_usd),
-        tokens=(spent_t + reserved_t - params["tokens"], spent_t + reserved_t, limit_tokens),
-    )
+    (
+        reservation_id,
+        ends_at,
+        limit_usd,
+        limit_tokens,
+        _hard,
+        spent,
+        reserved,
+        spent_t,
+        reserved_t,
+    ) = row
     return Authorization(
         allowed=True,
         reservation_id=reservation_id,
@@ -278,21 +308,73 @@ def authorize(
 
 def _reserve(params: dict, month: Month) -> tuple:
     """The conditional reservation; the period row is made on the month's first call."""
-    with connection.cursor() as cursor:
-        for _attempt in range(2):
-            cursor.execute(_AUTHORIZE_SQL, params)
-            row = cursor.fetchone()
-            if row is not None:
-                return row
-            period = BudgetPeriod.objects.filter(
-                tenant_id=params["tenant"], month=month.first_day
-            ).first()
-            if period is not None:  # the row is there: the hard budget refused
-                raise BudgetExhausted(
-                    period=period, estimate_usd=params["usd"], estimate_tokens=params["tokens"]
-                )
-            _period_ensure(params["tenant"], month)
+    for _attempt in range(2):
+        row = _reserve_once(params)
+        if row is not None:
+            return row
+        period = BudgetPeriod.objects.filter(tenant_id=params["tenant"], month=month.first_day)
+        if period.exists():  # the row is there: the hard budget refused
+            raise BudgetExhausted(
+                period=period.get(), estimate_usd=params["usd"], estimate_tokens=params["tokens"]
+            )
+        _period_ensure(params["tenant"], month)
     raise AssertionError("the period row exists after _period_ensure")
+
+
+def _reserve_once(params: dict) -> tuple | None:
+    """One try of the conditional UPDATE and the reservation's INSERT; None: no row matched.
+
+    With a `budget_usage_changed` receiver connected (or inside a test's transaction), the
+    transaction stays open for the signal, which receivers write in. With none, the whole
+    transaction goes as ONE message (BEGIN ... COMMIT, then the flush wait), so the period's
+    row lock is never held across a round trip to this process: with 8 processes on 2 busy
+    cores, a lock holder descheduled between two round trips stalls every other call.
+    """
+    own_transaction = not connection.in_atomic_block
+    if not own_transaction or budget_usage_changed.has_listeners():
+        with transaction.atomic(durable=True):
+            with connection.cursor() as cursor:
+                cursor.execute(f"{_ASYNCHRONOUS_COMMIT_SQL}; {_AUTHORIZE_SQL}", params)
+                cursor.nextset()  # past set_config
+                row = cursor.fetchone()
+            if row is not None:
+                _signal_reservation(params, row)
+        if own_transaction:
+            with connection.cursor() as cursor:
+                cursor.execute(_FLUSH_SQL)
+        return row
+    message = f"BEGIN; {_ASYNCHRONOUS_COMMIT_SQL}; {_AUTHORIZE_SQL}; COMMIT; {_FLUSH_SQL}"
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(message, params)
+            cursor.nextset()  # past BEGIN
+            cursor.nextset()  # past set_config
+            return cursor.fetchone()
+    except BaseException:
+        _roll_back_failed_message()
+        raise
+
+
+def _signal_reservation(params: dict, row: tuple) -> None:
+    _id, _ends_at, limit_usd, limit_tokens, hard, spent, reserved, spent_t, reserved_t = row
+    used_usd, used_tokens = spent + reserved, spent_t + reserved_t
+    _send_changes(
+        params["tenant"],
+        params["month"],
+        hard,
+        usd=(used_usd - params["usd"], used_usd, limit_usd),
+        tokens=(used_tokens - params["tokens"], used_tokens, limit_tokens),
+    )
+
+
+def _roll_back_failed_message() -> None:
+    """A statement of the message failed inside its BEGIN block (a request_id asked twice at
+    once): the server keeps the session in that aborted block, so end it (Django believes
+    the connection is in autocommit)."""
+    raw = connection.connection  # None once Django has dropped a broken connection
+    if raw is not None and not raw.closed and raw.info.transaction_status in _IN_A_BLOCK:
+        with connection.cursor() as cursor:
+            cursor.execute("ROLLBACK")
 
 
 def _authorization_of(reservation: Reservation) -> Authorization:
