@@ -43,7 +43,10 @@ def budget_form_for(budget: Budget | None) -> BudgetForm:
         return BudgetForm()
     return BudgetForm(
         initial={
-            "limit_usd": budget.limit_usd.normalize() if budget.limit_usd is not None else None,
+            # 100.000000 as "100", never "1E+2" (normalize alone writes an exponent).
+            "limit_usd": None
+            if budget.limit_usd is None
+            else format(budget.limit_usd.normalize(), "f"),
             "limit_tokens": budget.limit_tokens,
             "kind": budget.kind,
         }

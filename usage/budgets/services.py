@@ -278,9 +278,11 @@ def authorize(
     params["month"] = month.first_day
     try:
         row = _reserve(params, month)
-    except IntegrityError:
+    except (IntegrityError, BudgetExhausted):
+        # Asked again (the INSERT's key, or a budget that its first reservation filled):
+        # the answer it had; anything else is raised.
         existing = Reservation.objects.filter(tenant=tenant, request_id=request_id).first()
-        if existing is None:  # not the request_id: a real integrity problem
+        if existing is None:
             _model_ids.pop((tenant.pk, model), None)
             raise
         return _authorization_of(existing)

@@ -283,3 +283,11 @@ def test_usage_settles_into_the_month_it_occurred_in(tenant_a, model):
 
     periods = dict(BudgetPeriod.objects.values_list("month", "spent_usd"))
     assert periods == {date(2026, 10, 1): Decimal("1.5"), date(2026, 11, 1): Decimal(2)}
+
+
+def test_asking_again_answers_the_reservation_even_once_the_budget_is_full(tenant_a, model):
+    hard_budget(tenant_a, "1")
+    first = call(tenant_a, "a", "1")
+
+    assert call(tenant_a, "a", "1").reservation_id == first.reservation_id
+    assert period_of(tenant_a).reserved_usd == Decimal(1)

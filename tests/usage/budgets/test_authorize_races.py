@@ -17,6 +17,7 @@ from licensing.models import Tenant
 from tests.usage.budgets.budget_helpers import call, hard_budget, period_of, priced_model
 from usage.budgets.models import Reservation
 from usage.budgets.services import BudgetExhausted, reservations_expire, reservations_settle
+from usage.budgets.signals import budget_usage_changed
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -156,3 +157,54 @@ def test_settling_and_expiring_while_threads_authorize_keeps_the_books_exact(ten
     assert period.reserved_usd == sum(r.estimate_usd for r in rows if r.status == "reserved")
     assert period.spent_usd == sum(r.actual_usd for r in rows if r.status == "settled")
     assert period.spent_usd + period.reserved_usd <= LIMIT
+
+
+def test_one_request_id_asked_by_sixteen_threads_at_once_reserves_once(tenant_a):
+    priced_model(tenant_a)
+    hard_budget(tenant_a, "10")
+    barrier = threading.Barrier(THREADS)
+    answers, errors = [], []
+
+    def run() -> None:
+        try:
+            barrier.wait()
+            answers.append(call(tenant_a, "the-same-call", "0.52").reservation_id)
+        except BaseException as error:
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run) for _ in range(THREADS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert not errors, errors
+    assert len(set(answers)) == 1 and len(answers) == THREADS
+    assert period_of(tenant_a).reserved_usd == Decimal("0.52")
+    # The session is usable after a duplicate's failed message (no aborted block left over).
+    assert call(tenant_a, "next", "0.04").reserved_usd == Decimal("0.04")
+
+
+def test_with_a_receiver_connected_it_writes_in_the_reservation_transaction(tenant_a):
+    """The receiver's write commits with the reservation, and a refusal sends nothing."""
+    priced_model(tenant_a)
+    hard_budget(tenant_a, "1")
+    seen = []
+
+    def receiver(sender, **kwargs):
+        assert connection.in_atomic_block
+        seen.append((kwargs["dimension"], kwargs["used_before"], kwargs["used_after"]))
+
+    budget_usage_changed.connect(receiver)
+    try:
+        call(tenant_a, "a", "0.8")
+        call(tenant_a, "a", "0.8")  # asked again: nothing changes, nothing sent
+        with pytest.raises(BudgetExhausted):
+            call(tenant_a, "b", "0.4")
+    finally:
+        budget_usage_changed.disconnect(receiver)
+
+    assert seen == [("usd", Decimal(0), Decimal("0.8")), ("tokens", 0, 600_000)]
+    assert period_of(tenant_a).reserved_usd == Decimal("0.8")
