@@ -3,29 +3,19 @@ budgets change through `budget_set`, figures through authorize, settle and expir
 
 from django.contrib import admin
 
+from usage.admin import ReadOnlyAdmin
 from usage.budgets.models import Budget, BudgetPeriod, Reservation
 
 
-class _ReadOnly(admin.ModelAdmin):
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
-
-
 @admin.register(Budget)
-class BudgetAdmin(_ReadOnly):
+class BudgetAdmin(ReadOnlyAdmin):
     list_display = ["tenant", "kind", "limit_usd", "limit_tokens", "updated_at", "updated_by"]
     list_filter = ["kind"]
     list_select_related = ["tenant", "updated_by"]
 
 
 @admin.register(BudgetPeriod)
-class BudgetPeriodAdmin(_ReadOnly):
+class BudgetPeriodAdmin(ReadOnlyAdmin):
     list_display = [
         "tenant",
         "month",
@@ -42,7 +32,7 @@ class BudgetPeriodAdmin(_ReadOnly):
 
 
 @admin.register(Reservation)
-class ReservationAdmin(_ReadOnly):
+class ReservationAdmin(ReadOnlyAdmin):
     list_display = [
         "created_at",
         "tenant",

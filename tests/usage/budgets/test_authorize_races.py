@@ -52,28 +52,35 @@ def _check(tenant: Tenant, allowed: Decimal, refused: int, codes: list[str]) -> 
     assert LIMIT - period.reserved_usd < max(Decimal(e) for e in ESTIMATES)
 
 
-def test_sixteen_threads_never_reserve_past_a_hard_budget(tenant_a):
-    priced_model(tenant_a)
-    hard_budget(tenant_a, "10")
+def _in_threads(run) -> None:
+    """`run(number)` in THREADS threads released at once; their errors fail the test."""
     barrier = threading.Barrier(THREADS)
-    results, errors = [], []
+    errors: list[BaseException] = []
 
-    def run(number: int) -> None:
+    def wrapped(number: int) -> None:
         try:
             barrier.wait()
-            results.append(_attempts(tenant_a, f"t{number}", 8))
+            run(number)
         except BaseException as error:  # reported below, in the test's thread
             errors.append(error)
         finally:
-            connection.close()
+            connection.close()  # each thread has its own connection
 
-    threads = [threading.Thread(target=run, args=(number,)) for number in range(THREADS)]
+    threads = [threading.Thread(target=wrapped, args=(number,)) for number in range(THREADS)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-
     assert not errors, errors
+
+
+def test_sixteen_threads_never_reserve_past_a_hard_budget(tenant_a):
+    priced_model(tenant_a)
+    hard_budget(tenant_a, "10")
+    results: list[tuple] = []
+
+    _in_threads(lambda number: results.append(_attempts(tenant_a, f"t{number}", 8)))
+
     _check(
         tenant_a,
         sum((r[0] for r in results), Decimal(0)),
@@ -122,36 +129,23 @@ def test_settling_and_expiring_while_threads_authorize_keeps_the_books_exact(ten
     afterwards reserved is exactly the unsettled estimates, spent exactly the actuals."""
     priced_model(tenant_a)
     hard_budget(tenant_a, "10")
-    barrier = threading.Barrier(THREADS)
-    errors: list[BaseException] = []
 
     def run(number: int) -> None:
-        try:
-            barrier.wait()
-            for attempt in range(6):
-                request_id = f"s{number}-{attempt}"
-                try:
-                    reserved = call(tenant_a, request_id, ESTIMATES[attempt]).reserved_usd
-                except BudgetExhausted:
-                    continue
-                if attempt % 2:
-                    settled = [(request_id, reserved - Decimal("0.01"), 1, timezone.now())]
-                    with transaction.atomic(durable=True):  # as ingestion's transaction
-                        reservations_settle(tenant=tenant_a, settled=settled)
-            if number == 0:
-                reservations_expire()  # none old enough: gives nothing back
-        except BaseException as error:
-            errors.append(error)
-        finally:
-            connection.close()
+        for attempt in range(6):
+            request_id = f"s{number}-{attempt}"
+            try:
+                reserved = call(tenant_a, request_id, ESTIMATES[attempt]).reserved_usd
+            except BudgetExhausted:
+                continue
+            if attempt % 2:
+                settled = [(request_id, reserved - Decimal("0.01"), 1, timezone.now())]
+                with transaction.atomic(durable=True):  # as ingestion's transaction
+                    reservations_settle(tenant=tenant_a, settled=settled)
+        if number == 0:
+            reservations_expire()  # none old enough: gives nothing back
 
-    threads = [threading.Thread(target=run, args=(number,)) for number in range(THREADS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    _in_threads(run)
 
-    assert not errors, errors
     period = period_of(tenant_a)
     rows = list(Reservation.objects.filter(tenant=tenant_a))
     assert period.reserved_usd == sum(r.estimate_usd for r in rows if r.status == "reserved")
@@ -162,25 +156,10 @@ def test_settling_and_expiring_while_threads_authorize_keeps_the_books_exact(ten
 def test_one_request_id_asked_by_sixteen_threads_at_once_reserves_once(tenant_a):
     priced_model(tenant_a)
     hard_budget(tenant_a, "10")
-    barrier = threading.Barrier(THREADS)
-    answers, errors = [], []
+    answers: list[int] = []
 
-    def run() -> None:
-        try:
-            barrier.wait()
-            answers.append(call(tenant_a, "the-same-call", "0.52").reservation_id)
-        except BaseException as error:
-            errors.append(error)
-        finally:
-            connection.close()
+    _in_threads(lambda _: answers.append(call(tenant_a, "the-same-call", "0.52").reservation_id))
 
-    threads = [threading.Thread(target=run) for _ in range(THREADS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-
-    assert not errors, errors
     assert len(set(answers)) == 1 and len(answers) == THREADS
     assert period_of(tenant_a).reserved_usd == Decimal("0.52")
     # The session is usable after a duplicate's failed message (no aborted block left over).
