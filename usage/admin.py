@@ -55,3 +55,6 @@ class UsageEventAdmin(ReadOnlyAdmin):
     list_select_related = ["tenant", "model", "ticket"]
     show_full_result_count = False  # no COUNT(*) over millions of events per page view
     raw_id_fields = ["ticket", "task"]
+
+
+from usage.budgets import admin as budgets_admin  # noqa: E402,F401  (registers its models)

@@ -200,3 +200,6 @@ class TicketRollup(_Rollup):
 
     def __str__(self) -> str:
         return f"ticket {self.ticket_id}/{self.model_id} @ {self.grain_start}+{self.grain_seconds}s"
+
+
+from usage.budgets.models import Budget, BudgetPeriod, Reservation  # noqa: E402,F401

@@ -92,6 +92,11 @@ def decimal_text(value: Decimal) -> str:
     return format(value.normalize(), "f")
 
 
+def optional_decimal_text(value: Decimal | None) -> str | None:
+    """`decimal_text`, with None (no limit, no figure) kept as None."""
+    return None if value is None else decimal_text(value)
+
+
 def price_usd(value: Decimal) -> str:
     """A price as people write it: $3.00, $0.075, $1,250.50 (no float on the way)."""
     whole, _, fraction = f"{value.normalize():f}".partition(".")
