@@ -40,7 +40,7 @@ class BudgetInputSerializer(serializers.Serializer):
 
 
 def _dimension(dimension: BudgetDimension, *, money: bool) -> dict:
-    text = _money if money else (lambda value: value)
+    text = optional_decimal_text if money else (lambda value: value)
     return {
         "limit": text(dimension.limit),
         "spent": text(dimension.spent),

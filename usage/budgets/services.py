@@ -25,7 +25,7 @@ from tasks.models import Ticket
 from usage.budgets.models import Budget, BudgetPeriod, Reservation
 from usage.budgets.signals import budget_usage_changed
 from usage.models import LlmModel
-from usage.pricing import PricingTimeline, optional_decimal_text, token_cost
+from usage.pricing import PricingTimeline, decimal_text, optional_decimal_text, token_cost
 from usage.projections import Month, month_of
 
 RESERVATION_LIFETIME = timedelta(minutes=15)
@@ -58,8 +58,10 @@ class BudgetExhausted(DomainError):
         parts = []
         if period.limit_usd is not None:
             parts.append(
-                f"${optional_decimal_text(period.spent_usd)} spent and ${optional_decimal_text(period.reserved_usd)} reserved "
-                f"of ${optional_decimal_text(period.limit_usd)}; this call may cost ${optional_decimal_text(estimate_usd)}"
+                f"${decimal_text(period.spent_usd)} spent and "
+                f"${decimal_text(period.reserved_usd)} reserved of "
+                f"${decimal_text(period.limit_usd)}; "
+                f"this call may cost ${decimal_text(estimate_usd)}"
             )
         if period.limit_tokens is not None:
             parts.append(
