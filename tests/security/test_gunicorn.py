@@ -20,7 +20,7 @@ from config.chunked import ChunkedBodies
 from config.env import BASE_DIR
 from licensing.api_tokens.services import api_token_create
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.django_db(transaction=True)]
 
 
 def _free_port() -> int:

@@ -3,6 +3,7 @@
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import NotRequired, TypedDict
 
 from django.db import connection, transaction
@@ -10,8 +11,10 @@ from django.utils import timezone
 
 from licensing.models import Tenant
 from tasks.models import Task, Ticket
+from usage.budgets.services import Settled, reservations_settle
 from usage.errors import batch_refused
 from usage.models import LlmModel, UsageEvent
+from usage.pricing import PricingTimeline, token_cost
 from usage.services.rollups import rollups_add
 
 MAX_BATCH = 1000
@@ -77,9 +80,26 @@ def usage_events_insert(*, tenant: Tenant, events: Sequence[UsageEventData]) -> 
     with transaction.atomic(savepoint=False):
         created = _insert_new_events(tenant, resolved)
         rollups_add(tenant=tenant, events=created)
+        # The month's budget counts every new event (never refused, SPEC §8.2) and settles
+        # the reservation its request_id made through authorize.
+        reservations_settle(tenant=tenant, settled=_as_settled(created))
     return EventsRecorded(
         received=len(resolved), created=len(created), duplicates=len(resolved) - len(created)
     )
+
+
+def _as_settled(events: list[Event]) -> list[Settled]:
+    """The events as the budget counts them: whole-bill cost (0 when no plan prices it)."""
+    timeline = PricingTimeline.of_models({event.model_id for event in events})
+    settled = []
+    for event in events:
+        plan = timeline.in_force(event.model_id, event.occurred_at)
+        input, output, cached = event.input_tokens, event.output_tokens, event.cached_tokens
+        cost = Decimal(0)
+        if plan is not None:
+            cost = token_cost(plan, input=input, output=output, cached=cached).total
+        settled.append(Settled(event.request_id, cost, input + output + cached, event.occurred_at))
+    return settled
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from usage.budgets.services import (
 )
 from usage.budgets.signals import budget_usage_changed
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
+pytestmark = [pytest.mark.django_db]
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 
 

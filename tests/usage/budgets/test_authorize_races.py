@@ -19,7 +19,7 @@ from usage.budgets.models import Reservation
 from usage.budgets.services import BudgetExhausted, reservations_expire, reservations_settle
 from usage.budgets.signals import budget_usage_changed
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.django_db(transaction=True)]
 
 THREADS = 16
 PROCESSES = 3

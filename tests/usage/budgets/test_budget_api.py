@@ -8,7 +8,7 @@ import time_machine
 from tests.usage.budgets.budget_helpers import hard_budget, period_of, priced_model
 from usage.budgets.models import Budget
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
+pytestmark = [pytest.mark.django_db]
 BUDGET = "/api/v1/usage/budget/"
 AUTHORIZE = "/api/v1/usage/authorize/"
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)

@@ -13,7 +13,7 @@ from usage.budgets.models import Budget
 from usage.budgets.selectors import budget_card
 from usage.budgets.services import reservations_settle
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
+pytestmark = [pytest.mark.django_db]
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)  # 19 complete days of a 30-day month
 
 
