@@ -1,8 +1,6 @@
-"""The licensing tests' vendor (real keys in a temporary folder); API rate limits per test."""
+"""API rate limits per test (the vendor fixture is in tests/conftest.py)."""
 
 import pytest
-
-from tests.licensing.conftest import vendor  # noqa: F401 - a fixture, used by name
 
 
 @pytest.fixture

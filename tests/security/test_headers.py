@@ -80,7 +80,7 @@ def test_check_deploy_is_clean_with_production_settings(tmp_path):
     keys = tmp_path / "public.pem"
     from cryptography.hazmat.primitives.asymmetric import ed25519
 
-    from tests.licensing.conftest import public_pem
+    from tests.factories import public_pem
 
     keys.write_bytes(public_pem(ed25519.Ed25519PrivateKey.generate()))
     env = {
