@@ -200,3 +200,14 @@ class TicketRollup(_Rollup):
 
     def __str__(self) -> str:
         return f"ticket {self.ticket_id}/{self.model_id} @ {self.grain_start}+{self.grain_seconds}s"
+
+
+# Notifications (SPEC §7) keep their rows in this app; imported here so Django loads them.
+from usage.notifications.models import (  # noqa: E402, F401
+    Alert,
+    Attempt,
+    Delivery,
+    Endpoint,
+    Mute,
+    NotificationSettings,
+)
