@@ -159,3 +159,17 @@ def cross(tenant, *, dimension: str, before: int, after: int, cap: int | None, j
             cap=cap,
             license_jti=jti,
         )
+
+
+@pytest.fixture(autouse=True)
+def empty_queue(request):
+    """Transactional tests commit their jobs; procrastinate's tables are not Django's to flush."""
+    yield
+    marker = request.node.get_closest_marker("django_db")
+    if marker is not None and marker.kwargs.get("transaction"):
+        from django.db import connection
+
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "TRUNCATE procrastinate_jobs, procrastinate_events, procrastinate_periodic_defers"
+            )
