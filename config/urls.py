@@ -11,6 +11,7 @@ api_v1 = [
     path("", include("licensing.api_urls")),
     path("", include("tasks.api_urls")),
     path("", include("usage.api_urls")),
+    path("", include("usage.notifications.api_urls")),
 ]
 
 urlpatterns = [
@@ -23,4 +24,5 @@ urlpatterns = [
     path("", include("licensing.urls")),
     path("", include("tasks.urls")),
     path("", include("usage.urls")),
+    path("", include("usage.notifications.urls")),
 ]
