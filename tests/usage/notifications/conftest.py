@@ -12,6 +12,7 @@ from procrastinate.contrib.django import app
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from tasks.signals import usage_changed
+from tests.browser.conftest import browser, screenshot  # noqa: F401 (shared with the page test)
 from usage.notifications.jobs import QUEUE
 
 FAST_RETRIES = [0.3, 0.3, 0.3, 0.3]
@@ -134,12 +135,33 @@ def run_worker_until(condition, *, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     with app.replace_connector(app.connector.get_worker_connector()):
         while True:
-            app.run_worker(queues=[QUEUE], wait=False, concurrency=2, install_signal_handlers=False)
+            _in_a_thread(
+                lambda: app.run_worker(
+                    queues=[QUEUE], wait=False, concurrency=2, install_signal_handlers=False
+                )
+            )
             if condition():
                 return
             if time.monotonic() > deadline:
                 raise AssertionError("the worker did not get there in time")
             time.sleep(0.1)
+
+
+def _in_a_thread(run) -> None:
+    """The worker's own event loop, away from any loop of the test's thread (Playwright's)."""
+    failures = []
+
+    def target():
+        try:
+            run()
+        except BaseException as error:  # re-raised in the test's thread
+            failures.append(error)
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    thread.join()
+    if failures:
+        raise failures[0]
 
 
 @pytest.fixture
