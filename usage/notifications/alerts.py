@@ -18,6 +18,9 @@ from django.db.models import Q
 from django.utils import timezone
 
 from licensing.models import License, Tenant
+
+# What counts as used; tasks.selectors.tenant_usage is its home once the guard's branch lands.
+from licensing.selectors import tenant_usage
 from usage.notifications import rules
 from usage.notifications.models import (
     Alert,
@@ -265,11 +268,10 @@ def on_license_applied(sender, *, tenant: Tenant, license: License, previous, **
     already passed, only the nearest fires; of its quota thresholds already reached by
     current usage, only the highest.
     """
-    from tasks.guards import dimension_used  # what counts against the cap, in its one home
-
     license_end_alert_raise(tenant=tenant, license=license, now=timezone.now())
+    usage = tenant_usage(tenant)
     for dimension, cap in license.caps.items():
-        used = dimension_used(tenant, dimension)
+        used = usage[dimension]
         threshold = rules.highest_threshold_reached(used=used, cap=cap)
         if threshold is not None and cap is not None:
             quota_alerts_raise(

@@ -14,8 +14,9 @@ from django.db.models import Min
 from django.utils import timezone
 
 from licensing.models import License, Tenant
-from licensing.selectors import tenant_entitlements
-from tasks.guards import dimension_used
+
+# What counts as used; tasks.selectors.tenant_usage is its home once the guard's branch lands.
+from licensing.selectors import tenant_entitlements, tenant_usage
 from tasks.models import Task
 from usage.notifications import rules
 from usage.notifications.alerts import alert_raise, license_end_alert_raise
@@ -60,7 +61,7 @@ def tasks_projection(tenant: Tenant, *, cap: int | None, now: datetime) -> rules
     history_days = (local_today - max(first, window_start)).total_seconds() / 86400
     in_window = tasks.filter(created_at__gte=window_start, created_at__lt=local_today).count()
     return rules.project_tasks(
-        used=dimension_used(tenant, "tasks"),
+        used=tenant_usage(tenant)["tasks"],
         cap=cap,
         tasks_in_window=in_window,
         history_days=max(history_days, 0.0),
@@ -86,7 +87,7 @@ def projection_alert_raise(*, tenant: Tenant, now: datetime, already: set[tuple[
         threshold=rules.PROJECTION_THRESHOLD,
         scope=scope,
         quota="tasks",
-        current=dimension_used(tenant, "tasks"),
+        current=tenant_usage(tenant)["tasks"],
         cap=cap,
         license_id=scope or None,
         license_ends_at=entitlements.ends_at,
