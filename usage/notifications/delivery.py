@@ -9,6 +9,7 @@ import email.utils
 import json
 import logging
 import random
+import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -73,16 +74,25 @@ def _retry_after(value: str | None) -> float | None:
     return min(max(seconds, 0.0), MAX_RETRY_AFTER_SECONDS)
 
 
+_per_thread = threading.local()
+
+
+def _client() -> httpx.Client:
+    """One HTTP client per worker thread: its TLS context and connections are reused."""
+    client = getattr(_per_thread, "client", None)
+    if client is None or client.timeout.read != TIMEOUT_SECONDS:
+        client = httpx.Client(timeout=TIMEOUT_SECONDS, follow_redirects=False)
+        _per_thread.client = client
+    return client
+
+
 def _post(url: str, *, body: str, headers: dict[str, str]) -> Result:
     try:
         check_destination(url)
     except DestinationRefused as refusal:
         return Result(False, False, error=refusal.detail)
     try:
-        with (
-            httpx.Client(timeout=TIMEOUT_SECONDS, follow_redirects=False) as client,
-            client.stream("POST", url, content=body.encode(), headers=headers) as response,
-        ):
+        with _client().stream("POST", url, content=body.encode(), headers=headers) as response:
             excerpt = b""
             for chunk in response.iter_bytes():
                 excerpt += chunk

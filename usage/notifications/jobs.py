@@ -12,7 +12,7 @@ import logging
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-from django.db import close_old_connections
+from django.db import connections
 from procrastinate import JobContext, RetryDecision
 from procrastinate.contrib.django import app
 from procrastinate.contrib.django.django_connector import DjangoConnector
@@ -61,11 +61,16 @@ def sweep_cron(seconds: int) -> str:
     retry=DeliveryRetryStrategy(),
 )
 def deliver(context: JobContext, *, delivery_id: int) -> None:
-    close_old_connections()
-    try:
-        attempt_delivery(delivery_id, retries_done=context.job.attempts)
-    finally:
-        close_old_connections()
+    drop_broken_connections()
+    attempt_delivery(delivery_id, retries_done=context.job.attempts)
+
+
+def drop_broken_connections() -> None:
+    """Keep each worker thread's connection across jobs (a new one per job costs more than
+    the delivery), but never reuse one that broke (the server restarted, a network cut)."""
+    for connection in connections.all(initialized_only=True):
+        if connection.connection is not None and not connection.is_usable():
+            connection.close()
 
 
 @functools.cache
@@ -95,11 +100,8 @@ def defer_delivery(delivery_id: int) -> None:
 def sweep(timestamp: int) -> None:
     from usage.notifications.sweep import sweep_alerts
 
-    close_old_connections()
-    try:
-        sweep_alerts()
-    finally:
-        close_old_connections()
+    drop_broken_connections()
+    sweep_alerts()
 
 
 @app.periodic(cron=sweep_cron(settings.ALERT_SWEEP_SECONDS), periodic_id="stalled")

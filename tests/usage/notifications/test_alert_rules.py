@@ -222,3 +222,16 @@ def test_three_processes_crossing_at_once_raise_one_alert(tenant_a):
     alert = Alert.objects.get()
     assert sorted(alert.deliveries.values_list("channel", flat=True)) == ["email", "webhook"]
     assert len(_jobs()) == 2
+
+
+@pytest.mark.django_db
+def test_applying_a_license_through_the_service_raises_its_end_alert(tenant_a, vendor, admin_a):
+    from licensing.services import license_apply
+
+    ends = int((timezone.now() + timedelta(days=20)).timestamp())
+    license = license_apply(
+        tenant=tenant_a, token=vendor.token(tenant_a, exp=ends), acting_user=admin_a
+    )
+    alert = Alert.objects.get()
+    assert (alert.type, alert.threshold, alert.scope) == ("license.expiring", 30, license.jti)
+    assert alert.payload["data"]["license_ends_at"] == license.expires_at.isoformat()
