@@ -163,12 +163,19 @@ vars().update(
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Tally <tally@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # Waits (seconds) between delivery attempts: about two days in all.
-WEBHOOK_RETRY_SCHEDULE = [
-    float(wait)
-    for wait in env.list(
-        "WEBHOOK_RETRY_SCHEDULE",
-        default=["5", "300", "1800", "7200", "18000", "36000", "36000", "50400"],
+_retry_waits = env.list(
+    "WEBHOOK_RETRY_SCHEDULE",
+    default=["5", "300", "1800", "7200", "18000", "36000", "36000", "50400"],
+)
+if not all(wait.replace(".", "", 1).isdigit() for wait in _retry_waits):
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(
+        f"WEBHOOK_RETRY_SCHEDULE={','.join(_retry_waits)!r} must be seconds separated by commas."
     )
-]
+WEBHOOK_RETRY_SCHEDULE = [float(wait) for wait in _retry_waits]
 ALERT_SWEEP_SECONDS = env.int("ALERT_SWEEP_SECONDS", default=60)
 WEBHOOK_ALLOW_PRIVATE = env_bool("WEBHOOK_ALLOW_PRIVATE", default=False)
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]["EndpointKindEnum"] = (
+    "usage.notifications.models.Endpoint.Kind"
+)

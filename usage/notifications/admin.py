@@ -90,3 +90,13 @@ class EndpointAdmin(ReadOnly):
     list_display = ["url", "tenant", "kind", "status", "created_at", "removed_at"]
     list_filter = ["kind", "tenant"]
     exclude = ["secret"]  # never shown, not even to operators
+    readonly_fields = [
+        "tenant",
+        "kind",
+        "url",
+        "description",
+        "created_at",
+        "failing_since",
+        "disabled_at",
+        "removed_at",
+    ]

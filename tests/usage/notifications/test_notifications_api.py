@@ -54,6 +54,7 @@ def test_adding_a_webhook_shows_its_secret_once(admin_a, api_client_for):
         ("https://10.1.2.3/hook", "private"),
         ("https://169.254.169.254/latest", "link-local"),
         ("https://[::1]/hook", "loopback"),
+        ("https://localhost/hook", "a name that resolves to loopback"),
         ("https://user:pw@93.184.215.14/hook", "password"),
     ],
 )

@@ -70,3 +70,16 @@ def test_email_can_be_turned_off_and_on(client, admin_a):
     assert 'id="email-state">off' in client.get(PAGE).content.decode()
     client.post(f"{PAGE}email/", {"enabled": "on"})
     assert 'id="email-state">on' in client.get(PAGE).content.decode()
+
+
+def test_redeliver_from_the_log(client, admin_a, tenant_a):
+    client.force_login(admin_a)
+    endpoint_create(tenant=tenant_a, url=PUBLIC_URL)
+    cross(tenant_a, dimension="hosts", before=7, after=8, cap=10)
+    delivery = Delivery.objects.get()
+    pending = client.post(f"{PAGE}deliveries/{delivery.pk}/redeliver/", follow=True)
+    assert "still being attempted" in pending.content.decode()
+    Delivery.objects.filter(pk=delivery.pk).update(status=Delivery.Status.FAILED)
+    again = client.post(f"{PAGE}deliveries/{delivery.pk}/redeliver/", follow=True)
+    assert "Redelivery queued." in again.content.decode()
+    assert Delivery.objects.get().status == Delivery.Status.PENDING

@@ -35,4 +35,5 @@ class Command(BaseCommand):
                 wait=not once,
                 name=name,
                 install_signal_handlers=True,
+                delete_jobs="successful",  # the attempt log is ours; done jobs need no row
             )
