@@ -3,45 +3,33 @@ evidence; a redelivery goes through the tenant's page or API so it is enqueued p
 
 from django.contrib import admin
 
+from usage.admin import ReadOnlyAdmin
 from usage.notifications.models import Alert, Attempt, Delivery, Endpoint
 
 
-class ReadOnly(admin.ModelAdmin):
+class ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+
     def has_add_permission(self, request, obj=None) -> bool:
         return False
 
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
 
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
-
-
-class AttemptInline(admin.TabularInline):
+class AttemptInline(ReadOnlyInline):
     model = Attempt
-    extra = 0
     fields = ["started_at", "outcome", "status_code", "latency_ms", "error", "response_excerpt"]
     readonly_fields = fields
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
 
 
-class DeliveryInline(admin.TabularInline):
+class DeliveryInline(ReadOnlyInline):
     model = Delivery
-    extra = 0
     fields = ["channel", "endpoint", "status", "created_at", "delivered_at", "last_error"]
     readonly_fields = fields
-    can_delete = False
     show_change_link = True
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
 
 
 @admin.register(Alert)
-class AlertAdmin(ReadOnly):
+class AlertAdmin(ReadOnlyAdmin):
     list_display = ["raised_at", "tenant", "type", "dimension", "threshold", "scope", "muted"]
     list_filter = ["type", "muted", "tenant"]
     search_fields = ["event_id", "scope", "tenant__name"]
@@ -61,7 +49,7 @@ class AlertAdmin(ReadOnly):
 
 
 @admin.register(Delivery)
-class DeliveryAdmin(ReadOnly):
+class DeliveryAdmin(ReadOnlyAdmin):
     list_display = ["created_at", "alert", "channel", "endpoint", "status", "delivered_at"]
     list_filter = ["status", "channel"]
     list_select_related = ["alert", "endpoint"]
@@ -79,14 +67,14 @@ class DeliveryAdmin(ReadOnly):
 
 
 @admin.register(Attempt)
-class AttemptAdmin(ReadOnly):
+class AttemptAdmin(ReadOnlyAdmin):
     list_display = ["started_at", "delivery", "outcome", "status_code", "latency_ms"]
     list_filter = ["outcome"]
     list_select_related = ["delivery__alert"]
 
 
 @admin.register(Endpoint)
-class EndpointAdmin(ReadOnly):
+class EndpointAdmin(ReadOnlyAdmin):
     list_display = ["url", "tenant", "kind", "status", "created_at", "removed_at"]
     list_filter = ["kind", "tenant"]
     exclude = ["secret"]  # never shown, not even to operators
