@@ -124,7 +124,7 @@ class Alert(models.Model):
     dimension = models.CharField(max_length=16, blank=True)
     threshold = models.IntegerField(null=True, blank=True)
     scope = models.CharField(max_length=255, blank=True)
-    event_id = models.CharField(max_length=40, unique=True, default=new_event_id)
+    event_id = models.CharField(max_length=40, unique=True)  # new_event_id(), set by who raises it
     raised_at = models.DateTimeField()
     payload = models.JSONField()
     muted = models.BooleanField(default=False)
