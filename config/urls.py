@@ -12,6 +12,7 @@ api_v1 = [
     path("", include("licensing.api_urls")),
     path("", include("tasks.api_urls")),
     path("", include("usage.api_urls")),
+    path("", include("usage.notifications.api_urls")),
 ]
 
 urlpatterns = [
@@ -32,4 +33,5 @@ urlpatterns = [
     path("", include("licensing.urls")),
     path("", include("tasks.urls")),
     path("", include("usage.urls")),
+    path("", include("usage.notifications.urls")),
 ]

@@ -203,3 +203,13 @@ class TicketRollup(_Rollup):
 
 
 from usage.budgets.models import Budget, BudgetPeriod, Reservation  # noqa: E402,F401
+
+# Notifications (SPEC §7) keep their rows in this app; imported here so Django loads them.
+from usage.notifications.models import (  # noqa: E402, F401
+    Alert,
+    Attempt,
+    Delivery,
+    Endpoint,
+    Mute,
+    NotificationSettings,
+)

@@ -236,3 +236,31 @@ REST_FRAMEWORK["DEFAULT_SCHEMA_CLASS"] = "config.schema.TallyAutoSchema"
 # Request bodies get their own components, so they carry the input rules (minLength: 1 for text
 # that may not be blank) that a response component leaves out.
 SPECTACULAR_SETTINGS["COMPONENT_SPLIT_REQUEST"] = True
+# --- Notifications (SPEC §7): the worker's queue, email, webhook delivery -------------------
+# procrastinate keeps its jobs in PostgreSQL (its migrations run with `migrate`); it must be
+# ready before `usage`, whose jobs it registers.
+INSTALLED_APPS.insert(INSTALLED_APPS.index("usage"), "procrastinate.contrib.django")
+PROCRASTINATE_AUTODISCOVER_MODULE_NAME = ""  # "tasks" would be our tasks app, not jobs
+PROCRASTINATE_IMPORT_PATHS = ["usage.notifications.jobs"]
+vars().update(
+    env.email_url("EMAIL_URL", default="consolemail://" if DEBUG else "smtp://localhost:25")
+)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Tally <tally@localhost>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# Waits (seconds) between delivery attempts: about two days in all.
+_retry_waits = env.list(
+    "WEBHOOK_RETRY_SCHEDULE",
+    default=["5", "300", "1800", "7200", "18000", "36000", "36000", "50400"],
+)
+if not all(wait.replace(".", "", 1).isdigit() for wait in _retry_waits):
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(
+        f"WEBHOOK_RETRY_SCHEDULE={','.join(_retry_waits)!r} must be seconds separated by commas."
+    )
+WEBHOOK_RETRY_SCHEDULE = [float(wait) for wait in _retry_waits]
+ALERT_SWEEP_SECONDS = env.int("ALERT_SWEEP_SECONDS", default=60)
+WEBHOOK_ALLOW_PRIVATE = env_bool("WEBHOOK_ALLOW_PRIVATE", default=False)
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]["EndpointKindEnum"] = (
+    "usage.notifications.models.Endpoint.Kind"
+)

@@ -1,0 +1,109 @@
+"""The periodic sweep: license ends at 30/7/1 days and at expiry, and the tasks projection."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import time_machine
+
+from tasks.models import Task, TaskCounter
+from tests.factories import LicenseFactory
+from usage.notifications.models import Alert
+from usage.notifications.sweep import sweep_alerts
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
+
+START = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+
+def _fired() -> list[tuple[str, int]]:
+    return list(Alert.objects.order_by("id").values_list("type", "threshold"))
+
+
+def test_a_license_end_fires_at_30_7_and_1_days_and_at_expiry_each_once(tenant_a):
+    LicenseFactory(tenant=tenant_a, jti="year", expires_at=START + timedelta(days=60))
+    with time_machine.travel(START, tick=False) as clock:
+        for _ in range(61 * 4):  # every six hours for 61 days
+            sweep_alerts()
+            clock.shift(timedelta(hours=6))
+    assert _fired() == [
+        ("license.expiring", 30),
+        ("license.expiring", 7),
+        ("license.expiring", 1),
+        ("license.expired", 0),
+    ]
+    times = list(Alert.objects.order_by("id").values_list("raised_at", flat=True))
+    assert times[0] == START + timedelta(days=30)
+    assert times[-1] == START + timedelta(days=60)
+
+
+def test_a_sweep_that_was_down_fires_only_the_nearest_threshold(tenant_a):
+    LicenseFactory(tenant=tenant_a, jti="year", expires_at=START + timedelta(days=60))
+    with time_machine.travel(START + timedelta(days=55), tick=False):
+        sweep_alerts()
+        sweep_alerts()
+    assert _fired() == [("license.expiring", 7)]
+
+
+def test_a_perpetual_license_never_ends(tenant_a):
+    LicenseFactory(tenant=tenant_a, jti="forever", expires_at=None)
+    with time_machine.travel(START, tick=False):
+        sweep_alerts()
+    assert _fired() == []
+
+
+def _tasks_on_days(tenant, per_day: int, days: int, *, end: datetime) -> None:
+    tasks = []
+    for day in range(days):
+        for n in range(per_day):
+            tasks.append(Task(tenant=tenant, title=f"t{day}-{n}"))
+    # The guard refuses bulk inserts of tasks; the history is written as raw rows.
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        for index, task in enumerate(tasks):
+            created = end - timedelta(days=1 + index // per_day, minutes=index % per_day)
+            cursor.execute(
+                "INSERT INTO tasks_task (tenant_id, title, description, kind, source, created_at) "
+                "VALUES (%s, %s, '', 'ad_hoc', 'api', %s)",
+                [tenant.pk, task.title, created],
+            )
+    TaskCounter.objects.update_or_create(
+        tenant=tenant, defaults={"used": len(tasks), "admitted_cap": 10**6}
+    )
+
+
+def test_tasks_projected_to_run_out_before_the_license_ends_alert_once(tenant_a):
+    LicenseFactory(
+        tenant=tenant_a, jti="busy", tasks_cap=200, expires_at=START + timedelta(days=40)
+    )
+    _tasks_on_days(tenant_a, per_day=10, days=7, end=START.replace(hour=0))  # 70 used, 10/day
+    with time_machine.travel(START, tick=False):
+        sweep_alerts()
+        sweep_alerts()
+    alert = Alert.objects.get()
+    assert (alert.type, alert.dimension, alert.scope) == (
+        "quota.projected_exhaustion",
+        "tasks",
+        "busy",
+    )
+    assert alert.payload["data"]["current"] == 70
+
+
+def test_a_slow_tenant_gets_no_projection_alert(tenant_a):
+    LicenseFactory(
+        tenant=tenant_a, jti="calm", tasks_cap=500, expires_at=START + timedelta(days=40)
+    )
+    _tasks_on_days(
+        tenant_a, per_day=2, days=7, end=START.replace(hour=0)
+    )  # 2 a day: 486 left outlast 40 days
+    with time_machine.travel(START, tick=False):
+        sweep_alerts()
+    assert _fired() == []
+
+
+def test_under_three_days_of_history_is_not_enough_to_project(tenant_a):
+    LicenseFactory(tenant=tenant_a, jti="new", tasks_cap=30, expires_at=START + timedelta(days=40))
+    _tasks_on_days(tenant_a, per_day=10, days=2, end=START.replace(hour=0))
+    with time_machine.travel(START, tick=False):
+        sweep_alerts()
+    assert _fired() == []

@@ -1,0 +1,162 @@
+"""When an alert fires (SPEC §7.1), as pure functions: no database, testable with plain values."""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+QUOTA_THRESHOLDS = (100, 95, 80)  # percent, highest first: one change may cross several
+LICENSE_END_DAYS = (30, 7, 1)  # days before the end
+EXPIRED_THRESHOLD = 0  # `license.expired` is the 0-day threshold of the same sequence
+PROJECTION_THRESHOLD = 0  # `quota.projected_exhaustion` fires once per license
+MIN_PROJECTION_DAYS = 3  # under this much history the projection says "not enough data"
+PROJECTION_WINDOW_DAYS = 7
+
+
+def thresholds_crossed_up(*, used_before: int, used_after: int, cap: int | None) -> list[int]:
+    """The thresholds reached by going from `used_before` to `used_after`, highest first.
+
+    Integer arithmetic only (percent * cap <= used * 100), so 80 % of 5 is reached at 4,
+    exactly; an unlimited (None) or zero cap never alerts.
+    """
+    if not cap or used_after <= used_before:
+        return []
+    return [
+        threshold
+        for threshold in QUOTA_THRESHOLDS
+        if used_before * 100 < threshold * cap <= used_after * 100
+    ]
+
+
+def thresholds_crossed_down(*, used_before: int, used_after: int, cap: int | None) -> list[int]:
+    """The thresholds fallen back below (hosts, gateways): these re-arm."""
+    if not cap or used_after >= used_before:
+        return []
+    return [
+        threshold
+        for threshold in QUOTA_THRESHOLDS
+        if used_after * 100 < threshold * cap <= used_before * 100
+    ]
+
+
+def highest_threshold_reached(*, used: int, cap: int | None) -> int | None:
+    """Of the thresholds already passed (a new license over current usage), the nearest."""
+    if not cap:
+        return None
+    return next((t for t in QUOTA_THRESHOLDS if t * cap <= used * 100), None)
+
+
+def license_end_threshold(*, ends_at: datetime | None, now: datetime) -> int | None:
+    """The nearest license-end threshold passed at `now`: 0 once ended, else the smallest of
+    30/7/1 days that the remaining time is within; None when none is passed or perpetual.
+
+    Only this one fires: the farther ones already passed are skipped (SPEC §7.1).
+    """
+    if ends_at is None:
+        return None
+    if now >= ends_at:
+        return EXPIRED_THRESHOLD
+    remaining = ends_at - now
+    passed = [days for days in LICENSE_END_DAYS if remaining <= timedelta(days=days)]
+    return min(passed) if passed else None
+
+
+@dataclass(frozen=True)
+class TasksProjection:
+    """Tasks per day over the last complete days and when the cap is reached at that rate."""
+
+    tasks_per_day: float | None
+    cap_reached_at: datetime | None  # None: not reached (or not enough data)
+
+
+def project_tasks(
+    *, used: int, cap: int | None, tasks_in_window: int, history_days: float, now: datetime
+) -> TasksProjection:
+    """The rate over the last 7 complete days (fewer when the tenant is younger, at least 3)."""
+    if history_days < MIN_PROJECTION_DAYS:
+        return TasksProjection(None, None)
+    days = min(float(PROJECTION_WINDOW_DAYS), history_days)
+    rate = tasks_in_window / days
+    if cap is None or rate <= 0:
+        return TasksProjection(rate, None)
+    remaining = max(cap - used, 0)
+    return TasksProjection(rate, now + timedelta(days=remaining / rate))
+
+
+def runs_out_before_end(
+    projection: TasksProjection, *, ends_at: datetime | None, now: datetime
+) -> bool:
+    """Projected to run out before the license ends (a perpetual license: within a year)."""
+    if projection.cap_reached_at is None:
+        return False
+    horizon = ends_at if ends_at is not None else now + timedelta(days=365)
+    return projection.cap_reached_at < horizon
+
+
+def percent(current: int | None, cap: int | None) -> float | None:
+    if current is None or not cap:
+        return None
+    return round(current * 100 / cap, 1)
+
+
+def payload(
+    *,
+    event_id: str,
+    type: str,
+    timestamp: datetime,
+    tenant: dict[str, Any],
+    quota: str | None = None,
+    threshold: int | None = None,
+    current: int | None = None,
+    cap: int | None = None,
+    license_id: str | None = None,
+    license_ends_at: datetime | None = None,
+    cycle_ends_at: datetime | None = None,
+) -> dict[str, Any]:
+    """The webhook body of SPEC §7.2; fields that do not apply are null."""
+    return {
+        "id": event_id,
+        "type": type,
+        "timestamp": timestamp.isoformat(),
+        "data": {
+            "tenant": tenant,
+            "quota": quota,
+            "threshold": threshold,
+            "current": current,
+            "cap": cap,
+            "percent": percent(current, cap),
+            "license_id": license_id,
+            "license_ends_at": license_ends_at.isoformat() if license_ends_at else None,
+            "cycle_ends_at": cycle_ends_at.isoformat() if cycle_ends_at else None,
+        },
+    }
+
+
+def summary(body: dict[str, Any]) -> str:
+    """The alert in one sentence, for email subjects and Slack."""
+    data = body["data"]
+    tenant = data["tenant"]["name"]
+    kind = body["type"]
+    if kind == "quota.threshold_crossed":
+        cap = data["cap"]
+        return (
+            f"{tenant}: {data['quota']} usage reached {data['threshold']} % of its cap "
+            f"({data['current']} of {cap}, {data['percent']} %)."
+        )
+    if kind == "quota.projected_exhaustion":
+        return (
+            f"{tenant}: at the current rate the tasks cap ({data['cap']}) runs out before the "
+            f"license ends ({data['current']} used)."
+        )
+    if kind == "license.expiring":
+        return (
+            f"{tenant}: the license {data['license_id']} ends within {data['threshold']} "
+            f"day{'s' if data['threshold'] != 1 else ''}, on {data['license_ends_at']}."
+        )
+    if kind == "license.expired":
+        return (
+            f"{tenant}: the license {data['license_id']} ended on {data['license_ends_at']}; "
+            "no new tasks, hosts or gateways until a new license is applied."
+        )
+    if kind == "test":
+        return f"{tenant}: a test event from Tally. Your endpoint receives alerts."
+    return f"{tenant}: {kind} ({data['threshold']})."
