@@ -9,7 +9,8 @@ crossed.
 """
 
 import json
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -29,6 +30,7 @@ from usage.notifications.models import (
     NotificationSettings,
     new_event_id,
 )
+from usage.projections import local_midnight, month_of
 
 REARMING_DIMENSIONS = ("hosts", "gateways")  # counts that go down; tasks are a lifetime count
 
@@ -240,6 +242,40 @@ def on_usage_changed(
             cap=cap,
             license_jti=license_jti,
             license_ends_at=_license_ends_at(tenant_id, license_jti),
+        )
+
+
+def on_budget_usage_changed(
+    sender,
+    *,
+    tenant_id: int,
+    period: date,
+    dimension: str,
+    used_before: int | Decimal,
+    used_after: int | Decimal,
+    limit: int | Decimal | None,
+    hard: bool,
+    **kwargs,
+) -> None:
+    """Receiver of `usage.budgets.signals.budget_usage_changed` (spent + reserved of a month
+    moved), inside the budget's transaction: `budget.threshold_crossed` once per threshold
+    and budget period, highest first. No query unless a threshold is crossed."""
+    up = rules.thresholds_crossed_up(used_before=used_before, used_after=used_after, cap=limit)
+    if not up:
+        return
+    tenant = Tenant.objects.get(pk=tenant_id)
+    cycle = month_of(local_midnight(period, tenant.zone), tenant.zone)
+    for threshold in up:  # highest first
+        alert_raise(
+            tenant=tenant,
+            type=AlertType.BUDGET_THRESHOLD,
+            dimension=dimension,
+            threshold=threshold,
+            scope=period.isoformat(),  # a new month is a new budget period: re-armed
+            quota=f"budget_{dimension}",
+            current=used_after,
+            cap=limit,
+            cycle_ends_at=cycle.ends_at,
         )
 
 

@@ -2,7 +2,10 @@
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
+
+from usage.pricing import decimal_text
 
 QUOTA_THRESHOLDS = (100, 95, 80)  # percent, highest first: one change may cross several
 LICENSE_END_DAYS = (30, 7, 1)  # days before the end
@@ -92,10 +95,11 @@ def runs_out_before_end(
     return projection.cap_reached_at < horizon
 
 
-def percent(current: int | None, cap: int | None) -> float | None:
+def percent(current: int | Decimal | None, cap: int | Decimal | None) -> float | None:
+    """A share for people to read (one decimal), not money: a float is fine here."""
     if current is None or not cap:
         return None
-    return round(current * 100 / cap, 1)
+    return round(float(current * 100 / cap), 1)
 
 
 def payload(
@@ -106,8 +110,8 @@ def payload(
     tenant: dict[str, Any],
     quota: str | None = None,
     threshold: int | None = None,
-    current: int | None = None,
-    cap: int | None = None,
+    current: int | Decimal | None = None,
+    cap: int | Decimal | None = None,
     license_id: str | None = None,
     license_ends_at: datetime | None = None,
     cycle_ends_at: datetime | None = None,
@@ -121,14 +125,19 @@ def payload(
             "tenant": tenant,
             "quota": quota,
             "threshold": threshold,
-            "current": current,
-            "cap": cap,
+            "current": _number(current),
+            "cap": _number(cap),
             "percent": percent(current, cap),
             "license_id": license_id,
             "license_ends_at": license_ends_at.isoformat() if license_ends_at else None,
             "cycle_ends_at": cycle_ends_at.isoformat() if cycle_ends_at else None,
         },
     }
+
+
+def _number(value: int | Decimal | None) -> int | str | None:
+    """Counts stay JSON numbers; money (a budget's USD) is exact decimal text, never a float."""
+    return decimal_text(value) if isinstance(value, Decimal) else value
 
 
 def summary(body: dict[str, Any]) -> str:
@@ -156,6 +165,13 @@ def summary(body: dict[str, Any]) -> str:
         return (
             f"{tenant}: the license {data['license_id']} ended on {data['license_ends_at']}; "
             "no new tasks, hosts or gateways until a new license is applied."
+        )
+    if kind == "budget.threshold_crossed":
+        unit = "$" if data["quota"] == "budget_usd" else ""
+        what = "LLM spend" if unit else "LLM tokens"
+        return (
+            f"{tenant}: {what} this month reached {data['threshold']} % of the budget "
+            f"({unit}{data['current']} of {unit}{data['cap']}, spent and reserved)."
         )
     if kind == "test":
         return f"{tenant}: a test event from Tally. Your endpoint receives alerts."

@@ -10,7 +10,7 @@ from tests.factories import LicenseFactory
 from usage.notifications.models import Alert
 from usage.notifications.sweep import sweep_alerts
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
+pytestmark = [pytest.mark.django_db]
 
 START = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
