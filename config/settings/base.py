@@ -241,7 +241,7 @@ SPECTACULAR_SETTINGS["COMPONENT_SPLIT_REQUEST"] = True
 # ready before `usage`, whose jobs it registers.
 INSTALLED_APPS.insert(INSTALLED_APPS.index("usage"), "procrastinate.contrib.django")
 PROCRASTINATE_AUTODISCOVER_MODULE_NAME = ""  # "tasks" would be our tasks app, not jobs
-PROCRASTINATE_IMPORT_PATHS = ["usage.notifications.jobs"]
+PROCRASTINATE_IMPORT_PATHS = ["usage.notifications.jobs", "usage.budgets.jobs"]
 vars().update(
     env.email_url("EMAIL_URL", default="consolemail://" if DEBUG else "smtp://localhost:25")
 )
