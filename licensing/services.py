@@ -15,6 +15,7 @@ from licensing.errors import LicenseKeysUnavailable, LicenseRefused
 from licensing.jwt import LicenseClaims, VerificationKey, decode_license
 from licensing.keys import configured_keys
 from licensing.models import License, LicenseAuditRecord, Membership, Tenant
+from licensing.signals import license_applied
 
 logger = logging.getLogger(__name__)
 
@@ -90,9 +91,11 @@ def license_apply(*, tenant: Tenant, token: str, acting_user: AbstractBaseUser |
             Tenant.objects.select_for_update().get(pk=tenant.pk)
             current = License.objects.filter(tenant=tenant, status=License.Status.ACTIVE).first()
             _refuse_replay(current, claims)
-            return _activate(
+            license = _activate(
                 tenant=tenant, current=current, claims=claims, token=token, acting_user=acting_user
             )
+            license_applied.send(sender=License, tenant=tenant, license=license, previous=current)
+            return license
     except LicenseRefused as refusal:
         logger.info("License refused for tenant %s: %s", tenant.slug, refusal.code)
         raise
