@@ -5,16 +5,23 @@ leeway of 60 seconds (CLOCK_LEEWAY when this was written), and the jti. Counters
 with no active license keep the free-tier cap 0008 gave every row.
 """
 
+from datetime import timedelta
+
 from django.db import migrations
 
-BACKFILL_SQL = """
-UPDATE tasks_taskcounter AS counter
-SET tasks_cap = license.tasks_cap,
-    open_until = license.expires_at + interval '60 seconds',
-    license_jti = license.jti
-FROM licensing_license AS license
-WHERE license.tenant_id = counter.tenant_id AND license.status = 'active'
-"""
+CLOCK_LEEWAY = timedelta(seconds=60)
+
+
+def backfill(apps, schema_editor) -> None:
+    License = apps.get_model("licensing", "License")
+    TaskCounter = apps.get_model("tasks", "TaskCounter")
+    for license in License.objects.filter(status="active"):
+        ends_at = license.expires_at
+        TaskCounter.objects.filter(tenant_id=license.tenant_id).update(
+            tasks_cap=license.tasks_cap,
+            open_until=ends_at + CLOCK_LEEWAY if ends_at is not None else None,
+            license_jti=license.jti,
+        )
 
 
 class Migration(migrations.Migration):
@@ -23,4 +30,4 @@ class Migration(migrations.Migration):
         ("tasks", "0008_task_counter_mirrors_the_tasks_entitlement"),
     ]
 
-    operations = [migrations.RunSQL(BACKFILL_SQL, reverse_sql=migrations.RunSQL.noop)]
+    operations = [migrations.RunPython(backfill, migrations.RunPython.noop)]

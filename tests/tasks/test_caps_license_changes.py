@@ -19,12 +19,18 @@ from licensing.errors import CapReached, LicenseExpired
 from licensing.selectors import CLOCK_LEEWAY, FREE_TIER_CAPS, tenant_entitlements
 from licensing.services import license_apply
 from licensing.signals import license_applied
+from tasks import guards
 from tasks.models import Task, TaskCounter
 from tasks.services import task_create
 from tasks.signals import usage_changed
 from tests.factories import LicenseFactory, TenantFactory
 from tests.licensing.conftest import Vendor, public_pem
-from tests.tasks.caps_helpers import create_tasks, task_rows, tasks_used
+from tests.tasks.caps_helpers import (
+    create_tasks,
+    held_by_another_transaction,
+    task_rows,
+    tasks_used,
+)
 
 THREADS = 8
 OLD_CAP, NEW_CAP = 60, 30
@@ -70,21 +76,35 @@ def test_an_applied_license_is_mirrored_onto_the_counter_row(tenant_a, vendor):
     )
 
 
+def _wait_until_waiting_for_a_lock(statement: str, count: int) -> None:
+    """Return once `count` sessions of this database wait for a lock in `statement`."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND wait_event_type = 'Lock' AND query LIKE %s",
+                [f"%{statement}%"],
+            )
+            if cursor.fetchone()[0] >= count:
+                return
+        time.sleep(0.02)
+    raise AssertionError(f"{count} sessions never waited in {statement!r}")
+
+
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_a_license_applied_while_creates_run_never_lets_the_count_pass_its_cap(vendor):
+def test_a_license_applied_while_creates_run_never_lets_the_count_pass_its_cap(vendor, monkeypatch):
+    monkeypatch.setattr(guards, "LOCK_TIMEOUT", "30s")  # the creates queue behind a held row
     tenant = TenantFactory()
     old = _apply(vendor, tenant, tasks=OLD_CAP)
     admitted: list[tuple[int, int | None, str | None]] = []
     used_when_applied: list[int] = []
-    some_created = threading.Event()
+    applied: list = []
 
     def record_admitted(sender, used_after, cap, license_jti, dimension, **kwargs):
         if dimension == "tasks":
             admitted.append((used_after, cap, license_jti))
-            if used_after >= 2:
-                some_created.set()
-            time.sleep(0.02)  # a slow create, holding the counter row: the apply gets in mid-run
 
     def record_used_when_applied(sender, tenant, **kwargs):
         # After the tasks receiver, in the apply's transaction: it holds the counter row.
@@ -102,20 +122,24 @@ def test_a_license_applied_while_creates_run_never_lets_the_count_pass_its_cap(v
 
     def apply_the_lower_cap() -> None:
         try:
-            some_created.wait(timeout=60)
             applied.append(_apply(vendor, tenant, tasks=NEW_CAP))
         finally:
             connection.close()
 
-    applied: list = []
     usage_changed.connect(record_admitted)
     license_applied.connect(record_used_when_applied)
+    creators = [threading.Thread(target=create_until_refused) for _ in range(THREADS)]
+    applier = threading.Thread(target=apply_the_lower_cap)
     try:
-        threads = [threading.Thread(target=create_until_refused) for _ in range(THREADS)]
-        threads.append(threading.Thread(target=apply_the_lower_cap))
-        for thread in threads:
-            thread.start()
-        for thread in threads:
+        # The creates, then the apply, queue on the held counter row: all run at once after.
+        counter_row = TaskCounter.objects.select_for_update().filter(tenant=tenant)
+        with held_by_another_transaction(counter_row.get):
+            for creator in creators:
+                creator.start()
+            _wait_until_waiting_for_a_lock("UPDATE tasks_taskcounter", THREADS)
+            applier.start()
+            _wait_until_waiting_for_a_lock('INSERT INTO "tasks_taskcounter"', 1)
+        for thread in [*creators, applier]:
             thread.join(timeout=120)
     finally:
         usage_changed.disconnect(record_admitted)
