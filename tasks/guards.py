@@ -108,9 +108,11 @@ def _wait_for_the_flush(using: str) -> None:
     queue behind one fsync each. This runs after the commit (on_commit), outside the lock:
     a transactional no-op WAL record committed with the session's synchronous_commit (on)
     waits until the WAL is flushed up to itself, so past the task's commit, and the flushes
-    of concurrent creates are grouped as for plain inserts (bench/task_cap.py, 2026-12-02:
-    158.3 creates/s against 124.0 with plain synchronous commit, +28 %). An acknowledged
-    task is never lost; a crash before the flush loses the unacknowledged task with its count.
+    of concurrent creates are grouped as for plain inserts. Measured against plain
+    synchronous commit (bench/task_cap.py's "sync commit", 2026-12-02, a loaded machine):
+    6 interleaved pairs of 2 s, median 579 vs 483 creates/s (+20 %, 5 pairs of 6); single
+    full runs gave 158 vs 124 and 395 vs 453. An acknowledged task is never lost; a crash
+    before the flush loses the unacknowledged task with its count.
     TASK_CAP_ASYNC_COMMIT=true skips this wait (a crash may lose acknowledged tasks).
     """
     with connections[using].cursor() as cursor:
