@@ -16,8 +16,9 @@ creating tasks for the same tenant, so all of them contend on the one counter ro
   transaction of its own (BEGIN, INSERT, COMMIT: what any guard needs at least), and
   "no lock" is the service path with the counter's UPDATE taken out (every statement the
   guard sends except the locked one), so "no lock" vs "service" is what the lock costs;
-  "no license read" is the service path with the entitlements read once per process (the
-  most a per-process cache could earn; not shipped: it would need a staleness check);
+  "sync commit" is the service path committed with plain `synchronous_commit = on` (the
+  commit waits for its flush inside the counter's lock, and no flush wait follows): it is
+  what the asynchronous commit plus the flush wait after it earns, or costs;
 - crossing: `task_create` against a cap the run crosses; the overshoot must be 0.
 
 Every guarded create waits for the WAL flush before it returns (an acknowledged task is on
@@ -71,10 +72,11 @@ def make_tenant(label: str, tasks_cap: int) -> int:
     from django.utils import timezone
 
     from licensing.models import License, Tenant
+    from licensing.signals import license_applied
 
     now = timezone.now()
     tenant = Tenant.objects.create(name=f"Bench {label}", slug=f"bench-{label}-{time.time_ns()}")
-    License.objects.create(
+    license = License.objects.create(
         tenant=tenant,
         jti=f"bench-{tenant.pk}",
         kind=License.Kind.CONTRACT,
@@ -87,6 +89,8 @@ def make_tenant(label: str, tasks_cap: int) -> int:
         claims={},
         applied_at=now,
     )
+    # As license_apply does (no signing key here): the counter row mirrors the license.
+    license_applied.send(sender=License, tenant=tenant, license=license, previous=None)
     return tenant.pk
 
 
@@ -131,17 +135,21 @@ def worker(phase: str, url: str, tenant_id: int, start_at: float, seconds: float
     elif phase == "no lock":
         from tasks import guards
 
-        guards._count_one = lambda **kwargs: 1  # the guard without its locked UPDATE
+        guards._count_one = lambda task, using: (1, None, "")  # the guard without its UPDATE
 
         def create_one() -> None:
             task_create(**fields)
 
-    elif phase == "no license read":
-        from licensing.selectors import tenant_entitlements
+    elif phase == "sync commit":
+        from django.conf import settings
+
         from tasks import guards
 
-        once = tenant_entitlements(tenant)
-        guards.tenant_entitlements = lambda tenant: once
+        asynchronous = "  AND set_config('synchronous_commit', 'off', true) IS NOT NULL\n"
+        assert asynchronous in guards.COUNT_ONE_SQL
+        guards.COUNT_ONE_SQL = guards.COUNT_ONE_SQL.replace(asynchronous, "")
+        # The commit itself waits for the flush (inside the lock), so no wait after it.
+        settings.TASK_CAP_ASYNC_COMMIT = True
 
         def create_one() -> None:
             task_create(**fields)
@@ -200,7 +208,7 @@ def counted(tenant_id: int) -> tuple[int, int]:
     return rows, used
 
 
-PHASES = ("service", "engine", "orm save", "unguarded", "txn only", "no lock", "no license read")
+PHASES = ("service", "engine", "orm save", "unguarded", "txn only", "no lock", "sync commit")
 GUARDED = ("service", "engine", "orm save")
 
 

@@ -16,6 +16,12 @@ FREE_TIER_CAPS: dict[str, int | None] = {"tasks": 50, "hosts": 10, "gateways": N
 # The same leeway license verification allows (SPEC §2).
 CLOCK_LEEWAY = timedelta(seconds=60)
 
+
+def _open_until(ends_at: datetime | None) -> datetime | None:
+    """A license ending at `ends_at` still admits creates up to this instant (inclusive)."""
+    return ends_at + CLOCK_LEEWAY if ends_at is not None else None
+
+
 State = Literal["free_tier", "licensed", "expired"]
 
 
@@ -37,6 +43,14 @@ class Entitlements:
     @property
     def is_expired(self) -> bool:
         return self.state == "expired"
+
+    @property
+    def tasks_open_until(self) -> datetime | None:
+        """The last instant tasks may be created (None: no end, perpetual or free tier).
+
+        The same rule as `entitlements_under`'s expiry: open while now <= this instant.
+        """
+        return _open_until(self.ends_at)
 
     def cap(self, dimension: str) -> int | None:
         return self.caps[dimension]
@@ -64,7 +78,8 @@ def entitlements_under(license: License | None, *, now: datetime | None = None) 
     if license is None:
         return Entitlements("free_tier", "free_tier", dict(FREE_TIER_CAPS), None, None, None)
     caps = {dimension: license.cap(dimension) for dimension in DIMENSIONS}
-    expired = license.expires_at is not None and now > license.expires_at + CLOCK_LEEWAY
+    open_until = _open_until(license.expires_at)
+    expired = open_until is not None and now > open_until
     return Entitlements(
         "expired" if expired else "licensed",
         license.kind,

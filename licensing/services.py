@@ -87,8 +87,10 @@ def license_apply(*, tenant: Tenant, token: str, acting_user: AbstractBaseUser |
         )
         with transaction.atomic(durable=True):
             # Lock the tenant row: concurrent applies for one tenant queue here, so each
-            # compares against (and archives) the license the previous one activated.
-            Tenant.objects.select_for_update().get(pk=tenant.pk)
+            # compares against (and archives) the license the previous one activated. NO KEY
+            # UPDATE: a task insert key-share locks the tenant (its foreign key, checked at
+            # commit) while it holds the counter row license_applied's receiver writes.
+            Tenant.objects.select_for_update(no_key=True).get(pk=tenant.pk)
             current = License.objects.filter(tenant=tenant, status=License.Status.ACTIVE).first()
             _refuse_replay(current, claims)
             license = _activate(

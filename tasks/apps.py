@@ -9,6 +9,7 @@ class TasksConfig(AppConfig):
     def ready(self) -> None:
         from licensing.models import Tenant
         from licensing.selectors import register_usage_reader
+        from licensing.signals import license_applied
         from tasks import guards
         from tasks.selectors import tenant_usage
 
@@ -19,6 +20,9 @@ class TasksConfig(AppConfig):
             guards.create_task_counter,
             sender=Tenant,
             dispatch_uid="tasks.guards.create_task_counter",
+        )
+        license_applied.connect(
+            guards.mirror_applied_license, dispatch_uid="tasks.guards.mirror_applied_license"
         )
         # Licensing's pages and API show usage without knowing the tables that hold it.
         register_usage_reader(tenant_usage)

@@ -6,11 +6,13 @@ from django.db.models import F, Q
 
 from licensing.errors import DomainError
 from licensing.models import Tenant
+from licensing.selectors import FREE_TIER_CAPS
 from tasks.models.assets import Host
 
 # A task's description is instructions for an agent, not a log dump; a ticket keeps its
 # whole body, and the engine cuts what it hands on to the task.
 TASK_DESCRIPTION_MAX_LENGTH = 10_000
+FREE_TIER_TASKS_CAP = FREE_TIER_CAPS["tasks"]
 
 
 class UnguardedCreateRefused(DomainError):
@@ -91,13 +93,25 @@ class Task(models.Model):
 
 
 class TaskCounter(models.Model):
-    """The tenant's lifetime count of tasks ever created; locked to enforce the tasks cap."""
+    """The tenant's lifetime count of tasks ever created; locked to enforce the tasks cap.
+
+    It also mirrors the tasks entitlement of the tenant's active license (written by
+    `tasks.guards.mirror_entitlements` when a license is applied), so the guard's one
+    conditional UPDATE decides without reading the license.
+    """
 
     tenant = models.OneToOneField(Tenant, on_delete=models.CASCADE, related_name="task_counter")
     used = models.PositiveIntegerField(default=0)
+    # The tasks cap in force (NULL: unlimited) and the last instant tasks may be created
+    # (the license end plus licensing's clock leeway; NULL: no end), as licensing computes them.
+    # A new row starts on the free tier (a tenant with no license yet).
+    tasks_cap = models.PositiveIntegerField(null=True, blank=True, default=FREE_TIER_TASKS_CAP)
+    open_until = models.DateTimeField(null=True, blank=True)
+    license_jti = models.CharField(max_length=255, blank=True)  # "": the free tier
     # The tasks cap the last admitted task was counted under (NULL: unlimited). Written by
     # the same conditional UPDATE that increments `used`, so the constraint below is a
-    # database backstop: no increment can carry `used` past the cap it was admitted under.
+    # database backstop: no increment can carry `used` past the cap it was admitted under
+    # (a license may lower `tasks_cap` below `used`, so the constraint cannot use that).
     admitted_cap = models.PositiveIntegerField(null=True, blank=True)
 
     class Meta:

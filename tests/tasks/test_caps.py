@@ -10,11 +10,10 @@ from django.db.models import F
 from django.utils import timezone
 
 from licensing.errors import CapReached, LicenseExpired
-from licensing.models import License
 from tasks.models import Gateway, Host, Task, TaskCounter
 from tasks.models.tasks import UnguardedCreateRefused
 from tasks.services import gateway_create, host_delete, host_register, task_create, task_delete
-from tests.factories import TenantFactory
+from tests.factories import LicenseFactory, TenantFactory
 from tests.tasks.caps_helpers import apply_caps, create_tasks, task_rows, tasks_used
 
 pytestmark = pytest.mark.django_db
@@ -262,11 +261,11 @@ def test_a_gateway_secret_is_stored_only_as_its_sha256(tenant_a):
     assert secret not in gateway.secret_hash
 
 
-def test_a_license_edited_in_place_is_seen_by_the_next_create(tenant_a):
-    license = apply_caps(tenant_a, tasks=5)
+def test_a_license_applied_with_a_lower_cap_is_seen_by_the_next_create(tenant_a):
+    apply_caps(tenant_a, tasks=5)
     create_tasks(tenant_a, 2)
 
-    License.objects.filter(pk=license.pk).update(tasks_cap=2)
+    apply_caps(tenant_a, tasks=2)
 
     with pytest.raises(CapReached) as refused:
         create_tasks(tenant_a, 1)
@@ -275,10 +274,7 @@ def test_a_license_edited_in_place_is_seen_by_the_next_create(tenant_a):
 
 def test_a_license_that_expires_after_a_create_refuses_the_next_one(tenant_a):
     now = timezone.now()
-    apply_caps(tenant_a, tasks=5)
-    License.objects.filter(tenant=tenant_a, status="active").update(
-        expires_at=now + timedelta(hours=1)
-    )
+    LicenseFactory(tenant=tenant_a, tasks_cap=5, expires_at=now + timedelta(hours=1))
     create_tasks(tenant_a, 1)
 
     with time_machine.travel(now + timedelta(hours=2)), pytest.raises(LicenseExpired):

@@ -27,21 +27,22 @@ def _server(sql: str):
 
 
 class _Watcher:
-    """Records each statement, with the transaction it ran in and the commit mode."""
+    """Records each statement, with the transaction it ran in and the commit mode after it."""
 
     def __init__(self) -> None:
         self.seen: list[dict] = []
 
     def __call__(self, execute, sql, params, many, context):
-        self.seen.append(
-            {
-                "sql": sql,
-                "in_transaction": connection.in_atomic_block,
-                "synchronous_commit": _server("SELECT current_setting('synchronous_commit')"),
-                "wal_inserted": _server("SELECT pg_current_wal_insert_lsn()::text"),
-            }
-        )
-        return execute(sql, params, many, context)
+        seen = {
+            "sql": sql,
+            "in_transaction": connection.in_atomic_block,
+            "wal_inserted": _server("SELECT pg_current_wal_insert_lsn()::text"),
+        }
+        self.seen.append(seen)
+        result = execute(sql, params, many, context)
+        # After the statement: the guard's UPDATE sets the commit mode itself.
+        seen["synchronous_commit"] = _server("SELECT current_setting('synchronous_commit')")
+        return result
 
     def the(self, fragment: str) -> dict:
         [statement] = [seen for seen in self.seen if fragment in seen["sql"]]

@@ -7,18 +7,17 @@ lifetime counter equals the rows.
 
 import multiprocessing
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 
 import pytest
-from django.db import close_old_connections, connection, connections, transaction
+from django.db import close_old_connections, connection, connections
 
 from licensing.errors import CapReached
 from licensing.models import Tenant
 from tasks import guards
 from tasks.models import Gateway, Host, Task, TaskCounter
 from tasks.services import gateway_create, gateway_revoke, host_register, task_create
-from tests.tasks.caps_helpers import apply_caps, task_rows, tasks_used
+from tests.tasks.caps_helpers import apply_caps, held_by_another_transaction, task_rows, tasks_used
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
@@ -180,36 +179,12 @@ def test_revokes_and_creates_racing_never_overshoot_the_gateways_cap(tenant_a):
     assert not registered.filter(name__startswith="old-").exists()
 
 
-@contextmanager
-def _held_by_another_transaction(lock: Callable[[], object]) -> Iterator[None]:
-    """Run the block while another thread's transaction holds the row lock `lock` takes."""
-    holding, release = threading.Event(), threading.Event()
-
-    def hold() -> None:
-        try:
-            with transaction.atomic():
-                lock()
-                holding.set()
-                release.wait(timeout=30)
-        finally:
-            connection.close()
-
-    holder = threading.Thread(target=hold)
-    holder.start()
-    try:
-        assert holding.wait(timeout=30)
-        yield
-    finally:
-        release.set()
-        holder.join()
-
-
 def test_a_revoke_takes_the_tenant_lock_a_create_takes(tenant_a, monkeypatch):
     monkeypatch.setattr(guards, "LOCK_TIMEOUT", "200ms")
     gateway, _secret = gateway_create(tenant=tenant_a, name="Jira", kind="jira")
 
     tenant_row = Tenant.objects.select_for_update(no_key=True).filter(pk=tenant_a.pk)
-    with _held_by_another_transaction(tenant_row.get), pytest.raises(guards.CapCheckBusy):
+    with held_by_another_transaction(tenant_row.get), pytest.raises(guards.CapCheckBusy):
         gateway_revoke(gateway=gateway)
 
     gateway.refresh_from_db()
@@ -223,7 +198,7 @@ def test_a_stuck_lock_holder_gives_a_clean_refusal_not_a_pile_up(tenant_a, monke
 
     counter_row = TaskCounter.objects.select_for_update().filter(tenant=tenant_a)
     with (
-        _held_by_another_transaction(counter_row.get),
+        held_by_another_transaction(counter_row.get),
         pytest.raises(guards.CapCheckBusy) as refused,
     ):
         task_create(tenant=tenant_a, title="Waits on the stuck holder", source="api")
