@@ -6,7 +6,6 @@ Every entry point (pages, API, Django admin, the engine, commands) calls these.
 """
 
 import hashlib
-import hmac
 import secrets
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -235,11 +234,6 @@ class GatewayRevoked(DomainError):
             f"Gateway {gateway.pk} was revoked: it can no longer deliver tickets. "
             "Create a new gateway and give its secret to the sender."
         )
-
-
-def gateway_secret_matches(gateway: Gateway, secret: str) -> bool:
-    """Constant-time comparison of a presented secret with the gateway's stored hash."""
-    return hmac.compare_digest(gateway_secret_hash(secret), gateway.secret_hash)
 
 
 def ticket_receive(
