@@ -4,38 +4,11 @@ a row lock held by another transaction."""
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import timedelta
 
 from django.db import connection, transaction
-from django.utils import timezone
 
-from licensing.models import License
 from tasks.models import Task, TaskCounter
 from tasks.services import task_create
-from tests.factories import LicenseFactory
-
-
-def apply_caps(
-    tenant,
-    *,
-    hosts: int | None = 10,
-    gateways: int | None = 5,
-    tasks: int | None = 100,
-    expired: bool = False,
-) -> License:
-    """Make a license with these caps the tenant's active one (the previous one is archived)."""
-    now = timezone.now()
-    License.objects.filter(tenant=tenant, status=License.Status.ACTIVE).update(
-        status=License.Status.ARCHIVED, archived_at=now
-    )
-    return LicenseFactory(
-        tenant=tenant,
-        hosts_cap=hosts,
-        gateways_cap=gateways,
-        tasks_cap=tasks,
-        issued_at=now - timedelta(days=30),
-        expires_at=now - timedelta(days=1) if expired else None,
-    )
 
 
 def create_tasks(tenant, count: int) -> list[Task]:

@@ -13,8 +13,8 @@ from licensing.errors import CapReached, LicenseExpired
 from tasks.models import Gateway, Host, Task, TaskCounter
 from tasks.models.tasks import UnguardedCreateRefused
 from tasks.services import gateway_create, host_delete, host_register, task_create, task_delete
-from tests.factories import LicenseFactory, TenantFactory
-from tests.tasks.caps_helpers import apply_caps, create_tasks, task_rows, tasks_used
+from tests.factories import LicenseFactory, TenantFactory, active_license
+from tests.tasks.caps_helpers import create_tasks, task_rows, tasks_used
 
 pytestmark = pytest.mark.django_db
 
@@ -26,7 +26,7 @@ class ProxyTask(Task):
 
 
 def test_task_create_is_refused_with_the_numbers_when_the_lifetime_cap_is_reached(tenant_a):
-    apply_caps(tenant_a, tasks=3)
+    active_license(tenant_a, tasks=3)
     create_tasks(tenant_a, 3)
 
     with pytest.raises(CapReached) as refused:
@@ -44,29 +44,29 @@ def test_task_create_is_refused_with_the_numbers_when_the_lifetime_cap_is_reache
 
 
 def test_the_cap_moves_up_and_down_with_each_new_license(tenant_a):
-    apply_caps(tenant_a, tasks=2)
+    active_license(tenant_a, tasks=2)
     create_tasks(tenant_a, 2)
     with pytest.raises(CapReached):
         create_tasks(tenant_a, 1)
 
-    apply_caps(tenant_a, tasks=4)
+    active_license(tenant_a, tasks=4)
     create_tasks(tenant_a, 2)
     with pytest.raises(CapReached) as refused:
         create_tasks(tenant_a, 1)
     assert (refused.value.used, refused.value.cap) == (4, 4)
 
-    apply_caps(tenant_a, tasks=1)  # below what is already used: nothing new, the rest stays
+    active_license(tenant_a, tasks=1)  # below what is already used: nothing new, the rest stays
     with pytest.raises(CapReached) as refused:
         create_tasks(tenant_a, 1)
     assert (refused.value.used, refused.value.cap) == (4, 1)
 
-    apply_caps(tenant_a, tasks=None)
+    active_license(tenant_a, tasks=None)
     create_tasks(tenant_a, 3)
     assert task_rows(tenant_a) == tasks_used(tenant_a) == 7
 
 
 def test_deleting_tasks_never_gives_a_slot_back(tenant_a):
-    apply_caps(tenant_a, tasks=2)
+    active_license(tenant_a, tasks=2)
     for task in create_tasks(tenant_a, 2):
         task_delete(task=task)
 
@@ -83,7 +83,7 @@ def test_the_lifetime_count_carries_from_the_free_tier_into_a_license(tenant_a):
         create_tasks(tenant_a, 1)
     assert (refused.value.used, refused.value.cap) == (50, 50)
 
-    apply_caps(tenant_a, tasks=52)
+    active_license(tenant_a, tasks=52)
     create_tasks(tenant_a, 2)
     with pytest.raises(CapReached) as refused:
         create_tasks(tenant_a, 1)
@@ -91,7 +91,7 @@ def test_the_lifetime_count_carries_from_the_free_tier_into_a_license(tenant_a):
 
 
 def test_deleting_a_host_frees_its_slot(tenant_a):
-    apply_caps(tenant_a, hosts=2)
+    active_license(tenant_a, hosts=2)
     first = host_register(tenant=tenant_a, name="web-1")
     host_register(tenant=tenant_a, name="web-2")
     with pytest.raises(CapReached) as refused:
@@ -121,7 +121,7 @@ def test_the_free_tier_allows_ten_hosts_and_unlimited_gateways(tenant_a):
 
 
 def test_gateway_create_is_refused_at_the_gateways_cap(tenant_a):
-    apply_caps(tenant_a, gateways=1)
+    active_license(tenant_a, gateways=1)
     gateway_create(tenant=tenant_a, name="Jira", kind=Gateway.Kind.JIRA)
 
     with pytest.raises(CapReached) as refused:
@@ -132,7 +132,7 @@ def test_gateway_create_is_refused_at_the_gateways_cap(tenant_a):
 
 
 def test_an_expired_license_refuses_every_dimension_and_the_free_tier_is_no_fallback(tenant_a):
-    apply_caps(tenant_a, hosts=10, gateways=5, tasks=100, expired=True)
+    active_license(tenant_a, hosts=10, gateways=5, tasks=100, expired=True)
     attempts = {
         "tasks": lambda: task_create(tenant=tenant_a, title="Late", source=Task.Source.UI),
         "hosts": lambda: host_register(tenant=tenant_a, name="web-1"),
@@ -152,7 +152,7 @@ def test_an_expired_license_refuses_every_dimension_and_the_free_tier_is_no_fall
 
 
 def test_a_plain_orm_create_is_counted_and_refused_at_the_cap(tenant_a):
-    apply_caps(tenant_a, tasks=2)
+    active_license(tenant_a, tasks=2)
     Task.objects.create(tenant=tenant_a, title="ORM 1", source=Task.Source.ADMIN)
     Task(tenant=tenant_a, title="ORM 2", source=Task.Source.ADMIN).save()
     assert tasks_used(tenant_a) == 2
@@ -169,7 +169,7 @@ def test_a_plain_orm_create_is_counted_and_refused_at_the_cap(tenant_a):
 
 
 def test_a_refused_orm_create_leaves_the_callers_transaction_usable(tenant_a):
-    apply_caps(tenant_a, tasks=1)
+    active_license(tenant_a, tasks=1)
     with transaction.atomic():
         Task.objects.create(tenant=tenant_a, title="Fits", source=Task.Source.ADMIN)
         refused_task = Task(tenant=tenant_a, title="Does not fit", source=Task.Source.ADMIN)
@@ -208,7 +208,7 @@ def test_editing_a_task_does_not_count_it_again(tenant_a):
 
 
 def test_each_tenant_counts_its_own_tasks(tenant_a, tenant_b):
-    apply_caps(tenant_a, tasks=1)
+    active_license(tenant_a, tasks=1)
     create_tasks(tenant_a, 1)
     create_tasks(tenant_b, 3)
 
@@ -231,7 +231,7 @@ def test_a_tenant_without_a_counter_row_gets_one_on_its_first_task(tenant_a):
 
 
 def test_the_database_refuses_a_counter_past_the_cap_it_was_admitted_under(tenant_a):
-    apply_caps(tenant_a, tasks=1)
+    active_license(tenant_a, tasks=1)
     create_tasks(tenant_a, 1)
 
     with pytest.raises(IntegrityError), transaction.atomic():
@@ -262,10 +262,10 @@ def test_a_gateway_secret_is_stored_only_as_its_sha256(tenant_a):
 
 
 def test_a_license_applied_with_a_lower_cap_is_seen_by_the_next_create(tenant_a):
-    apply_caps(tenant_a, tasks=5)
+    active_license(tenant_a, tasks=5)
     create_tasks(tenant_a, 2)
 
-    apply_caps(tenant_a, tasks=2)
+    active_license(tenant_a, tasks=2)
 
     with pytest.raises(CapReached) as refused:
         create_tasks(tenant_a, 1)

@@ -7,7 +7,8 @@ from django.contrib.messages import get_messages
 
 from tasks.models import Gateway, Host, Task
 from tasks.services import gateway_create, host_register
-from tests.tasks.caps_helpers import apply_caps, create_tasks, task_rows, tasks_used
+from tests.factories import active_license
+from tests.tasks.caps_helpers import create_tasks, task_rows, tasks_used
 
 pytestmark = pytest.mark.django_db
 
@@ -34,7 +35,7 @@ def test_an_operator_adds_a_task_through_the_guarded_path(page_client_for, opera
 def test_at_the_cap_the_operator_sees_an_error_and_nothing_is_saved(
     page_client_for, operator, tenant_a
 ):
-    apply_caps(tenant_a, tasks=1)
+    active_license(tenant_a, tasks=1)
     create_tasks(tenant_a, 1)
 
     response = page_client_for(operator).post(
@@ -50,7 +51,7 @@ def test_at_the_cap_the_operator_sees_an_error_and_nothing_is_saved(
 
 
 def test_at_the_hosts_cap_the_operator_sees_an_error(page_client_for, operator, tenant_a):
-    apply_caps(tenant_a, hosts=1)
+    active_license(tenant_a, hosts=1)
     host_register(tenant=tenant_a, name="web-1")
 
     response = page_client_for(operator).post(
@@ -76,7 +77,7 @@ def test_an_operator_adding_a_gateway_is_shown_its_secret_once(page_client_for, 
 
 
 def test_at_the_gateways_cap_the_operator_sees_an_error(page_client_for, operator, tenant_a):
-    apply_caps(tenant_a, gateways=1)
+    active_license(tenant_a, gateways=1)
     gateway_create(tenant=tenant_a, name="Jira", kind="jira")
 
     response = page_client_for(operator).post(
@@ -88,7 +89,7 @@ def test_at_the_gateways_cap_the_operator_sees_an_error(page_client_for, operato
 
 
 def test_an_expired_license_is_an_error_in_the_admin_too(page_client_for, operator, tenant_a):
-    apply_caps(tenant_a, expired=True)
+    active_license(tenant_a, expired=True)
 
     response = page_client_for(operator).post(
         "/admin/tasks/task/add/", _task_form(tenant_a, "Late")

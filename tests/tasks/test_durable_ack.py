@@ -13,7 +13,8 @@ from psycopg.pq import TransactionStatus
 from licensing.errors import CapReached
 from tasks.models import Task
 from tasks.services import task_create
-from tests.tasks.caps_helpers import apply_caps, task_rows, tasks_used
+from tests.factories import active_license
+from tests.tasks.caps_helpers import task_rows, tasks_used
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
@@ -58,7 +59,7 @@ def _create_watched(tenant) -> _Watcher:
 
 def test_the_counter_is_locked_in_a_commit_that_does_not_wait_for_the_fsync(tenant_a, settings):
     settings.TASK_CAP_ASYNC_COMMIT = False
-    apply_caps(tenant_a, tasks=10)
+    active_license(tenant_a, tasks=10)
 
     counted = _create_watched(tenant_a).the(COUNTER_UPDATE)
 
@@ -69,7 +70,7 @@ def test_the_counter_is_locked_in_a_commit_that_does_not_wait_for_the_fsync(tena
 
 def test_task_create_returns_only_once_the_wal_is_flushed_past_the_task(tenant_a, settings):
     settings.TASK_CAP_ASYNC_COMMIT = False
-    apply_caps(tenant_a, tasks=10)
+    active_license(tenant_a, tasks=10)
 
     watcher = _create_watched(tenant_a)
     wait = watcher.the(FLUSH_WAIT)
@@ -83,7 +84,7 @@ def test_task_create_returns_only_once_the_wal_is_flushed_past_the_task(tenant_a
 
 def test_the_opt_in_asynchronous_mode_does_not_wait(tenant_a, settings):
     settings.TASK_CAP_ASYNC_COMMIT = True
-    apply_caps(tenant_a, tasks=10)
+    active_license(tenant_a, tasks=10)
 
     watcher = _create_watched(tenant_a)
 
@@ -93,7 +94,7 @@ def test_the_opt_in_asynchronous_mode_does_not_wait(tenant_a, settings):
 
 
 def test_a_refused_create_leaves_the_connection_usable_and_waits_for_nothing(tenant_a):
-    apply_caps(tenant_a, tasks=0)
+    active_license(tenant_a, tasks=0)
     watcher = _Watcher()
     with connection.execute_wrapper(watcher), pytest.raises(CapReached):
         task_create(tenant=tenant_a, title="One too many", source=Task.Source.API)
@@ -108,7 +109,7 @@ def test_any_failure_inside_the_transaction_leaves_the_connection_usable(tenant_
     rolled back, so the next create on the connection works."""
     from django.db import DatabaseError
 
-    apply_caps(tenant_a, tasks=10)
+    active_license(tenant_a, tasks=10)
     with connection.cursor() as cursor:
         cursor.execute(
             "CREATE FUNCTION refuse_boom() RETURNS trigger AS $$ BEGIN "

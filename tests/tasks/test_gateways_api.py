@@ -6,7 +6,7 @@ import pytest
 
 from tasks.models import Gateway
 from tasks.services import gateway_create
-from tests.tasks.caps_helpers import apply_caps
+from tests.factories import active_license
 
 pytestmark = pytest.mark.django_db
 
@@ -30,7 +30,7 @@ def test_the_create_answer_holds_the_secret_and_the_list_never_does(
 
 
 def test_at_the_cap_the_api_answers_403_gateway_cap_reached(api_client_for, admin_a, tenant_a):
-    apply_caps(tenant_a, gateways=1)
+    active_license(tenant_a, gateways=1)
     gateway_create(tenant=tenant_a, name="Jira", kind="jira")
 
     response = api_client_for(admin_a).post(
@@ -64,7 +64,7 @@ def test_only_administrators_use_the_gateways_api(api_client_for, cast, who, sta
 
 
 def test_delete_revokes_the_gateway_and_frees_its_slot(api_client_for, admin_a, tenant_a):
-    apply_caps(tenant_a, gateways=1)
+    active_license(tenant_a, gateways=1)
     gateway, _secret = gateway_create(tenant=tenant_a, name="Jira", kind="jira")
     client = api_client_for(admin_a)
 

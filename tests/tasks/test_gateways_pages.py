@@ -9,7 +9,7 @@ import pytest
 from tasks.models import Gateway
 from tasks.services import gateway_create
 from tasks.views import NEW_GATEWAY_COOKIE
-from tests.tasks.caps_helpers import apply_caps
+from tests.factories import active_license
 
 pytestmark = pytest.mark.django_db
 
@@ -77,7 +77,7 @@ def test_a_tampered_secret_cookie_is_ignored(page_client_for, admin_a, tenant_a)
 
 
 def test_at_the_cap_creating_shows_the_refusal_with_the_numbers(page_client_for, admin_a, tenant_a):
-    apply_caps(tenant_a, gateways=1)
+    active_license(tenant_a, gateways=1)
     gateway_create(tenant=tenant_a, name="Jira", kind="jira")
 
     response = page_client_for(admin_a).post("/gateways/", {"name": "Hook", "kind": "webhook"})
@@ -136,7 +136,7 @@ def test_every_user_of_the_tenant_opens_the_gateways_page(page_client_for, cast,
 def test_an_administrator_removes_a_gateway_and_it_shows_as_revoked(
     page_client_for, admin_a, tenant_a
 ):
-    apply_caps(tenant_a, gateways=1)
+    active_license(tenant_a, gateways=1)
     gateway, _secret = gateway_create(tenant=tenant_a, name="Old Jira", kind="jira")
     client = page_client_for(admin_a)
     assert f'action="/gateways/{gateway.pk}/remove/"' in client.get("/gateways/").content.decode()

@@ -10,14 +10,14 @@ from tasks.engine import run_pass
 from tasks.models import Gateway, Ticket
 from tasks.selectors import tenant_usage
 from tasks.services import gateway_create, gateway_revoke
-from tests.tasks.caps_helpers import apply_caps
+from tests.factories import active_license
 from tests.tasks.ticket_helpers import receive
 
 pytestmark = pytest.mark.django_db
 
 
 def test_a_revoked_gateway_frees_its_slot_and_keeps_its_tickets(tenant_a):
-    apply_caps(tenant_a, gateways=1)
+    active_license(tenant_a, gateways=1)
     gateway, _secret = gateway_create(tenant=tenant_a, name="Jira", kind="jira")
     receive(gateway, "INC-1")
     run_pass()
@@ -93,7 +93,7 @@ def test_the_plan_card_and_the_license_api_count_what_the_guard_counts(
     from licensing.selectors import tenant_used
     from usage.plan import plan_usage
 
-    apply_caps(tenant_a, gateways=3)
+    active_license(tenant_a, gateways=3)
     kept, _secret = gateway_create(tenant=tenant_a, name="Jira", kind="jira")
     revoked, _secret = gateway_create(tenant=tenant_a, name="Old", kind="webhook")
     gateway_revoke(gateway=revoked)

@@ -4,13 +4,13 @@ import pytest
 
 from tasks.models import Host
 from tasks.services import host_register
-from tests.tasks.caps_helpers import apply_caps
+from tests.factories import active_license
 
 pytestmark = pytest.mark.django_db
 
 
 def test_an_administrator_registers_hosts_until_the_cap(api_client_for, admin_a, tenant_a):
-    apply_caps(tenant_a, hosts=1)
+    active_license(tenant_a, hosts=1)
     client = api_client_for(admin_a)
 
     created = client.post("/api/v1/hosts/", {"name": "web-1"}, format="json")
@@ -29,7 +29,7 @@ def test_an_administrator_registers_hosts_until_the_cap(api_client_for, admin_a,
 
 
 def test_deleting_a_host_frees_its_slot_for_the_next_one(api_client_for, admin_a, tenant_a):
-    apply_caps(tenant_a, hosts=1)
+    active_license(tenant_a, hosts=1)
     host = host_register(tenant=tenant_a, name="web-1")
     client = api_client_for(admin_a)
 
@@ -55,7 +55,7 @@ def test_another_tenants_host_is_a_404(api_client_for, admin_a, tenant_b):
 
 
 def test_an_expired_license_refuses_hosts(api_client_for, admin_a, tenant_a):
-    apply_caps(tenant_a, expired=True)
+    active_license(tenant_a, expired=True)
 
     response = api_client_for(admin_a).post("/api/v1/hosts/", {"name": "web-1"}, format="json")
 

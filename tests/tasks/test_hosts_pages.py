@@ -4,7 +4,7 @@ import pytest
 
 from tasks.models import Host
 from tasks.services import host_register
-from tests.tasks.caps_helpers import apply_caps
+from tests.factories import active_license
 
 pytestmark = pytest.mark.django_db
 
@@ -20,7 +20,7 @@ def test_an_administrator_registers_a_host(page_client_for, admin_a, tenant_a):
 def test_at_the_cap_registering_shows_the_refusal_with_the_numbers(
     page_client_for, admin_a, tenant_a
 ):
-    apply_caps(tenant_a, hosts=1)
+    active_license(tenant_a, hosts=1)
     host_register(tenant=tenant_a, name="web-1")
 
     response = page_client_for(admin_a).post("/hosts/", {"name": "web-2"})
@@ -34,7 +34,7 @@ def test_at_the_cap_registering_shows_the_refusal_with_the_numbers(
 
 
 def test_deleting_a_host_on_the_page_frees_its_slot(page_client_for, admin_a, tenant_a):
-    apply_caps(tenant_a, hosts=1)
+    active_license(tenant_a, hosts=1)
     host = host_register(tenant=tenant_a, name="web-1")
     client = page_client_for(admin_a)
 

@@ -17,7 +17,8 @@ from licensing.models import Tenant
 from tasks import guards
 from tasks.models import Gateway, Host, Task, TaskCounter
 from tasks.services import gateway_create, gateway_revoke, host_register, task_create
-from tests.tasks.caps_helpers import apply_caps, held_by_another_transaction, task_rows, tasks_used
+from tests.factories import active_license
+from tests.tasks.caps_helpers import held_by_another_transaction, task_rows, tasks_used
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
@@ -95,7 +96,7 @@ def _in_processes(kind: str, tenant: Tenant, *, attempts_each: int) -> tuple[int
 
 
 def test_sixteen_threads_create_exactly_the_tasks_cap(tenant_a):
-    apply_caps(tenant_a, tasks=TASKS_CAP)
+    active_license(tenant_a, tasks=TASKS_CAP)
 
     created, refused = _in_threads(
         lambda number: task_create(tenant=tenant_a, title=f"T{number}", source="api"),
@@ -107,7 +108,7 @@ def test_sixteen_threads_create_exactly_the_tasks_cap(tenant_a):
 
 
 def test_threads_mixing_the_service_and_plain_orm_creates_never_overshoot(tenant_a):
-    apply_caps(tenant_a, tasks=TASKS_CAP)
+    active_license(tenant_a, tasks=TASKS_CAP)
 
     def create(number: int) -> None:
         if number % 2:
@@ -122,7 +123,7 @@ def test_threads_mixing_the_service_and_plain_orm_creates_never_overshoot(tenant
 
 
 def test_several_processes_create_exactly_the_tasks_cap(tenant_a):
-    apply_caps(tenant_a, tasks=TASKS_CAP)
+    active_license(tenant_a, tasks=TASKS_CAP)
 
     created, refused = _in_processes("tasks", tenant_a, attempts_each=20)
 
@@ -131,7 +132,7 @@ def test_several_processes_create_exactly_the_tasks_cap(tenant_a):
 
 
 def test_sixteen_threads_register_exactly_the_hosts_cap(tenant_a):
-    apply_caps(tenant_a, hosts=5)
+    active_license(tenant_a, hosts=5)
 
     created, refused = _in_threads(
         lambda number: host_register(tenant=tenant_a, name=f"host-{number}"), attempts_each=2
@@ -142,7 +143,7 @@ def test_sixteen_threads_register_exactly_the_hosts_cap(tenant_a):
 
 
 def test_several_processes_register_exactly_the_hosts_cap(tenant_a):
-    apply_caps(tenant_a, hosts=7)
+    active_license(tenant_a, hosts=7)
 
     created, _refused = _in_processes("hosts", tenant_a, attempts_each=4)
 
@@ -151,7 +152,7 @@ def test_several_processes_register_exactly_the_hosts_cap(tenant_a):
 
 
 def test_sixteen_threads_create_exactly_the_gateways_cap(tenant_a):
-    apply_caps(tenant_a, gateways=3)
+    active_license(tenant_a, gateways=3)
 
     created, _refused = _in_threads(
         lambda number: gateway_create(tenant=tenant_a, name=f"gw-{number}", kind="webhook"),
@@ -163,7 +164,7 @@ def test_sixteen_threads_create_exactly_the_gateways_cap(tenant_a):
 
 
 def test_revokes_and_creates_racing_never_overshoot_the_gateways_cap(tenant_a):
-    apply_caps(tenant_a, gateways=3)
+    active_license(tenant_a, gateways=3)
     old = [gateway_create(tenant=tenant_a, name=f"old-{n}", kind="jira")[0] for n in range(3)]
 
     def revoke_or_create(number: int) -> None:
@@ -193,7 +194,7 @@ def test_a_revoke_takes_the_tenant_lock_a_create_takes(tenant_a, monkeypatch):
 
 def test_a_stuck_lock_holder_gives_a_clean_refusal_not_a_pile_up(tenant_a, monkeypatch):
     monkeypatch.setattr(guards, "LOCK_TIMEOUT", "200ms")
-    apply_caps(tenant_a, tasks=TASKS_CAP)
+    active_license(tenant_a, tasks=TASKS_CAP)
     task_create(tenant=tenant_a, title="Creates the counter row", source=Task.Source.API)
 
     counter_row = TaskCounter.objects.select_for_update().filter(tenant=tenant_a)

@@ -13,7 +13,7 @@ from tasks.services import (
     task_create,
     task_delete,
 )
-from tests.tasks.caps_helpers import apply_caps
+from tests.factories import active_license
 
 pytestmark = pytest.mark.django_db
 
@@ -23,7 +23,7 @@ def test_a_new_tenant_uses_nothing(tenant_a):
 
 
 def test_hosts_registered_now_gateways_not_revoked_and_tasks_ever_created_count(tenant_a):
-    apply_caps(tenant_a, hosts=5, gateways=5, tasks=10)
+    active_license(tenant_a, hosts=5, gateways=5, tasks=10)
     host_register(tenant=tenant_a, name="web-1")
     gone = host_register(tenant=tenant_a, name="web-2")
     gateway_create(tenant=tenant_a, name="Jira", kind="jira")

@@ -4,7 +4,8 @@ import pytest
 
 from tasks.models import Task
 from tasks.services import host_register, task_create
-from tests.tasks.caps_helpers import apply_caps, create_tasks, task_rows, tasks_used
+from tests.factories import active_license
+from tests.tasks.caps_helpers import create_tasks, task_rows, tasks_used
 
 pytestmark = pytest.mark.django_db
 
@@ -28,7 +29,7 @@ def test_a_member_creates_a_task_and_gets_201(api_client_for, member_a, tenant_a
 
 
 def test_at_the_cap_the_api_answers_403_with_code_used_and_cap(api_client_for, member_a, tenant_a):
-    apply_caps(tenant_a, tasks=2)
+    active_license(tenant_a, tasks=2)
     create_tasks(tenant_a, 2)
 
     response = api_client_for(member_a).post("/api/v1/tasks/", {"title": "No"}, format="json")
@@ -43,13 +44,13 @@ def test_at_the_cap_the_api_answers_403_with_code_used_and_cap(api_client_for, m
     }
     assert "2 of 2 tasks" in body["detail"]
 
-    apply_caps(tenant_a, tasks=3)  # a new license moves the cap up
+    active_license(tenant_a, tasks=3)  # a new license moves the cap up
     assert api_client_for(member_a).post("/api/v1/tasks/", {"title": "Yes"}).status_code == 201
     assert task_rows(tenant_a) == tasks_used(tenant_a) == 3
 
 
 def test_an_expired_license_answers_403_license_expired(api_client_for, member_a, tenant_a):
-    apply_caps(tenant_a, expired=True)
+    active_license(tenant_a, expired=True)
 
     response = api_client_for(member_a).post("/api/v1/tasks/", {"title": "Late"}, format="json")
 

@@ -4,7 +4,8 @@ import pytest
 
 from tasks.models import Task
 from tasks.services import host_register, task_create
-from tests.tasks.caps_helpers import apply_caps, create_tasks, task_rows, tasks_used
+from tests.factories import active_license
+from tests.tasks.caps_helpers import create_tasks, task_rows, tasks_used
 
 pytestmark = pytest.mark.django_db
 
@@ -53,7 +54,7 @@ def test_a_description_over_10000_characters_is_refused_on_the_form(
 
 
 def test_at_the_cap_the_form_shows_the_refusal_with_the_numbers(page_client_for, admin_a, tenant_a):
-    apply_caps(tenant_a, tasks=2)
+    active_license(tenant_a, tasks=2)
     create_tasks(tenant_a, 2)
 
     response = page_client_for(admin_a).post("/tasks/", {"title": "One too many"})
@@ -68,7 +69,7 @@ def test_at_the_cap_the_form_shows_the_refusal_with_the_numbers(page_client_for,
 
 
 def test_a_member_at_the_cap_is_told_to_ask_an_administrator(page_client_for, member_a, tenant_a):
-    apply_caps(tenant_a, tasks=0)
+    active_license(tenant_a, tasks=0)
 
     page = page_client_for(member_a).post("/", {"title": "Nope"}).content.decode()
 
@@ -78,7 +79,7 @@ def test_a_member_at_the_cap_is_told_to_ask_an_administrator(page_client_for, me
 
 
 def test_an_expired_license_is_shown_on_the_tasks_page(page_client_for, member_a, tenant_a):
-    apply_caps(tenant_a, expired=True)
+    active_license(tenant_a, expired=True)
 
     response = page_client_for(member_a).post("/tasks/", {"title": "Late"})
 
@@ -98,7 +99,7 @@ def test_a_host_of_another_tenant_cannot_be_chosen(page_client_for, member_a, te
 
 
 def test_the_page_shows_the_lifetime_count_against_the_cap(page_client_for, member_a, tenant_a):
-    apply_caps(tenant_a, tasks=500)
+    active_license(tenant_a, tasks=500)
     create_tasks(tenant_a, 3)
 
     page = page_client_for(member_a).get("/tasks/").content.decode()

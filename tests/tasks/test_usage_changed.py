@@ -15,7 +15,7 @@ from tasks.models import Gateway, Host, Task
 from tasks.selectors import tenant_usage
 from tasks.services import gateway_create, gateway_revoke, host_delete, host_register, task_create
 from tasks.signals import usage_changed
-from tests.tasks.caps_helpers import apply_caps
+from tests.factories import active_license
 from tests.tasks.ticket_helpers import receive
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
@@ -95,7 +95,7 @@ def _by_orm_save(tenant, admin, operator, clients) -> None:
 def test_every_counted_task_is_announced_inside_its_transaction(
     create, tenant_a, admin_a, operator, page_client_for, api_client_for, sent
 ):
-    license = apply_caps(tenant_a, tasks=10, gateways=2)
+    license = active_license(tenant_a, tasks=10, gateways=2)
     gateway_create(tenant=tenant_a, name="Jira", kind="jira")
     task_create(tenant=tenant_a, title="First", source=Task.Source.API)
     sent.clear()
@@ -106,7 +106,7 @@ def test_every_counted_task_is_announced_inside_its_transaction(
 
 
 def test_hosts_and_gateways_are_announced_when_registered_and_when_removed(tenant_a, sent):
-    license = apply_caps(tenant_a, hosts=3, gateways=None)
+    license = active_license(tenant_a, hosts=3, gateways=None)
     host_register(tenant=tenant_a, name="web-1")
     host = host_register(tenant=tenant_a, name="web-2")
     gateway, _secret = gateway_create(tenant=tenant_a, name="Jira", kind="jira")
@@ -126,7 +126,7 @@ def test_hosts_and_gateways_are_announced_when_registered_and_when_removed(tenan
 def test_an_operator_deleting_a_host_in_the_admin_frees_its_slot_through_the_guard(
     tenant_a, operator, page_client_for, sent
 ):
-    license = apply_caps(tenant_a, hosts=3)
+    license = active_license(tenant_a, hosts=3)
     host = host_register(tenant=tenant_a, name="web-1")
     sent.clear()
 
@@ -141,7 +141,7 @@ def test_an_operator_deleting_a_host_in_the_admin_frees_its_slot_through_the_gua
 
 def test_on_the_free_tier_the_license_is_none_and_a_refusal_sends_nothing(tenant_a, sent):
     host_register(tenant=tenant_a, name="web-1")
-    apply_caps(tenant_a, hosts=1, tasks=0)
+    active_license(tenant_a, hosts=1, tasks=0)
     with pytest.raises(Exception, match="cap is reached"):
         host_register(tenant=tenant_a, name="web-2")
     with pytest.raises(Exception, match="cap is reached"):
@@ -171,7 +171,7 @@ def _failing(sender, **kwargs) -> None:
     ids=["task_create", "orm_save", "host_register", "host_delete", "gateway_revoke"],
 )
 def test_a_receiver_that_fails_takes_the_change_back_with_it(change, tenant_a):
-    apply_caps(tenant_a, tasks=10)
+    active_license(tenant_a, tasks=10)
     host_register(tenant=tenant_a, name="web-1")
     gateway_create(tenant=tenant_a, name="Jira", kind="jira")
     before = tenant_usage(tenant_a)
@@ -187,7 +187,7 @@ def test_a_receiver_that_fails_takes_the_change_back_with_it(change, tenant_a):
 
 
 def test_a_failing_receiver_leaves_the_ticket_pending_for_the_next_engine_pass(tenant_a):
-    apply_caps(tenant_a, tasks=10)
+    active_license(tenant_a, tasks=10)
     gateway, _secret = gateway_create(tenant=tenant_a, name="Jira", kind="jira")
     ticket = receive(gateway, "INC-1")
     usage_changed.connect(_failing)

@@ -10,7 +10,8 @@ from django.core.management import call_command
 
 from tasks.models import Host
 from tasks.services import host_delete
-from tests.tasks.caps_helpers import apply_caps, create_tasks
+from tests.factories import active_license
+from tests.tasks.caps_helpers import create_tasks
 from tests.tasks.ticket_helpers import gateway_for, receive
 from usage.notifications.models import Alert
 
@@ -58,7 +59,7 @@ def _task_by_engine(client, tenant, number):
 def test_tasks_crossing_80_then_95_and_100_alert_from_every_entry_point(
     create, who, cast, page_client_for, api_client_for, tenant_a
 ):
-    license = apply_caps(tenant_a, tasks=5, gateways=None)
+    license = active_license(tenant_a, tasks=5, gateways=None)
     client = api_client_for(cast[who]) if create is _task_by_api else page_client_for(cast[who])
     create_tasks(tenant_a, 3)
     assert _fired("tasks") == []
@@ -70,7 +71,7 @@ def test_tasks_crossing_80_then_95_and_100_alert_from_every_entry_point(
 
 
 def test_hosts_through_the_api_alert_rearm_and_alert_again(admin_a, api_client_for, tenant_a):
-    apply_caps(tenant_a, hosts=5)
+    active_license(tenant_a, hosts=5)
     client = api_client_for(admin_a)
     for number in range(4):
         assert client.post("/api/v1/hosts/", {"name": f"h{number}"}).status_code == 201
@@ -83,7 +84,7 @@ def test_hosts_through_the_api_alert_rearm_and_alert_again(admin_a, api_client_f
 
 
 def test_gateways_through_the_api_alert(admin_a, api_client_for, tenant_a):
-    apply_caps(tenant_a, gateways=1)
+    active_license(tenant_a, gateways=1)
     response = api_client_for(admin_a).post(
         "/api/v1/gateways/", {"name": "Jira", "kind": "jira"}, format="json"
     )
