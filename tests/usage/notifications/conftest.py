@@ -13,7 +13,6 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from tasks.signals import usage_changed
 from tests.browser.conftest import browser, screenshot  # noqa: F401 (shared with the page test)
-from tests.licensing.conftest import vendor  # noqa: F401 (signs real licenses)
 from usage.notifications.jobs import QUEUE
 
 FAST_RETRIES = [0.3, 0.3, 0.3, 0.3]

@@ -14,7 +14,7 @@ from tests.tasks.caps_helpers import apply_caps, create_tasks
 from tests.tasks.ticket_helpers import gateway_for, receive
 from usage.notifications.models import Alert
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
+pytestmark = [pytest.mark.django_db]
 
 
 def _fired(dimension: str) -> list[int]:

@@ -21,8 +21,6 @@ from usage.notifications.alerts import on_license_applied
 from usage.notifications.channels import endpoint_create, mutes_replace
 from usage.notifications.models import Alert, Delivery
 
-pytestmark = pytest.mark.postgres
-
 
 def _jobs() -> list[tuple[str, dict]]:
     with connection.cursor() as cursor:

@@ -10,7 +10,7 @@ from tests.usage.notifications.conftest import cross
 from usage.notifications.channels import email_set, endpoint_create
 from usage.notifications.models import Delivery
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.django_db(transaction=True)]
 
 
 def test_every_administrator_with_an_address_gets_the_alert_by_email(

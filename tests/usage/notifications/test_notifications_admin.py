@@ -7,7 +7,7 @@ from usage.notifications.channels import endpoint_create
 from usage.notifications.jobs import sweep_cron
 from usage.notifications.models import Alert, Delivery, Endpoint
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
+pytestmark = [pytest.mark.django_db]
 
 
 def test_operators_read_alerts_and_deliveries(page_client_for, operator, tenant_a):

@@ -6,7 +6,7 @@ import pytest
 from tests.factories import UserFactory
 from usage.notifications.models import Delivery
 
-pytestmark = [pytest.mark.browser, pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 PASSWORD = "a-long-browser-password"
 

@@ -6,7 +6,7 @@ from tests.usage.notifications.conftest import cross
 from usage.notifications.channels import endpoint_create
 from usage.notifications.models import Delivery, Endpoint, Mute
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
+pytestmark = [pytest.mark.django_db]
 
 PAGE = "/settings/notifications/"
 PUBLIC_URL = "https://93.184.215.14/hook"

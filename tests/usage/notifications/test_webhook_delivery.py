@@ -15,7 +15,7 @@ from usage.notifications import delivery as delivery_module
 from usage.notifications.channels import endpoint_create
 from usage.notifications.models import Alert, Attempt, Delivery, Endpoint
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.django_db(transaction=True)]
 
 
 def _webhook(tenant, receiver) -> tuple[Endpoint, str]:

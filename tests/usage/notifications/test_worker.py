@@ -19,7 +19,7 @@ from usage.notifications.channels import endpoint_create
 from usage.notifications.jobs import recover_stalled_jobs
 from usage.notifications.models import Alert, Attempt, Delivery
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.django_db(transaction=True)]
 
 ROOT = Path(__file__).resolve().parents[3]
 
