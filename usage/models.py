@@ -213,3 +213,4 @@ from usage.notifications.models import (  # noqa: E402, F401
     Mute,
     NotificationSettings,
 )
+from usage.task_counts import TaskCountSnapshot  # noqa: E402,F401

@@ -1,6 +1,6 @@
-"""The Plan-usage card as plain data, and the banner decision (SPEC §5.1, §5.2)."""
+"""The Plan-usage card as plain data, and the banner decision (SPEC §5.1, §5.2, §8.1)."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Literal
 
@@ -9,6 +9,9 @@ from django.utils import timezone
 from licensing.models import Tenant
 from licensing.selectors import DIMENSIONS, tenant_entitlements
 from tasks.selectors import tenant_usage
+from usage.budgets.selectors import BudgetCard, budget_card
+from usage.projections import TaskProjection, days_elapsed
+from usage.task_counts import tasks_projection_for
 
 Level = Literal["ok", "warning", "danger"]
 
@@ -68,6 +71,10 @@ class PlanUsage:
     days_remaining: int | None
     expired: bool
     dimensions: tuple[DimensionUsage, ...]
+    days_elapsed: int | None = None  # local days since the contract start (0 on day one)
+    # Filled by `plan_usage_with_projections` (the page, the API, the banner):
+    projection: TaskProjection | None = None  # the tasks cap, §8.1
+    budget: BudgetCard | None = None  # this month's LLM spend and budget, §8.1/§8.2
 
     @property
     def kind_label(self) -> str:
@@ -98,7 +105,24 @@ def plan_usage(tenant: Tenant, *, now: datetime | None = None) -> PlanUsage:
         dimensions=tuple(
             DimensionUsage(name, used[name], entitlements.cap(name)) for name in DIMENSIONS
         ),
+        days_elapsed=(
+            days_elapsed(entitlements.starts_at, now, tenant.zone)
+            if entitlements.starts_at
+            else None
+        ),
     )
+
+
+def plan_usage_with_projections(tenant: Tenant, *, now: datetime | None = None) -> PlanUsage:
+    """The plan usage with the tasks projection and this month's spend: six small queries,
+    whatever the data size (plan 2, snapshots and schedules 2, budget and period 2)."""
+    now = now or timezone.now()
+    plan = plan_usage(tenant, now=now)
+    tasks = plan.dimension("tasks")
+    projection = tasks_projection_for(
+        tenant, now=now, used=tasks.used, cap=tasks.cap, ends_at=plan.ends_at
+    )
+    return replace(plan, projection=projection, budget=budget_card(tenant, now=now))
 
 
 @dataclass(frozen=True)
@@ -121,9 +145,48 @@ def banner_for(plan: PlanUsage) -> Banner | None:
         for usage in (plan.dimension(name) for name in BANNER_DIMENSIONS)
         if usage.level != "ok"
     ]
-    if not near:
+    sentences: list[tuple[Level, str]] = []
+    if near:
+        parts = "; ".join(f"{u.dimension} {u.used} of {u.cap} ({u.percent:g} %)" for u in near)
+        if any(usage.level == "danger" for usage in near):
+            sentences.append(
+                ("danger", f"A plan cap is reached: {parts}. New ones will be refused.")
+            )
+        else:
+            sentences.append(("warning", f"You are close to your plan's caps: {parts}."))
+    projection = plan.projection
+    if projection is not None and projection.runs_out and plan.dimension("tasks").level != "danger":
+        before = "before the license ends" if plan.ends_at else "within a year"
+        sentences.append(
+            (
+                "warning",
+                f"At the current rate the tasks cap runs out on "
+                f"{projection.cap_reached_on:%-d %b %Y} (in {projection.days_until_cap} "
+                f"day{'s' if projection.days_until_cap != 1 else ''}), {before}.",
+            )
+        )
+    if plan.budget is not None and plan.budget.needs_banner:
+        sentences.append(_budget_sentence(plan.budget))
+    if not sentences:
         return None
-    parts = "; ".join(f"{u.dimension} {u.used} of {u.cap} ({u.percent:g} %)" for u in near)
-    if any(usage.level == "danger" for usage in near):
-        return Banner("danger", f"A plan cap is reached: {parts}. New ones will be refused.")
-    return Banner("warning", f"You are close to your plan's caps: {parts}.")
+    level: Level = "danger" if any(lvl == "danger" for lvl, _ in sentences) else "warning"
+    return Banner(level, " ".join(text for _, text in sentences))  # type: ignore[arg-type]
+
+
+def _budget_sentence(card: BudgetCard) -> tuple[Level, str]:
+    """A hard budget at 90 % or more: the fuller of its dimensions, in words."""
+    fullest = max(
+        (d for d in (card.usd, card.tokens) if d.limit is not None),
+        key=lambda d: d.percent or 0.0,
+    )
+    what = "USD" if fullest.dimension == "usd" else "token"
+    if fullest.level == "danger":
+        return (
+            "danger",
+            f"The hard LLM {what} budget is exhausted ({fullest.percent:g} %): "
+            "calls asking to authorize are refused until next month.",
+        )
+    return (
+        "warning",
+        f"The hard LLM {what} budget is at {fullest.percent:g} % of this month's limit.",
+    )

@@ -1,8 +1,10 @@
 from django.urls import path
 
 from usage import views
+from usage.budgets import views as budgets_views
 
 urlpatterns = [
     path("usage/", views.usage_page, name="usage"),
     path("usage/models/", views.models_page, name="usage-models"),
+    path("usage/budget/", budgets_views.budget_update, name="usage-budget"),
 ]

@@ -12,6 +12,7 @@ from django.utils.cache import patch_vary_headers
 from licensing.errors import DomainError
 from licensing.tenancy import staff_required
 from usage.buckets import RangeRefused
+from usage.budgets.forms import budget_form_for
 from usage.forms import (
     MODES,
     PRESETS,
@@ -23,7 +24,7 @@ from usage.forms import (
     default_activity_query,
 )
 from usage.models import LlmModel, PricingPlan
-from usage.plan import plan_usage
+from usage.plan import plan_usage_with_projections
 from usage.pricing import plan_in_force, price_usd
 from usage.selectors import Activity, activity, llm_model_list
 
@@ -113,8 +114,14 @@ def usage_page(request):
     if request.htmx and not request.htmx.history_restore_request:
         response = render(request, "usage/_activity.html", activity_context, status=status)
     else:
-        request.usage_plan = plan_usage(request.tenant)  # the banner reuses it
-        context = {"plan": request.usage_plan, **activity_context}
+        plan = plan_usage_with_projections(request.tenant)
+        request.usage_plan = plan  # the banner reuses it
+        context = {
+            "plan": plan,
+            "budget_card": plan.budget,
+            "budget_form": budget_form_for(plan.budget.budget if plan.budget else None),
+            **activity_context,
+        }
         response = render(request, "usage/page.html", context, status=status)
     patch_vary_headers(response, ["HX-Request"])  # the same URL answers a section or a page
     return response

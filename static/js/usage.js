@@ -60,4 +60,14 @@
   }
 
   htmx.onLoad(draw);
+
+  // Bars (plan and budget cards): the width is data, set through the CSSOM because the
+  // Content-Security-Policy refuses style attributes in the markup.
+  function sizeBars(root) {
+    var scope = root.querySelectorAll ? root : document;
+    scope.querySelectorAll("[data-bar-width]").forEach(function (bar) {
+      bar.style.width = Math.min(Math.max(parseFloat(bar.dataset.barWidth) || 0, 0), 100) + "%";
+    });
+  }
+  htmx.onLoad(sizeBars);
 })();

@@ -146,6 +146,20 @@ def test_the_plan_api_gives_the_card_as_data(tenant_a, admin_a, api_client_for):
             "gateways": {"used": 2, "cap": None, "percent": None},
             "tasks": {"used": 120, "cap": 500, "percent": 24.0},
         },
+        "days_elapsed": 1,
+        "projection": {
+            "tasks_per_day": None,
+            "schedule_ticks_per_day": "0.00",
+            "cap_reached_on": None,
+            "days_until_cap": None,
+            "status": "not_enough_data",
+        },
+        "spend": {
+            "month_to_date_usd": "0.000000",
+            "average_per_day_usd": None,  # 1 June: no complete day of the month yet
+            "projected_month_end_usd": None,
+            "budget": None,
+        },
     }
 
 

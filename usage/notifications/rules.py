@@ -1,6 +1,5 @@
 """When an alert fires (SPEC §7.1), as pure functions: no database, testable with plain values."""
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -11,8 +10,6 @@ QUOTA_THRESHOLDS = (100, 95, 80)  # percent, highest first: one change may cross
 LICENSE_END_DAYS = (30, 7, 1)  # days before the end
 EXPIRED_THRESHOLD = 0  # `license.expired` is the 0-day threshold of the same sequence
 PROJECTION_THRESHOLD = 0  # `quota.projected_exhaustion` fires once per license
-MIN_PROJECTION_DAYS = 3  # under this much history the projection says "not enough data"
-PROJECTION_WINDOW_DAYS = 7
 
 
 def thresholds_crossed_up(*, used_before: int, used_after: int, cap: int | None) -> list[int]:
@@ -61,38 +58,6 @@ def license_end_threshold(*, ends_at: datetime | None, now: datetime) -> int | N
     remaining = ends_at - now
     passed = [days for days in LICENSE_END_DAYS if remaining <= timedelta(days=days)]
     return min(passed) if passed else None
-
-
-@dataclass(frozen=True)
-class TasksProjection:
-    """Tasks per day over the last complete days and when the cap is reached at that rate."""
-
-    tasks_per_day: float | None
-    cap_reached_at: datetime | None  # None: not reached (or not enough data)
-
-
-def project_tasks(
-    *, used: int, cap: int | None, tasks_in_window: int, history_days: float, now: datetime
-) -> TasksProjection:
-    """The rate over the last 7 complete days (fewer when the tenant is younger, at least 3)."""
-    if history_days < MIN_PROJECTION_DAYS:
-        return TasksProjection(None, None)
-    days = min(float(PROJECTION_WINDOW_DAYS), history_days)
-    rate = tasks_in_window / days
-    if cap is None or rate <= 0:
-        return TasksProjection(rate, None)
-    remaining = max(cap - used, 0)
-    return TasksProjection(rate, now + timedelta(days=remaining / rate))
-
-
-def runs_out_before_end(
-    projection: TasksProjection, *, ends_at: datetime | None, now: datetime
-) -> bool:
-    """Projected to run out before the license ends (a perpetual license: within a year)."""
-    if projection.cap_reached_at is None:
-        return False
-    horizon = ends_at if ends_at is not None else now + timedelta(days=365)
-    return projection.cap_reached_at < horizon
 
 
 def percent(current: int | Decimal | None, cap: int | Decimal | None) -> float | None:

@@ -5,10 +5,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import time_machine
 
-from tasks.models import Task, TaskCounter
+from tasks.models import TaskCounter
 from tests.factories import LicenseFactory
 from usage.notifications.models import Alert
 from usage.notifications.sweep import sweep_alerts
+from usage.task_counts import task_count_snapshot_take
 
 pytestmark = [pytest.mark.django_db]
 
@@ -52,31 +53,21 @@ def test_a_perpetual_license_never_ends(tenant_a):
 
 
 def _tasks_on_days(tenant, per_day: int, days: int, *, end: datetime) -> None:
-    tasks = []
-    for day in range(days):
-        for n in range(per_day):
-            tasks.append(Task(tenant=tenant, title=f"t{day}-{n}"))
-    # The guard refuses bulk inserts of tasks; the history is written as raw rows.
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        for index, task in enumerate(tasks):
-            created = end - timedelta(days=1 + index // per_day, minutes=index % per_day)
-            cursor.execute(
-                "INSERT INTO tasks_task (tenant_id, title, description, kind, source, created_at) "
-                "VALUES (%s, %s, '', 'ad_hoc', 'api', %s)",
-                [tenant.pk, task.title, created],
-            )
-    TaskCounter.objects.update_or_create(
-        tenant=tenant, defaults={"used": len(tasks), "admitted_cap": 10**6}
-    )
+    """`days` days of `per_day` tasks before `end`, as the sweep records them: the lifetime
+    counter rises and the daily snapshot (what the sweep takes each day) is taken each day."""
+    for day in range(days, 0, -1):
+        task_count_snapshot_take(tenant=tenant, now=end - timedelta(days=day))
+        counter, _ = TaskCounter.objects.get_or_create(
+            tenant=tenant, defaults={"used": 0, "admitted_cap": 10**6}
+        )
+        TaskCounter.objects.filter(pk=counter.pk).update(used=counter.used + per_day)
 
 
 def test_tasks_projected_to_run_out_before_the_license_ends_alert_once(tenant_a):
     LicenseFactory(
         tenant=tenant_a, jti="busy", tasks_cap=200, expires_at=START + timedelta(days=40)
     )
-    _tasks_on_days(tenant_a, per_day=10, days=7, end=START.replace(hour=0))  # 70 used, 10/day
+    _tasks_on_days(tenant_a, per_day=10, days=7, end=START)  # 70 used, 10/day
     with time_machine.travel(START, tick=False):
         sweep_alerts()
         sweep_alerts()
@@ -93,9 +84,7 @@ def test_a_slow_tenant_gets_no_projection_alert(tenant_a):
     LicenseFactory(
         tenant=tenant_a, jti="calm", tasks_cap=500, expires_at=START + timedelta(days=40)
     )
-    _tasks_on_days(
-        tenant_a, per_day=2, days=7, end=START.replace(hour=0)
-    )  # 2 a day: 486 left outlast 40 days
+    _tasks_on_days(tenant_a, per_day=2, days=7, end=START)  # 2 a day: 486 left outlast 40 days
     with time_machine.travel(START, tick=False):
         sweep_alerts()
     assert _fired() == []
@@ -103,7 +92,7 @@ def test_a_slow_tenant_gets_no_projection_alert(tenant_a):
 
 def test_under_three_days_of_history_is_not_enough_to_project(tenant_a):
     LicenseFactory(tenant=tenant_a, jti="new", tasks_cap=30, expires_at=START + timedelta(days=40))
-    _tasks_on_days(tenant_a, per_day=10, days=2, end=START.replace(hour=0))
+    _tasks_on_days(tenant_a, per_day=10, days=2, end=START)
     with time_machine.travel(START, tick=False):
         sweep_alerts()
     assert _fired() == []

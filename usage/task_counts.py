@@ -1,0 +1,151 @@
+"""Tasks per local day without scanning the task table: one snapshot of the lifetime counter
+per tenant per local day (SPEC §8.1).
+
+The sweep of the worker (`usage.notifications.sweep`, every ALERT_SWEEP_SECONDS) takes
+today's snapshot when it is missing: the lifetime tasks counter (`tasks.selectors.tenant_usage`,
+the truth: deleted tasks still count) and how many schedule ticks ever created a task. The tasks
+created on local day D, schedule ticks left out (the projection adds those from the active
+schedules), are the difference between the snapshots of D + 1 and D.
+
+A snapshot is taken when the sweep first runs on a local day, not at midnight itself: with the
+worker down at midnight, the tasks created between midnight and the late snapshot are counted
+on the day before (and that day's tasks are missing from the next). A day with no snapshot at
+all (the worker down all day) is spread evenly over the days its neighbours span.
+"""
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from django.db import models
+
+from licensing.models import Tenant
+from tasks.models import Schedule, ScheduleTick
+from tasks.selectors import tenant_usage
+from usage.projections import (
+    WINDOW_DAYS,
+    TaskProjection,
+    schedule_ticks_per_day,
+    task_projection,
+)
+
+
+class TaskCountSnapshot(models.Model):
+    """The lifetime tasks counter and the task-creating schedule ticks at the start of a
+    local day (as the sweep first saw them that day)."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField(help_text="The local day (tenant's zone) this snapshot opens.")
+    tasks_used = models.BigIntegerField()
+    schedule_ticks_created = models.BigIntegerField()
+    taken_at = models.DateTimeField()
+
+    class Meta:
+        app_label = "usage"
+        ordering = ["tenant", "day"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "day"], name="task_count_snapshot_per_day")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.tenant_id} {self.day}: {self.tasks_used} tasks"
+
+
+def local_today(tenant: Tenant, now: datetime) -> date:
+    return now.astimezone(tenant.zone).date()
+
+
+def task_count_snapshot_take(*, tenant: Tenant, now: datetime) -> None:
+    """Insert today's snapshot if it is missing (two sweeps at once: one row, ON CONFLICT DO
+    NOTHING). The counter and the ticks are two reads: a tick committed between them moves
+    one task from one day to the next, which a rate over 7 days does not notice."""
+    TaskCountSnapshot.objects.bulk_create(
+        [
+            TaskCountSnapshot(
+                tenant=tenant,
+                day=local_today(tenant, now),
+                tasks_used=tenant_usage(tenant)["tasks"],
+                schedule_ticks_created=ScheduleTick.objects.filter(
+                    schedule__tenant=tenant, status=ScheduleTick.Status.CREATED
+                ).count(),
+                taken_at=now,
+            )
+        ],
+        ignore_conflicts=True,
+    )
+
+
+def task_count_snapshots_take(*, tenants, now: datetime) -> None:
+    """Today's snapshot of every tenant that has none yet; one query when all are taken."""
+    earliest = (now - timedelta(days=1)).date()  # no zone is a day behind UTC's yesterday
+    taken = set(TaskCountSnapshot.objects.filter(day__gte=earliest).values_list("tenant_id", "day"))
+    for tenant in tenants:
+        if (tenant.pk, local_today(tenant, now)) not in taken:
+            task_count_snapshot_take(tenant=tenant, now=now)
+
+
+@dataclass(frozen=True)
+class DailyTasks:
+    """Tasks created per complete local day (ticks left out), oldest first."""
+
+    counts: list[int]
+
+    @property
+    def history_days(self) -> int:
+        return len(self.counts)
+
+
+def daily_tasks(snapshots: list[tuple[date, int, int]]) -> DailyTasks:
+    """From (day, tasks_used, schedule_ticks_created) snapshots in day order: the tasks of
+    each day they span. A gap of n days spreads its difference evenly (the remainder on the
+    first days), so the sum is kept; a negative difference (never expected) counts as 0."""
+    counts: list[int] = []
+    for (day, used, ticks), (next_day, next_used, next_ticks) in zip(
+        snapshots, snapshots[1:], strict=False
+    ):
+        span = (next_day - day).days
+        created = max((next_used - used) - (next_ticks - ticks), 0)
+        share, remainder = divmod(created, span)
+        counts.extend([share + 1] * remainder + [share] * (span - remainder))
+    return DailyTasks(counts)
+
+
+def license_last_day(ends_at: datetime | None, tenant: Tenant) -> date | None:
+    """The last local day the license runs (an end at local midnight ends the day before)."""
+    if ends_at is None:
+        return None
+    return (ends_at - timedelta(microseconds=1)).astimezone(tenant.zone).date()
+
+
+def tasks_projection_for(
+    tenant: Tenant,
+    *,
+    now: datetime,
+    used: int,
+    cap: int | None,
+    ends_at: datetime | None,
+) -> TaskProjection:
+    """THE tasks projection (plan card, plan API, banner, `quota.projected_exhaustion`):
+    the last 8 snapshots (7 complete days) and the active schedules, two small queries."""
+    today = local_today(tenant, now)
+    rows = list(
+        TaskCountSnapshot.objects.filter(
+            tenant=tenant, day__gte=today - timedelta(days=WINDOW_DAYS), day__lte=today
+        )
+        .order_by("day")
+        .values_list("day", "tasks_used", "schedule_ticks_created")
+    )
+    minutes = list(
+        Schedule.objects.filter(tenant=tenant, status=Schedule.Status.ACTIVE).values_list(
+            "every_minutes", flat=True
+        )
+    )
+    history = daily_tasks(rows)
+    return task_projection(
+        daily_tasks=history.counts,
+        history_days=history.history_days,
+        schedule_ticks_per_day=schedule_ticks_per_day(minutes),
+        used=used,
+        cap=cap,
+        today=today,
+        license_last_day=license_last_day(ends_at, tenant),
+    )
