@@ -92,7 +92,6 @@ def _wait_until_waiting_for_a_lock(statement: str, count: int) -> None:
     raise AssertionError(f"{count} sessions never waited in {statement!r}")
 
 
-@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_a_license_applied_while_creates_run_never_lets_the_count_pass_its_cap(vendor, monkeypatch):
     monkeypatch.setattr(guards, "LOCK_TIMEOUT", "30s")  # the creates queue behind a held row
