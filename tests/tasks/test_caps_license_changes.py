@@ -11,7 +11,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
-from cryptography.hazmat.primitives.asymmetric import ed25519
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
@@ -23,8 +22,7 @@ from tasks import guards
 from tasks.models import Task, TaskCounter
 from tasks.services import task_create
 from tasks.signals import usage_changed
-from tests.factories import LicenseFactory, TenantFactory
-from tests.licensing.conftest import Vendor, public_pem
+from tests.factories import LicenseFactory, TenantFactory, Vendor
 from tests.tasks.caps_helpers import (
     create_tasks,
     held_by_another_transaction,
@@ -34,15 +32,6 @@ from tests.tasks.caps_helpers import (
 
 THREADS = 8
 OLD_CAP, NEW_CAP = 60, 30
-
-
-@pytest.fixture
-def vendor(tmp_path, settings) -> Vendor:
-    key = ed25519.Ed25519PrivateKey.generate()
-    public_path = tmp_path / "vendor-public.pem"
-    public_path.write_bytes(public_pem(key))
-    settings.LICENSE_PUBLIC_KEYS, settings.LICENSE_ISSUER = str(public_path), "tally"
-    return Vendor(key=key, directory=tmp_path, public_path=public_path)
 
 
 def _apply(vendor: Vendor, tenant, *, tasks: int | None, **claims):
