@@ -16,12 +16,19 @@ pytestmark = [pytest.mark.django_db]
 START = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
 
+def _applied_at_start(**fields):
+    """A license applied at START, as the sweep's clock sees it (applying one raises the
+    license-end alert already passed, so it must not be applied at today's real date)."""
+    with time_machine.travel(START, tick=False):
+        return LicenseFactory(**fields)
+
+
 def _fired() -> list[tuple[str, int]]:
     return list(Alert.objects.order_by("id").values_list("type", "threshold"))
 
 
 def test_a_license_end_fires_at_30_7_and_1_days_and_at_expiry_each_once(tenant_a):
-    LicenseFactory(tenant=tenant_a, jti="year", expires_at=START + timedelta(days=60))
+    _applied_at_start(tenant=tenant_a, jti="year", expires_at=START + timedelta(days=60))
     with time_machine.travel(START, tick=False) as clock:
         for _ in range(61 * 4):  # every six hours for 61 days
             sweep_alerts()
@@ -38,7 +45,7 @@ def test_a_license_end_fires_at_30_7_and_1_days_and_at_expiry_each_once(tenant_a
 
 
 def test_a_sweep_that_was_down_fires_only_the_nearest_threshold(tenant_a):
-    LicenseFactory(tenant=tenant_a, jti="year", expires_at=START + timedelta(days=60))
+    _applied_at_start(tenant=tenant_a, jti="year", expires_at=START + timedelta(days=60))
     with time_machine.travel(START + timedelta(days=55), tick=False):
         sweep_alerts()
         sweep_alerts()
@@ -46,7 +53,7 @@ def test_a_sweep_that_was_down_fires_only_the_nearest_threshold(tenant_a):
 
 
 def test_a_perpetual_license_never_ends(tenant_a):
-    LicenseFactory(tenant=tenant_a, jti="forever", expires_at=None)
+    _applied_at_start(tenant=tenant_a, jti="forever", expires_at=None)
     with time_machine.travel(START, tick=False):
         sweep_alerts()
     assert _fired() == []
@@ -64,7 +71,7 @@ def _tasks_on_days(tenant, per_day: int, days: int, *, end: datetime) -> None:
 
 
 def test_tasks_projected_to_run_out_before_the_license_ends_alert_once(tenant_a):
-    LicenseFactory(
+    _applied_at_start(
         tenant=tenant_a, jti="busy", tasks_cap=200, expires_at=START + timedelta(days=40)
     )
     _tasks_on_days(tenant_a, per_day=10, days=7, end=START)  # 70 used, 10/day
@@ -81,7 +88,7 @@ def test_tasks_projected_to_run_out_before_the_license_ends_alert_once(tenant_a)
 
 
 def test_a_slow_tenant_gets_no_projection_alert(tenant_a):
-    LicenseFactory(
+    _applied_at_start(
         tenant=tenant_a, jti="calm", tasks_cap=500, expires_at=START + timedelta(days=40)
     )
     _tasks_on_days(tenant_a, per_day=2, days=7, end=START)  # 2 a day: 486 left outlast 40 days
@@ -91,7 +98,9 @@ def test_a_slow_tenant_gets_no_projection_alert(tenant_a):
 
 
 def test_under_three_days_of_history_is_not_enough_to_project(tenant_a):
-    LicenseFactory(tenant=tenant_a, jti="new", tasks_cap=30, expires_at=START + timedelta(days=40))
+    _applied_at_start(
+        tenant=tenant_a, jti="new", tasks_cap=30, expires_at=START + timedelta(days=40)
+    )
     _tasks_on_days(tenant_a, per_day=10, days=2, end=START)
     with time_machine.travel(START, tick=False):
         sweep_alerts()
