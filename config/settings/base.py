@@ -261,6 +261,7 @@ if not all(wait.replace(".", "", 1).isdigit() for wait in _retry_waits):
 WEBHOOK_RETRY_SCHEDULE = [float(wait) for wait in _retry_waits]
 ALERT_SWEEP_SECONDS = env.int("ALERT_SWEEP_SECONDS", default=60)
 WEBHOOK_ALLOW_PRIVATE = env_bool("WEBHOOK_ALLOW_PRIVATE", default=False)
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]["BudgetKindEnum"] = ["hard", "soft"]
 SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]["EndpointKindEnum"] = (
     "usage.notifications.models.Endpoint.Kind"
 )

@@ -1,6 +1,7 @@
 """Security headers (SPEC §6.1): a Content-Security-Policy allowing only the app's own scripts
 and styles, HSTS when DEBUG is off, and `check --deploy` clean."""
 
+import os
 import re
 import subprocess
 import sys
@@ -91,6 +92,7 @@ def test_check_deploy_is_clean_with_production_settings(tmp_path):
         "SECRET_KEY": "a-long-random-production-secret-key-0123456789-abcdefghijklmnop",
         "ALLOWED_HOSTS": "tally.example.com",
         "LICENSE_PUBLIC_KEYS": str(keys),
+        "DATABASE_URL": os.environ["DATABASE_URL"],
     }
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],

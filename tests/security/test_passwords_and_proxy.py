@@ -1,6 +1,7 @@
 """Weak passwords are refused on every path that sets one; proxy headers are trusted only when
 TRUST_PROXY_HEADERS says a proxy sets them (SPEC §6.1, issue 12)."""
 
+import os
 import subprocess
 import sys
 
@@ -55,7 +56,12 @@ def test_a_password_change_refuses_a_weak_password(client, operator, password):
 
 
 def _proxy_header_setting(trust: str | None) -> str:
-    env = {"PATH": "/usr/bin:/bin", "DEBUG": "false", "SECRET_KEY": "x" * 50}
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "DEBUG": "false",
+        "SECRET_KEY": "x" * 50,
+        "DATABASE_URL": os.environ["DATABASE_URL"],  # settings need one; nothing connects
+    }
     if trust is not None:
         env["TRUST_PROXY_HEADERS"] = trust
     script = "import config.settings.base as s; print(getattr(s, 'SECURE_PROXY_SSL_HEADER', None))"
