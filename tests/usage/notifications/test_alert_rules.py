@@ -23,12 +23,16 @@ from usage.notifications.models import Alert, Delivery
 
 
 def _jobs() -> list[tuple[str, dict]]:
+    """This test's delivery jobs: procrastinate's tables are not Django's, so a flush between
+    transactional tests leaves other tests' jobs behind; their deliveries are gone."""
+    deliveries = set(Delivery.objects.values_list("pk", flat=True))
     with connection.cursor() as cursor:
         cursor.execute("SELECT task_name, args FROM procrastinate_jobs ORDER BY id")
-        return [
+        jobs = [
             (name, json.loads(args) if isinstance(args, str) else args)
             for name, args in cursor.fetchall()
         ]
+    return [(name, args) for name, args in jobs if args.get("delivery_id") in deliveries]
 
 
 def test_thresholds_are_reached_exactly_and_highest_first():
