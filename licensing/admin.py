@@ -55,7 +55,7 @@ class ReadOnlyAdminMixin:
 
 class LicenseInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = License
-    fields = [
+    fields: list[str] = [
         "status",
         "kind",
         "customer",
@@ -88,7 +88,7 @@ class TenantAdmin(admin.ModelAdmin):
     list_display = ["name", "slug", "license_state", "caps", "apply_license_link"]
     search_fields = ["name", "slug", "license_subject"]
     readonly_fields = ["license_subject", "license_state", "caps", "apply_license_link"]
-    fields = [
+    fields: list[str] = [
         "name",
         "slug",
         "timezone",
@@ -205,7 +205,7 @@ class LicenseAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_filter = ["status", "kind"]
     search_fields = ["tenant__name", "tenant__slug", "jti", "customer"]
     list_select_related = ["tenant"]
-    fields = ["tenant", *LICENSE_FIELDS, "claims", "token"]
+    fields: list[str] = ["tenant", *LICENSE_FIELDS, "claims", "token"]
     readonly_fields = fields
 
 
@@ -215,7 +215,15 @@ class LicenseAuditRecordAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_filter = ["action"]
     search_fields = ["tenant__name", "tenant__slug", "actor_name", "license__jti"]
     list_select_related = ["tenant", "license", "previous_license"]
-    fields = ["at", "tenant", "action", "actor", "actor_name", "license", "previous_license"]
+    fields: list[str] = [
+        "at",
+        "tenant",
+        "action",
+        "actor",
+        "actor_name",
+        "license",
+        "previous_license",
+    ]
     readonly_fields = fields
 
 
@@ -237,7 +245,7 @@ class ApiTokenAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_filter = ["scope"]
     search_fields = ["name", "user__username", "prefix"]
     list_select_related = ["user"]
-    fields = [
+    fields: list[str] = [
         "name",
         "user",
         "scope",

@@ -233,7 +233,7 @@ class TicketAdmin(ReadOnlyAdmin):
 
 class ScheduleTickInline(admin.TabularInline):
     model = ScheduleTick
-    fields = ["due_at", "fired_at", "status", "task", "refusal_code", "slots_skipped"]
+    fields: list[str] = ["due_at", "fired_at", "status", "task", "refusal_code", "slots_skipped"]
     readonly_fields = fields
     ordering = ["-due_at"]
     extra = 0

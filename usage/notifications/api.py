@@ -7,7 +7,7 @@ from rest_framework import generics, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from licensing.tenancy import IsTenantAdmin
+from licensing.tenancy import IsTenantAdmin, TenantRequest
 from usage.notifications import channels, selectors
 from usage.notifications.models import Alert, AlertType, Attempt, Delivery, Endpoint, Mute
 from usage.notifications.rules import QUOTA_THRESHOLDS
@@ -44,6 +44,8 @@ def _created(result: channels.EndpointWithSecret, *, code: int) -> Response:
 
 
 class EndpointListCreateApi(generics.ListCreateAPIView):
+    request: TenantRequest
+
     permission_classes = [IsTenantAdmin]
     serializer_class = EndpointSerializer
     pagination_class = None
@@ -60,6 +62,8 @@ class EndpointListCreateApi(generics.ListCreateAPIView):
 
 
 class EndpointDetailApi(generics.RetrieveDestroyAPIView):
+    request: TenantRequest
+
     permission_classes = [IsTenantAdmin]
     serializer_class = EndpointSerializer
 
@@ -117,6 +121,8 @@ class EndpointTestApi(APIView):
 
 
 class AlertListApi(generics.ListAPIView):
+    request: TenantRequest
+
     permission_classes = [IsTenantAdmin]
     serializer_class = AlertSerializer
 
@@ -125,6 +131,8 @@ class AlertListApi(generics.ListAPIView):
 
 
 class DeliveryListApi(generics.ListAPIView):
+    request: TenantRequest
+
     permission_classes = [IsTenantAdmin]
     serializer_class = DeliverySerializer
 
