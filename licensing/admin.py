@@ -1,6 +1,8 @@
 """The operators' view of tenants and licenses. Licenses are read-only: a token is never
 edited in place; a new one is applied through `license_apply`, like everywhere else."""
 
+from typing import ClassVar
+
 from django.contrib import admin, messages
 from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404, redirect
@@ -55,7 +57,7 @@ class ReadOnlyAdminMixin:
 
 class LicenseInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = License
-    fields: list[str] = [
+    fields: ClassVar[list[str]] = [
         "status",
         "kind",
         "customer",
@@ -88,7 +90,7 @@ class TenantAdmin(admin.ModelAdmin):
     list_display = ["name", "slug", "license_state", "caps", "apply_license_link"]
     search_fields = ["name", "slug", "license_subject"]
     readonly_fields = ["license_subject", "license_state", "caps", "apply_license_link"]
-    fields: list[str] = [
+    fields: ClassVar[list[str]] = [
         "name",
         "slug",
         "timezone",
@@ -205,7 +207,7 @@ class LicenseAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_filter = ["status", "kind"]
     search_fields = ["tenant__name", "tenant__slug", "jti", "customer"]
     list_select_related = ["tenant"]
-    fields: list[str] = ["tenant", *LICENSE_FIELDS, "claims", "token"]
+    fields: ClassVar[list[str]] = ["tenant", *LICENSE_FIELDS, "claims", "token"]
     readonly_fields = fields
 
 
@@ -215,7 +217,7 @@ class LicenseAuditRecordAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_filter = ["action"]
     search_fields = ["tenant__name", "tenant__slug", "actor_name", "license__jti"]
     list_select_related = ["tenant", "license", "previous_license"]
-    fields: list[str] = [
+    fields: ClassVar[list[str]] = [
         "at",
         "tenant",
         "action",
@@ -245,7 +247,7 @@ class ApiTokenAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_filter = ["scope"]
     search_fields = ["name", "user__username", "prefix"]
     list_select_related = ["user"]
-    fields: list[str] = [
+    fields: ClassVar[list[str]] = [
         "name",
         "user",
         "scope",

@@ -1,6 +1,8 @@
 """Operators see alerts, deliveries and their attempts across tenants (read-only: the log is
 evidence; a redelivery goes through the tenant's page or API so it is enqueued properly)."""
 
+from typing import ClassVar
+
 from django.contrib import admin
 
 from usage.admin import ReadOnlyAdmin
@@ -17,7 +19,7 @@ class ReadOnlyInline(admin.TabularInline):
 
 class AttemptInline(ReadOnlyInline):
     model = Attempt
-    fields: list[str] = [
+    fields: ClassVar[list[str]] = [
         "started_at",
         "outcome",
         "status_code",
@@ -30,7 +32,7 @@ class AttemptInline(ReadOnlyInline):
 
 class DeliveryInline(ReadOnlyInline):
     model = Delivery
-    fields: list[str] = [
+    fields: ClassVar[list[str]] = [
         "channel",
         "endpoint",
         "status",

@@ -113,8 +113,8 @@ class _TenantObjects:
     @classmethod
     def named_in(cls, tenant: Tenant, events: Sequence[Mapping]) -> "_TenantObjects":
         names = {event["model"] for event in events}
-        ticket_ids = {event.get("ticket") for event in events} - {None}
-        task_ids = {event.get("task") for event in events} - {None}
+        ticket_ids: set[Any] = {event.get("ticket") for event in events} - {None}
+        task_ids: set[Any] = {event.get("task") for event in events} - {None}
         models = LlmModel.objects.filter(tenant=tenant, name__in=names)
         tickets = Ticket.objects.filter(tenant=tenant, id__in=ticket_ids)
         # Each task's ticket comes in the same query: an agent that reports only its task
