@@ -57,7 +57,7 @@ class ReadOnlyAdminMixin:
 
 class LicenseInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = License
-    fields: ClassVar[list[str]] = [
+    fields: ClassVar[tuple[str, ...]] = (
         "status",
         "kind",
         "customer",
@@ -68,7 +68,7 @@ class LicenseInline(ReadOnlyAdminMixin, admin.TabularInline):
         "applied_by_name",
         "applied_at",
         "archived_at",
-    ]
+    )
     readonly_fields = fields
     extra = 0
     show_change_link = True
@@ -90,7 +90,7 @@ class TenantAdmin(admin.ModelAdmin):
     list_display = ["name", "slug", "license_state", "caps", "apply_license_link"]
     search_fields = ["name", "slug", "license_subject"]
     readonly_fields = ["license_subject", "license_state", "caps", "apply_license_link"]
-    fields: ClassVar[list[str]] = [
+    fields = [
         "name",
         "slug",
         "timezone",
@@ -207,7 +207,7 @@ class LicenseAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_filter = ["status", "kind"]
     search_fields = ["tenant__name", "tenant__slug", "jti", "customer"]
     list_select_related = ["tenant"]
-    fields: ClassVar[list[str]] = ["tenant", *LICENSE_FIELDS, "claims", "token"]
+    fields: ClassVar[tuple[str, ...]] = ("tenant", *LICENSE_FIELDS, "claims", "token")
     readonly_fields = fields
 
 
@@ -217,7 +217,7 @@ class LicenseAuditRecordAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_filter = ["action"]
     search_fields = ["tenant__name", "tenant__slug", "actor_name", "license__jti"]
     list_select_related = ["tenant", "license", "previous_license"]
-    fields: ClassVar[list[str]] = [
+    fields: ClassVar[tuple[str, ...]] = (
         "at",
         "tenant",
         "action",
@@ -225,7 +225,7 @@ class LicenseAuditRecordAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "actor_name",
         "license",
         "previous_license",
-    ]
+    )
     readonly_fields = fields
 
 
@@ -247,7 +247,7 @@ class ApiTokenAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_filter = ["scope"]
     search_fields = ["name", "user__username", "prefix"]
     list_select_related = ["user"]
-    fields: ClassVar[list[str]] = [
+    fields: ClassVar[tuple[str, ...]] = (
         "name",
         "user",
         "scope",
@@ -256,7 +256,7 @@ class ApiTokenAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "expires_at",
         "last_used_at",
         "revoked_at",
-    ]
+    )
     readonly_fields = fields
     actions = ["revoke"]
 

@@ -239,14 +239,14 @@ class TicketAdmin(ReadOnlyAdmin):
 
 class ScheduleTickInline(admin.TabularInline):
     model = ScheduleTick
-    fields: ClassVar[list[str]] = [
+    fields: ClassVar[tuple[str, ...]] = (
         "due_at",
         "fired_at",
         "status",
         "task",
         "refusal_code",
         "slots_skipped",
-    ]
+    )
     readonly_fields = fields
     ordering = ["-due_at"]
     extra = 0

@@ -22,12 +22,12 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 class PricingPlanInline(admin.TabularInline):
     model = PricingPlan
     extra = 0
-    fields: ClassVar[list[str]] = [
+    fields: ClassVar[tuple[str, ...]] = (
         "effective_at",
         "input_per_million",
         "output_per_million",
         "cached_per_million",
-    ]
+    )
     readonly_fields = fields
     can_delete = False
 

@@ -19,27 +19,27 @@ class ReadOnlyInline(admin.TabularInline):
 
 class AttemptInline(ReadOnlyInline):
     model = Attempt
-    fields: ClassVar[list[str]] = [
+    fields: ClassVar[tuple[str, ...]] = (
         "started_at",
         "outcome",
         "status_code",
         "latency_ms",
         "error",
         "response_excerpt",
-    ]
+    )
     readonly_fields = fields
 
 
 class DeliveryInline(ReadOnlyInline):
     model = Delivery
-    fields: ClassVar[list[str]] = [
+    fields: ClassVar[tuple[str, ...]] = (
         "channel",
         "endpoint",
         "status",
         "created_at",
         "delivered_at",
         "last_error",
-    ]
+    )
     readonly_fields = fields
     show_change_link = True
 
