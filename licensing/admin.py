@@ -124,6 +124,7 @@ class TenantAdmin(admin.ModelAdmin):
         entitlements = self._entitlements(tenant)
         if entitlements.state == "free_tier":
             return "Free tier"
+        assert entitlements.license is not None  # not the free tier: a license is in force
         label = entitlements.license.get_kind_display()
         if entitlements.state == "expired":
             return f"{label}, expired {entitlements.ends_at:%Y-%m-%d}"

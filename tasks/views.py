@@ -163,10 +163,10 @@ def gateway_list(request):
             ),
         )
         if result is not None:
-            gateway, secret = result
+            gateway, new_secret = result
             response: HttpResponse = HttpResponseRedirect(reverse("gateways"))
             response.status_code = 303  # See Other: the browser GETs the page, never re-POSTs
-            _hand_over_secret(request, response, gateway=gateway, secret=secret)
+            _hand_over_secret(request, response, gateway=gateway, secret=new_secret)
             return response
     created, secret = _new_gateway(request) if request.method == "GET" else (None, None)
     context = {

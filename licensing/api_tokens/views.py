@@ -30,16 +30,16 @@ def api_tokens_page(request: MemberRequest) -> HttpResponse:
     form = ApiTokenForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            created = api_token_create(user=request.user, **form.cleaned_data)
+            made = api_token_create(user=request.user, **form.cleaned_data)
         except ValidationError as error:
             for field, errors in error.message_dict.items():
                 form.add_error(field if field in form.fields else None, errors)
         else:
             page = reverse("api-tokens")
-            response = HttpResponseRedirect(page, status=303)
+            response: HttpResponse = HttpResponseRedirect(page, status=303)
             response.set_signed_cookie(
                 NEW_TOKEN_COOKIE,
-                f"{request.user.pk}:{created.token.pk}:{created.secret}",
+                f"{request.user.pk}:{made.token.pk}:{made.secret}",
                 salt=NEW_TOKEN_COOKIE,
                 max_age=NEW_TOKEN_COOKIE_MAX_AGE,
                 path=page,
@@ -67,6 +67,7 @@ def _new_token(request: MemberRequest) -> tuple[ApiToken | None, str | None]:
     value = request.get_signed_cookie(
         NEW_TOKEN_COOKIE, default="", salt=NEW_TOKEN_COOKIE, max_age=NEW_TOKEN_COOKIE_MAX_AGE
     )
+    assert value is not None  # the default is ""
     user_id, _, rest = value.partition(":")
     token_id, _, secret = rest.partition(":")
     if not (secret and token_id.isdigit()) or user_id != str(request.user.pk):

@@ -4,6 +4,7 @@ A refusal leaves through config.api's handler as 403 `{"code", "detail", "dimens
 "used", "cap"}`; another tenant's object is simply not in the queryset, so it is a 404.
 """
 
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, serializers, status
@@ -40,7 +41,9 @@ class TenantHostField(serializers.PrimaryKeyRelatedField):
 
 
 class TaskSerializer(serializers.ModelSerializer):
-    creator = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    creator: "serializers.SlugRelatedField[User]" = serializers.SlugRelatedField(
+        slug_field="username", read_only=True
+    )
 
     class Meta:
         model = Task

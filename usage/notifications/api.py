@@ -1,6 +1,8 @@
 """The notifications API (SPEC §6.1, §7): endpoints, alerts, deliveries, mutes. Administrators
 only; every lookup is filtered by the caller's tenant (another tenant's id is a 404)."""
 
+from typing import Any
+
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers, status
@@ -173,7 +175,7 @@ class MuteSerializer(serializers.ModelSerializer):
     class Meta:
         model = Mute
         fields = ["type", "dimension", "threshold"]
-        validators = []  # duplicates in one PUT are merged, not refused
+        validators: list[Any] = []  # duplicates in one PUT are merged, not refused
 
 
 class MutesSerializer(serializers.Serializer):
