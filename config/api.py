@@ -28,9 +28,11 @@ def exception_handler(exc, context):
             "errors": errors,
         }
     elif isinstance(exc, exceptions.Throttled):
+        # DRF's Throttled sets `wait`; the stubs leave it out.
+        wait = exc.wait  # type: ignore[attr-defined]
         response.data = {
             "code": "rate_limited",
-            "detail": f"Too many requests; try again in {exc.wait or 1:.0f} seconds "
+            "detail": f"Too many requests; try again in {wait or 1:.0f} seconds "
             "(the Retry-After header says the same).",
         }
     else:

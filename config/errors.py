@@ -19,7 +19,9 @@ def _inline_style_source(template: str) -> str:
     """The CSP source allowing the one <style> block of `template` (a page that must not
     depend on static files) by its SHA-256, so the policy needs no 'unsafe-inline'."""
     text = (settings.BASE_DIR / "templates" / template).read_text()
-    style = re.search(r"<style>(.*?)</style>", text, re.DOTALL).group(1)
+    match = re.search(r"<style>(.*?)</style>", text, re.DOTALL)
+    assert match is not None, f"{template} has no <style> block"
+    style = match.group(1)
     digest = base64.b64encode(hashlib.sha256(style.encode()).digest()).decode()
     return f"'sha256-{digest}'"
 

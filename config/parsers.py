@@ -19,7 +19,7 @@ import json
 from typing import Any
 
 from django.conf import settings
-from rest_framework import parsers
+from rest_framework import exceptions, parsers
 
 # Tally's deepest real body is a usage batch: {"events": [{"...": ...}]}, three levels.
 MAX_DEPTH = 32
@@ -124,11 +124,11 @@ class JSONParser(parsers.JSONParser):
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
         raw = stream.read() if limit is None else stream.read(limit + 1)
         if limit is not None and len(raw) > limit:
-            raise parsers.ParseError(
+            raise exceptions.ParseError(
                 f"The request body is over {limit:,} bytes, the most Tally reads.",
                 code="too_large",
             )
         try:
             return read_json(raw)
         except JsonRefused as refusal:
-            raise parsers.ParseError(refusal.detail, code=refusal.code) from None
+            raise exceptions.ParseError(refusal.detail, code=refusal.code) from None

@@ -11,7 +11,8 @@ from rest_framework import serializers
 class ErrorSerializer(serializers.Serializer):
     code = serializers.CharField(help_text="A stable snake_case code, e.g. `invalid_text`.")
     detail = serializers.CharField(help_text="A sentence a person understands.")
-    errors = serializers.DictField(
+    # The API's "errors" member; the stubs know only Serializer.errors, a property.
+    errors = serializers.DictField(  # type: ignore[assignment]
         child=serializers.ListField(child=serializers.CharField()),
         required=False,
         help_text="Validation errors by field (path); present on 400 `invalid` and `invalid_text`.",

@@ -22,7 +22,9 @@ GATEWAY_DELIVERY = re.compile(r"^/api/v1/gateways/(?P<gateway_id>\d+)/tickets/$"
 
 class _SharedCacheThrottle(SimpleRateThrottle):
     @property
-    def cache(self):  # looked up per use, so a test's settings override is honoured
+    # Looked up per use, so a test's settings override is honoured. The stubs declare `cache`
+    # a plain attribute; a read-only property is what DRF reads here.
+    def cache(self):  # type: ignore[override]
         return caches["throttle"]
 
 

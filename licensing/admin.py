@@ -1,6 +1,8 @@
 """The operators' view of tenants and licenses. Licenses are read-only: a token is never
 edited in place; a new one is applied through `license_apply`, like everywhere else."""
 
+from typing import ClassVar
+
 from django.contrib import admin, messages
 from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404, redirect
@@ -55,7 +57,7 @@ class ReadOnlyAdminMixin:
 
 class LicenseInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = License
-    fields = [
+    fields: ClassVar[tuple[str, ...]] = (
         "status",
         "kind",
         "customer",
@@ -66,7 +68,7 @@ class LicenseInline(ReadOnlyAdminMixin, admin.TabularInline):
         "applied_by_name",
         "applied_at",
         "archived_at",
-    ]
+    )
     readonly_fields = fields
     extra = 0
     show_change_link = True
@@ -122,6 +124,7 @@ class TenantAdmin(admin.ModelAdmin):
         entitlements = self._entitlements(tenant)
         if entitlements.state == "free_tier":
             return "Free tier"
+        assert entitlements.license is not None  # not the free tier: a license is in force
         label = entitlements.license.get_kind_display()
         if entitlements.state == "expired":
             return f"{label}, expired {entitlements.ends_at:%Y-%m-%d}"
@@ -205,7 +208,7 @@ class LicenseAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_filter = ["status", "kind"]
     search_fields = ["tenant__name", "tenant__slug", "jti", "customer"]
     list_select_related = ["tenant"]
-    fields = ["tenant", *LICENSE_FIELDS, "claims", "token"]
+    fields: ClassVar[tuple[str, ...]] = ("tenant", *LICENSE_FIELDS, "claims", "token")
     readonly_fields = fields
 
 
@@ -215,7 +218,15 @@ class LicenseAuditRecordAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_filter = ["action"]
     search_fields = ["tenant__name", "tenant__slug", "actor_name", "license__jti"]
     list_select_related = ["tenant", "license", "previous_license"]
-    fields = ["at", "tenant", "action", "actor", "actor_name", "license", "previous_license"]
+    fields: ClassVar[tuple[str, ...]] = (
+        "at",
+        "tenant",
+        "action",
+        "actor",
+        "actor_name",
+        "license",
+        "previous_license",
+    )
     readonly_fields = fields
 
 
@@ -237,7 +248,7 @@ class ApiTokenAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_filter = ["scope"]
     search_fields = ["name", "user__username", "prefix"]
     list_select_related = ["user"]
-    fields = [
+    fields: ClassVar[tuple[str, ...]] = (
         "name",
         "user",
         "scope",
@@ -246,7 +257,7 @@ class ApiTokenAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "expires_at",
         "last_used_at",
         "revoked_at",
-    ]
+    )
     readonly_fields = fields
     actions = ["revoke"]
 

@@ -11,7 +11,7 @@ from licensing.selectors import (
     tenant_used,
 )
 from licensing.services import license_apply
-from licensing.tenancy import IsTenantAdmin
+from licensing.tenancy import IsTenantAdmin, TenantRequest
 
 
 class TenantSerializer(serializers.ModelSerializer):
@@ -241,6 +241,8 @@ class LicenseApi(APIView):
 
 class LicenseHistoryApi(generics.ListAPIView):
     """Every license the tenant has applied, newest first."""
+
+    request: TenantRequest
 
     permission_classes = [IsTenantAdmin]
     serializer_class = LicenseSerializer

@@ -10,6 +10,7 @@ import json
 import os
 import re
 from pathlib import Path
+from typing import cast
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
@@ -85,7 +86,7 @@ def load_private_key(path: Path) -> PrivateKey:
         raise ValueError(f"{path} is not an unencrypted PEM private key: {error}") from error
     if not any(fits(key) for fits in ALGORITHMS.values()):
         raise ValueError(f"{path} holds a key that cannot sign licenses (Ed25519, P-256 or RSA).")
-    return key
+    return cast(PrivateKey, key)  # one of ALGORITHMS' key types, checked just above
 
 
 def load_public_keys(path: Path) -> list[VerificationKey]:
@@ -129,7 +130,7 @@ def _parse_pem(content: bytes, path: Path) -> list[VerificationKey]:
             raise ImproperlyConfigured(
                 f"LICENSE_PUBLIC_KEYS={str(path)!r}: a {label} block cannot be read ({error})."
             ) from error
-        keys.append(VerificationKey(_usable(key, path)))
+        keys.append(VerificationKey(_usable(cast(PublicKey, key), path)))  # _usable checks it
     return keys
 
 

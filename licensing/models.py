@@ -131,7 +131,7 @@ class LicenseAuditRecord(models.Model):
         ordering = ["-at", "-id"]
 
     def __str__(self) -> str:
-        replaced = f" replacing {self.previous_license.jti}" if self.previous_license_id else ""
+        replaced = f" replacing {self.previous_license.jti}" if self.previous_license else ""
         return f"{self.actor_name or 'system'} {self.action} {self.license.jti}{replaced}"
 
 

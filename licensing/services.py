@@ -5,7 +5,7 @@ import zoneinfo
 
 from django.conf import settings
 from django.contrib.auth import get_user_model, password_validation
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -37,16 +37,16 @@ def tenant_create(*, name: str, slug: str | None = None, timezone: str = "UTC") 
 
 def user_add(
     *, tenant: Tenant, username: str, admin: bool = False, password: str | None = None
-) -> AbstractBaseUser:
+) -> User:
     """Create a user of `tenant`: an administrator (`is_staff`) or a member.
 
     The username gets Django's own model validation and the password (if any) the
     AUTH_PASSWORD_VALIDATORS; a `ValidationError` naming the field creates nothing.
     """
-    User = get_user_model()
-    if User.objects.filter(username=username).exists():
+    user_model = get_user_model()
+    if user_model.objects.filter(username=username).exists():
         raise ValidationError({"username": f"A user named {username!r} already exists."})
-    user = User(username=username, is_staff=admin)
+    user = user_model(username=username, is_staff=admin)
     try:
         user.full_clean(exclude=["password"])
     except ValidationError as error:
@@ -69,7 +69,7 @@ def user_add(
     return user
 
 
-def license_apply(*, tenant: Tenant, token: str, acting_user: AbstractBaseUser | None) -> License:
+def license_apply(*, tenant: Tenant, token: str, acting_user: User | None) -> License:
     """Verify `token` and make it the tenant's active license; return the new license.
 
     A refused token raises `LicenseRefused` and changes nothing; so does a broken key
@@ -137,7 +137,7 @@ def _activate(
     current: License | None,
     claims: LicenseClaims,
     token: str,
-    acting_user: AbstractBaseUser | None,
+    acting_user: User | None,
 ) -> License:
     now = timezone.now()
     applier_name = acting_user.get_username() if acting_user is not None else ""

@@ -1,5 +1,7 @@
 """The Django admin for operators (SPEC §1): tasks, hosts, gateways, tickets and schedules."""
 
+from typing import ClassVar
+
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.http import HttpResponseRedirect
@@ -24,7 +26,10 @@ class CreateThroughServiceAdmin(admin.ModelAdmin):
         if object_id is None and request.method == "POST":
             # The service commits in its own durable transaction; the admin's usual
             # transaction around the view would enclose it.
-            return self._changeform_view(request, object_id, form_url, extra_context)
+            # Django's private view body, without the transaction; not in the stubs.
+            return self._changeform_view(  # type: ignore[attr-defined]
+                request, object_id, form_url, extra_context
+            )
         return super().changeform_view(request, object_id, form_url, extra_context)
 
     def save_model(self, request, obj, form, change) -> None:
@@ -109,7 +114,8 @@ class HostAdmin(CreateThroughServiceAdmin):
 
     def delete_view(self, request, object_id, extra_context=None):
         # host_delete commits in its own durable transaction, as in changeform_view above.
-        return self._delete_view(request, object_id, extra_context)
+        # Django's private view body, without the transaction; not in the stubs.
+        return self._delete_view(request, object_id, extra_context)  # type: ignore[attr-defined]
 
     def delete_model(self, request, obj) -> None:
         services.host_delete(host=obj)  # frees the slot through the guard, like the pages
@@ -233,7 +239,14 @@ class TicketAdmin(ReadOnlyAdmin):
 
 class ScheduleTickInline(admin.TabularInline):
     model = ScheduleTick
-    fields = ["due_at", "fired_at", "status", "task", "refusal_code", "slots_skipped"]
+    fields: ClassVar[tuple[str, ...]] = (
+        "due_at",
+        "fired_at",
+        "status",
+        "task",
+        "refusal_code",
+        "slots_skipped",
+    )
     readonly_fields = fields
     ordering = ["-due_at"]
     extra = 0

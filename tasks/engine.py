@@ -172,6 +172,7 @@ def _convert_ticket(ticket: Ticket, summary: PassSummary) -> None:
             refusal.detail,
         )
         return
+    assert task is not None  # no refusal: the task was created
     ticket.status, ticket.task, ticket.converted_at = Ticket.Status.CONVERTED, task, now
     ticket.save(update_fields=["status", "task", "converted_at"])
     summary.converted += 1
@@ -196,6 +197,7 @@ def _convert_ticket(ticket: Ticket, summary: PassSummary) -> None:
 
 def _register_schedule(ticket: Ticket, *, now: datetime) -> Schedule:
     """The ticket's own task is the first run; the first tick comes one interval later."""
+    assert ticket.recurrence is not None  # only recurring tickets get a schedule
     every_minutes = effective_every_minutes(int(ticket.recurrence["every_minutes"]))
     return Schedule.objects.create(
         tenant_id=ticket.tenant_id,

@@ -1,5 +1,7 @@
 """Page forms for tasks, hosts and gateways: input only; the services decide and count."""
 
+from typing import cast
+
 from django import forms
 
 from licensing.models import Tenant
@@ -21,7 +23,8 @@ class TaskForm(forms.Form):
     def __init__(self, *args, tenant: Tenant, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         # Only the tenant's own hosts can be chosen: another tenant's id is "not a choice".
-        self.fields["host"].queryset = Host.objects.filter(tenant=tenant)
+        host = cast(forms.ModelChoiceField, self.fields["host"])
+        host.queryset = Host.objects.filter(tenant=tenant)
 
 
 class HostForm(forms.Form):

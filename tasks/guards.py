@@ -144,7 +144,7 @@ def _count_one(task: Task, *, using: str) -> tuple[int, int | None, str]:
     for _attempt in range(2):
         with connections[using].cursor() as cursor, _busy_as("tasks"):
             # The app's clock, as licensing's expiry rule uses (and time-machine moves).
-            parameters = {"tenant": task.tenant_id, "lock_timeout": LOCK_TIMEOUT}
+            parameters: dict[str, Any] = {"tenant": task.tenant_id, "lock_timeout": LOCK_TIMEOUT}
             cursor.execute(COUNT_ONE_SQL, {**parameters, "now": timezone.now()})
             counted = cursor.fetchone()
         if counted is not None:

@@ -1,5 +1,8 @@
 """Reads about hosts, gateways and tasks, as plain data."""
 
+from collections.abc import Mapping
+from typing import Any
+
 from django.db import models
 from django.db.models import Count, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
@@ -25,7 +28,7 @@ def tenant_usage(tenant: Tenant) -> dict[str, int]:
     revoked; tasks: the lifetime counter (deleting a task gives nothing back).
     """
     lifetime_tasks = TaskCounter.objects.filter(tenant=OuterRef("pk")).values("used")[:1]
-    row = (
+    row: Mapping[str, Any] = (
         Tenant.objects.filter(pk=tenant.pk)
         .annotate(
             hosts_used=_registered_count(Host.objects.all()),

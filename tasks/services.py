@@ -8,7 +8,7 @@ Every entry point (pages, API, Django admin, the engine, commands) calls these.
 import hashlib
 import secrets
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
@@ -49,7 +49,7 @@ def _new_task(
     description: str,
     host: Host | None,
     kind: str,
-    creator: AbstractBaseUser | None,
+    creator: User | None,
     ticket: Ticket | None,
 ) -> Task:
     """The validated, unsaved task both creation paths insert; `ValidationError` for bad input."""
@@ -83,7 +83,7 @@ def task_create(
     description: str = "",
     host: Host | None = None,
     kind: str = Task.Kind.AD_HOC,
-    creator: AbstractBaseUser | None = None,
+    creator: User | None = None,
     ticket: Ticket | None = None,
 ) -> Task:
     """Create a task, counted against the tenant's lifetime tasks cap.
@@ -115,7 +115,7 @@ def task_create_in_transaction(
     description: str = "",
     host: Host | None = None,
     kind: str = Task.Kind.AD_HOC,
-    creator: AbstractBaseUser | None = None,
+    creator: User | None = None,
     ticket: Ticket | None = None,
 ) -> Task:
     """`task_create` for a caller that already holds a transaction (the engine).

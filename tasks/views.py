@@ -7,13 +7,16 @@ Each create goes through `tasks.services`; a refusal (cap reached, license expir
 shown with its numbers, and administrators get a link to the Usage page.
 """
 
+from collections.abc import Callable
+from typing import TypeVar
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import F, Prefetch
-from django.http import HttpResponseRedirect
+from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
@@ -41,7 +44,10 @@ def _usage(tenant, dimension: str) -> dict:
     }
 
 
-def _create(form, create) -> tuple[object | None, DomainError | None]:
+T = TypeVar("T")
+
+
+def _create(form, create: Callable[[], T]) -> tuple[T | None, DomainError | None]:
     """Run `create()` for a valid form; a refusal comes back as a value, bad input on the form."""
     try:
         return create(), None
@@ -157,10 +163,10 @@ def gateway_list(request):
             ),
         )
         if result is not None:
-            gateway, secret = result
-            response = HttpResponseRedirect(reverse("gateways"))
+            gateway, new_secret = result
+            response: HttpResponse = HttpResponseRedirect(reverse("gateways"))
             response.status_code = 303  # See Other: the browser GETs the page, never re-POSTs
-            _hand_over_secret(request, response, gateway=gateway, secret=secret)
+            _hand_over_secret(request, response, gateway=gateway, secret=new_secret)
             return response
     created, secret = _new_gateway(request) if request.method == "GET" else (None, None)
     context = {

@@ -1,6 +1,8 @@
 """Operators see models, plans and usage across tenants; writes go through the services and API
 (the rollups must stay in step with the events, and plans are never edited), so it is read-only."""
 
+from typing import ClassVar
+
 from django.contrib import admin
 
 from usage.models import LlmModel, PricingPlan, UsageEvent
@@ -20,7 +22,12 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 class PricingPlanInline(admin.TabularInline):
     model = PricingPlan
     extra = 0
-    fields = ["effective_at", "input_per_million", "output_per_million", "cached_per_million"]
+    fields: ClassVar[tuple[str, ...]] = (
+        "effective_at",
+        "input_per_million",
+        "output_per_million",
+        "cached_per_million",
+    )
     readonly_fields = fields
     can_delete = False
 

@@ -14,6 +14,7 @@ inside the range counts.
 from bisect import bisect_right
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import cast
 from zoneinfo import ZoneInfo
 
 from licensing.errors import DomainError
@@ -157,7 +158,8 @@ def buckets_for(*, start: datetime, end: datetime, zone: ZoneInfo, bucket: str =
 
 
 def _offset(instant: datetime, zone: ZoneInfo) -> int:
-    return int(instant.astimezone(zone).utcoffset().total_seconds())
+    # An aware datetime always has an offset.
+    return int(cast(timedelta, instant.astimezone(zone).utcoffset()).total_seconds())
 
 
 def _offsets(start: datetime, end: datetime, zone: ZoneInfo) -> tuple[tuple[datetime, int], ...]:

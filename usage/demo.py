@@ -56,7 +56,7 @@ def seed_demo(*, progress: Progress | None = None) -> Tenant | None:
 
 # --- the tenant, its logins and a demo license ------------------------------------
 
-DEMO_CAPS = {"hosts": 12, "gateways": 5, "tasks": 500}
+DEMO_CAPS: dict[str, int | None] = {"hosts": 12, "gateways": 5, "tasks": 500}
 DEMO_LICENSE_DAYS = 365
 
 DEMO_SLUG = "demo"

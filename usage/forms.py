@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+from typing import Any, cast
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
@@ -40,6 +41,7 @@ class ActivityQuery:
         """The URL's query for this view with `changes`, so links keep the rest."""
         params = {"range": self.range, "mode": self.mode, **changes}
         if params["range"] == "custom":
+            assert self.start_date is not None and self.end_date is not None  # custom has both
             params.update(start=self.start_date.isoformat(), end=self.end_date.isoformat())
         return urlencode(params)
 
@@ -62,7 +64,7 @@ class ActivityQueryForm(forms.Form):
     mode = forms.ChoiceField(choices=MODES, required=False)
 
     def clean(self):
-        data = super().clean()
+        data = cast(dict[str, Any], super().clean())  # Form.clean returns cleaned_data
         if not data.get("range"):
             has_dates = data.get("start") or data.get("end")
             data["range"] = "custom" if has_dates else DEFAULT_RANGE
@@ -137,7 +139,8 @@ class PricingPlanForm(forms.Form):
     def __init__(self, *args, tenant, **kwargs):
         super().__init__(*args, **kwargs)
         self.tenant = tenant
-        self.fields["model"].queryset = LlmModel.objects.filter(tenant=tenant).order_by("name")
+        model = cast(forms.ModelChoiceField, self.fields["model"])
+        model.queryset = LlmModel.objects.filter(tenant=tenant).order_by("name")
         self.fields["effective_at"].help_text = (
             f"A quarter hour (:00, :15, :30 or :45), in {tenant.timezone} time, from now "
             "on and after the model's latest recorded usage (or before the model's first "

@@ -100,6 +100,7 @@ def task_projection(
     if history_days < MIN_HISTORY_DAYS or observed is None:
         return TaskProjection(None, ticks, None, None, "not_enough_data")
     rate = observed + ticks
+    outlasts: TaskStatus
     if license_last_day is None:
         horizon, outlasts = PERPETUAL_HORIZON_DAYS, "not_within_a_year"
         runs_out: TaskStatus = "runs_out_within_a_year"

@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 from datetime import datetime
 
+from django import forms
 from django.contrib import messages
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -90,7 +91,7 @@ def _activity_context(request) -> tuple[dict, int]:
         error = None
     else:
         query = default_activity_query(zone=tenant.zone, now=now)
-        error = " ".join(message for messages in form.errors.values() for message in messages)
+        error = " ".join(str(message) for messages in form.errors.values() for message in messages)
     context = {"query": query, **_controls(query)}
     if error is None:
         try:
@@ -136,7 +137,7 @@ class PlanRow:
     first: bool  # the first line of its model, which carries the model's cells
     span: int
     status: str  # "in force", "scheduled", "superseded" or ""
-    prices: tuple[str, str, str] = ("", "", "")
+    prices: tuple[str, ...] = ("", "", "")  # input, cached, output
 
 
 def plan_rows(models, *, now: datetime) -> list[PlanRow]:
@@ -164,8 +165,10 @@ def plan_rows(models, *, now: datetime) -> list[PlanRow]:
 def models_page(request):
     """The tenant's LLM models with their pricing plans; forms to add either."""
     tenant = request.tenant
-    model_form = LlmModelForm(tenant=tenant)
-    plan_form = PricingPlanForm(tenant=tenant, initial={"model": request.GET.get("model")})
+    model_form: forms.Form = LlmModelForm(tenant=tenant)
+    plan_form: forms.Form = PricingPlanForm(
+        tenant=tenant, initial={"model": request.GET.get("model")}
+    )
     if request.method == "POST":
         posted = request.POST.get("form")
         form_class = LlmModelForm if posted == "model" else PricingPlanForm
@@ -176,7 +179,9 @@ def models_page(request):
             except DomainError as refusal:
                 add_refusal_to_form(form, refusal)
             else:
-                messages.success(request, form.success_message(created))
+                # Each form's message takes what its own save() made.
+                message = form.success_message(created)  # type: ignore[arg-type]
+                messages.success(request, message)
                 return redirect("usage-models")
         if posted == "model":
             model_form = form

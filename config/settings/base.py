@@ -1,4 +1,5 @@
 from datetime import timedelta
+from typing import Any
 
 from config.env import BASE_DIR, env, env_bool, env_database, env_path
 
@@ -121,7 +122,7 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
 
-SPECTACULAR_SETTINGS = {
+SPECTACULAR_SETTINGS: dict[str, Any] = {
     "TITLE": "Tally API",
     "DESCRIPTION": "Licensing, caps and LLM usage of an AI-operations platform.",
     "VERSION": "1",

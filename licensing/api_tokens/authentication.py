@@ -9,7 +9,7 @@ from licensing.models import ApiToken
 
 KEYWORDS = (b"bearer", b"token")
 
-_SCOPE_SENTENCES = {
+_SCOPE_SENTENCES: dict[str, str] = {
     ApiToken.Scope.READ: "it may only read (GET)",
     ApiToken.Scope.USAGE: "it may only report usage events and authorize LLM calls",
 }

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.utils import timezone
@@ -46,7 +46,7 @@ class CreatedToken:
 
 def api_token_create(
     *,
-    user: AbstractBaseUser,
+    user: User,
     name: str,
     scope: str = ApiToken.Scope.FULL,
     expires_in_days: int | None = None,

@@ -3,7 +3,7 @@
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
@@ -11,7 +11,7 @@ from django.views.decorators.cache import never_cache
 from licensing.api_tokens.forms import ApiTokenForm
 from licensing.api_tokens.services import api_token_create, api_token_revoke
 from licensing.models import ApiToken
-from licensing.tenancy import staff_required
+from licensing.tenancy import MemberRequest, staff_required
 
 # The new secret rides from the create to the page in a signed HttpOnly cookie that lives a
 # minute, only for this page: no server store (the session table included) ever holds it.
@@ -19,27 +19,27 @@ NEW_TOKEN_COOKIE = "tally_new_api_token"
 NEW_TOKEN_COOKIE_MAX_AGE = 60
 
 
-def _tenant_tokens(request: HttpRequest):
+def _tenant_tokens(request: MemberRequest):
     return ApiToken.objects.filter(user__membership__tenant=request.tenant).select_related("user")
 
 
 @never_cache  # the page may hold a secret: never kept by the browser or a proxy
 @staff_required
-def api_tokens_page(request: HttpRequest) -> HttpResponse:
+def api_tokens_page(request: MemberRequest) -> HttpResponse:
     """The tenant's API tokens; a create answers 303 to this page, which shows the secret once."""
     form = ApiTokenForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            created = api_token_create(user=request.user, **form.cleaned_data)
+            made = api_token_create(user=request.user, **form.cleaned_data)
         except ValidationError as error:
             for field, errors in error.message_dict.items():
                 form.add_error(field if field in form.fields else None, errors)
         else:
             page = reverse("api-tokens")
-            response = HttpResponseRedirect(page, status=303)
+            response: HttpResponse = HttpResponseRedirect(page, status=303)
             response.set_signed_cookie(
                 NEW_TOKEN_COOKIE,
-                f"{request.user.pk}:{created.token.pk}:{created.secret}",
+                f"{request.user.pk}:{made.token.pk}:{made.secret}",
                 salt=NEW_TOKEN_COOKIE,
                 max_age=NEW_TOKEN_COOKIE_MAX_AGE,
                 path=page,
@@ -63,10 +63,11 @@ def api_tokens_page(request: HttpRequest) -> HttpResponse:
     return response
 
 
-def _new_token(request: HttpRequest) -> tuple[ApiToken | None, str | None]:
+def _new_token(request: MemberRequest) -> tuple[ApiToken | None, str | None]:
     value = request.get_signed_cookie(
         NEW_TOKEN_COOKIE, default="", salt=NEW_TOKEN_COOKIE, max_age=NEW_TOKEN_COOKIE_MAX_AGE
     )
+    assert value is not None  # the default is ""
     user_id, _, rest = value.partition(":")
     token_id, _, secret = rest.partition(":")
     if not (secret and token_id.isdigit()) or user_id != str(request.user.pk):
@@ -76,7 +77,7 @@ def _new_token(request: HttpRequest) -> tuple[ApiToken | None, str | None]:
 
 
 @staff_required
-def api_token_revoke_page(request: HttpRequest, pk: int) -> HttpResponse:
+def api_token_revoke_page(request: MemberRequest, pk: int) -> HttpResponse:
     """GET asks for confirmation; POST revokes. Another tenant's token is a 404."""
     token = get_object_or_404(_tenant_tokens(request), pk=pk)
     if request.method != "POST":

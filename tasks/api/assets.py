@@ -4,12 +4,13 @@ A refusal leaves through config.api's handler as 403 `{"code", "detail", "dimens
 "used", "cap"}`; another tenant's object is simply not in the queryset, so it is a 404.
 """
 
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.response import Response
 
-from licensing.tenancy import IsTenantAdmin, IsTenantMember, MemberReadsAdminWrites
+from licensing.tenancy import IsTenantAdmin, IsTenantMember, MemberReadsAdminWrites, TenantRequest
 from tasks import services
 from tasks.models import Gateway, Host, Task
 from tasks.models.tasks import TASK_DESCRIPTION_MAX_LENGTH
@@ -40,7 +41,9 @@ class TenantHostField(serializers.PrimaryKeyRelatedField):
 
 
 class TaskSerializer(serializers.ModelSerializer):
-    creator = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    creator: "serializers.SlugRelatedField[User]" = serializers.SlugRelatedField(
+        slug_field="username", read_only=True
+    )
 
     class Meta:
         model = Task
@@ -69,6 +72,8 @@ class TaskCreateSerializer(serializers.Serializer):
 class TaskListCreateApi(generics.ListCreateAPIView):
     """Members list the tenant's tasks and create tasks (counted against the lifetime cap)."""
 
+    request: TenantRequest
+
     permission_classes = [IsTenantMember]
     serializer_class = TaskSerializer
 
@@ -93,6 +98,8 @@ class TaskListCreateApi(generics.ListCreateAPIView):
 class TaskDetailApi(generics.RetrieveDestroyAPIView):
     """Members read a task; administrators delete it (the lifetime count does not go down)."""
 
+    request: TenantRequest
+
     permission_classes = [MemberReadsAdminWrites]
     serializer_class = TaskSerializer
 
@@ -113,6 +120,8 @@ class HostSerializer(serializers.ModelSerializer):
 class HostListCreateApi(generics.ListCreateAPIView):
     """Members list hosts; administrators register them within the hosts cap."""
 
+    request: TenantRequest
+
     permission_classes = [MemberReadsAdminWrites]
     serializer_class = HostSerializer
 
@@ -131,6 +140,8 @@ class HostListCreateApi(generics.ListCreateAPIView):
 
 class HostDetailApi(generics.RetrieveDestroyAPIView):
     """Members read a host; administrators delete it, which frees its slot."""
+
+    request: TenantRequest
 
     permission_classes = [MemberReadsAdminWrites]
     serializer_class = HostSerializer
@@ -166,6 +177,8 @@ class GatewayCreatedSerializer(GatewaySerializer):
 class GatewayListCreateApi(generics.ListCreateAPIView):
     """Administrators list the registered gateways and create them within the gateways cap."""
 
+    request: TenantRequest
+
     permission_classes = [IsTenantAdmin]
     serializer_class = GatewaySerializer
 
@@ -194,6 +207,8 @@ class GatewayDetailApi(generics.RetrieveDestroyAPIView):
     A revoked gateway frees its slot and its deliveries are refused; it is kept, with its
     tickets. Deleting a revoked gateway again is a 204 that changes nothing.
     """
+
+    request: TenantRequest
 
     permission_classes = [IsTenantAdmin]
     serializer_class = GatewaySerializer

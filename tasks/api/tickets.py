@@ -12,7 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from licensing.errors import DomainError
-from licensing.tenancy import IsTenantAdmin
+from licensing.tenancy import IsTenantAdmin, TenantRequest
 from tasks.models import Gateway, Schedule, ScheduleTick, Ticket
 from tasks.services import (
     GatewayRevoked,
@@ -179,6 +179,8 @@ class TicketDeliveryApi(APIView):
 class TicketListApi(generics.ListAPIView):
     """The tenant's tickets, newest first; `?status=pending|converted|rejected` filters."""
 
+    request: TenantRequest
+
     serializer_class = TicketSerializer
 
     def get_queryset(self):
@@ -191,6 +193,8 @@ class TicketListApi(generics.ListAPIView):
 
 class TicketDetailApi(generics.RetrieveAPIView):
     """One ticket of the tenant: status, the task it became, the refusal code."""
+
+    request: TenantRequest
 
     serializer_class = TicketSerializer
 
@@ -257,6 +261,8 @@ class ScheduleSerializer(serializers.ModelSerializer):
 
 class ScheduleListApi(generics.ListAPIView):
     """The tenant's schedules with their latest ticks (created, or blocked with the code)."""
+
+    request: TenantRequest
 
     serializer_class = ScheduleSerializer
 

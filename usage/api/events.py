@@ -1,6 +1,7 @@
 """`POST /api/v1/usage/events/`: a batch of LLM usage records in (SPEC §6.1)."""
 
 from collections.abc import Mapping
+from typing import Any, cast
 
 from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import serializers, status
@@ -90,7 +91,8 @@ class UsageEventInputSerializer(serializers.Serializer):
         try:
             value = super().to_internal_value(data)
         except serializers.ValidationError as error:
-            raise serializers.ValidationError({**problems, **error.detail}) from None
+            detail = cast(dict[str, Any], error.detail)  # a serializer's errors, by field
+            raise serializers.ValidationError({**problems, **detail}) from None
         if problems:
             raise serializers.ValidationError(problems)
         return value
@@ -99,7 +101,8 @@ class UsageEventInputSerializer(serializers.Serializer):
 def validated_events(records) -> list[UsageEventData]:
     """The records validated by their input serializer, or one UsageRefused naming each
     bad record and field (`{"events": {index: {field: [messages]}}}`)."""
-    serializer = UsageEventInputSerializer(
+    # many=True hands max_length to the ListSerializer; the stubs do not know it.
+    serializer = UsageEventInputSerializer(  # type: ignore[call-arg]
         data=records, many=True, allow_empty=False, max_length=MAX_BATCH
     )
     if serializer.is_valid():
@@ -120,7 +123,10 @@ def validated_events(records) -> list[UsageEventData]:
 
 
 class UsageEventsBatchSerializer(serializers.Serializer):
-    events = UsageEventInputSerializer(many=True, allow_empty=False, max_length=MAX_BATCH)
+    # many=True hands max_length to the ListSerializer; the stubs do not know it.
+    events = UsageEventInputSerializer(  # type: ignore[call-arg]
+        many=True, allow_empty=False, max_length=MAX_BATCH
+    )
 
 
 class EventsRecordedSerializer(serializers.Serializer):

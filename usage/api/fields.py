@@ -6,6 +6,7 @@ JSON; each of those is a mistake in the agent that Tally must name, not guess ar
 """
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.utils import timezone
 from rest_framework import serializers
@@ -16,7 +17,7 @@ FUTURE_TOLERANCE = timedelta(days=1)
 _MESSAGE_KEYS = ("required", "null", "blank", "invalid", "max_length", "min_value", "max_value")
 
 
-def one_message(message: str) -> dict[str, str]:
+def one_message(message: str) -> dict[str, Any]:
     """The same message for every way a field can be wrong (missing, null, bad, too big)."""
     return dict.fromkeys(_MESSAGE_KEYS, message)
 

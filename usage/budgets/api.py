@@ -1,6 +1,8 @@
 """The budget API (SPEC §8.2): `GET/PUT /api/v1/usage/budget/`, `POST /api/v1/usage/authorize/`."""
 
+from collections.abc import Callable
 from decimal import Decimal
+from typing import Any
 
 from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import serializers, status
@@ -40,7 +42,7 @@ class BudgetInputSerializer(serializers.Serializer):
 
 
 def _dimension(dimension: BudgetDimension, *, money: bool) -> dict:
-    text = optional_decimal_text if money else (lambda value: value)
+    text: Callable[[Any], object] = optional_decimal_text if money else (lambda value: value)
     return {
         "limit": text(dimension.limit),
         "spent": text(dimension.spent),

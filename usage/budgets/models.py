@@ -11,6 +11,7 @@
 """
 
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.db import models
@@ -19,7 +20,7 @@ from django.db.models import F, Q
 from licensing.models import Tenant
 
 # Token counts times prices of 6 decimal places per million tokens: 12 places are exact.
-MONEY = {"max_digits": 30, "decimal_places": 12}
+MONEY: dict[str, Any] = {"max_digits": 30, "decimal_places": 12}
 
 
 class Budget(models.Model):

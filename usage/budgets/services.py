@@ -258,7 +258,7 @@ def authorize(
     estimate = call_estimate(
         model_id=model_id, input_tokens=input_tokens, max_output_tokens=max_output_tokens, now=now
     )
-    params = {
+    params: dict[str, Any] = {
         "tenant": tenant.pk,
         "month": None,
         "usd": estimate if estimate is not None else Decimal(0),
@@ -532,7 +532,7 @@ RETURNING tenant_id, month, hard, limit_usd, limit_tokens, spent_usd, reserved_u
 
 
 def _apply_one(period_id: int, delta: _Delta) -> None:
-    params = {
+    params: dict[str, Any] = {
         "id": period_id,
         "spent": delta.spent_usd,
         "spent_tokens": delta.spent_tokens,

@@ -29,6 +29,6 @@ def budget_update(request):
     if saved:
         messages.success(request, "Budget saved.")
     else:
-        errors = " ".join(m for field_errors in form.errors.values() for m in field_errors)
+        errors = " ".join(str(m) for field_errors in form.errors.values() for m in field_errors)
         messages.error(request, f"The budget was not saved: {errors}")
     return redirect("usage")

@@ -1,6 +1,8 @@
 """Operators see alerts, deliveries and their attempts across tenants (read-only: the log is
 evidence; a redelivery goes through the tenant's page or API so it is enqueued properly)."""
 
+from typing import ClassVar
+
 from django.contrib import admin
 
 from usage.admin import ReadOnlyAdmin
@@ -17,13 +19,27 @@ class ReadOnlyInline(admin.TabularInline):
 
 class AttemptInline(ReadOnlyInline):
     model = Attempt
-    fields = ["started_at", "outcome", "status_code", "latency_ms", "error", "response_excerpt"]
+    fields: ClassVar[tuple[str, ...]] = (
+        "started_at",
+        "outcome",
+        "status_code",
+        "latency_ms",
+        "error",
+        "response_excerpt",
+    )
     readonly_fields = fields
 
 
 class DeliveryInline(ReadOnlyInline):
     model = Delivery
-    fields = ["channel", "endpoint", "status", "created_at", "delivered_at", "last_error"]
+    fields: ClassVar[tuple[str, ...]] = (
+        "channel",
+        "endpoint",
+        "status",
+        "created_at",
+        "delivered_at",
+        "last_error",
+    )
     readonly_fields = fields
     show_change_link = True
 

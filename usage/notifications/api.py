@@ -1,13 +1,15 @@
 """The notifications API (SPEC §6.1, §7): endpoints, alerts, deliveries, mutes. Administrators
 only; every lookup is filtered by the caller's tenant (another tenant's id is a 404)."""
 
+from typing import Any
+
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from licensing.tenancy import IsTenantAdmin
+from licensing.tenancy import IsTenantAdmin, TenantRequest
 from usage.notifications import channels, selectors
 from usage.notifications.models import Alert, AlertType, Attempt, Delivery, Endpoint, Mute
 from usage.notifications.rules import QUOTA_THRESHOLDS
@@ -44,6 +46,8 @@ def _created(result: channels.EndpointWithSecret, *, code: int) -> Response:
 
 
 class EndpointListCreateApi(generics.ListCreateAPIView):
+    request: TenantRequest
+
     permission_classes = [IsTenantAdmin]
     serializer_class = EndpointSerializer
     pagination_class = None
@@ -60,6 +64,8 @@ class EndpointListCreateApi(generics.ListCreateAPIView):
 
 
 class EndpointDetailApi(generics.RetrieveDestroyAPIView):
+    request: TenantRequest
+
     permission_classes = [IsTenantAdmin]
     serializer_class = EndpointSerializer
 
@@ -117,6 +123,8 @@ class EndpointTestApi(APIView):
 
 
 class AlertListApi(generics.ListAPIView):
+    request: TenantRequest
+
     permission_classes = [IsTenantAdmin]
     serializer_class = AlertSerializer
 
@@ -125,6 +133,8 @@ class AlertListApi(generics.ListAPIView):
 
 
 class DeliveryListApi(generics.ListAPIView):
+    request: TenantRequest
+
     permission_classes = [IsTenantAdmin]
     serializer_class = DeliverySerializer
 
@@ -165,7 +175,7 @@ class MuteSerializer(serializers.ModelSerializer):
     class Meta:
         model = Mute
         fields = ["type", "dimension", "threshold"]
-        validators = []  # duplicates in one PUT are merged, not refused
+        validators: list[Any] = []  # duplicates in one PUT are merged, not refused
 
 
 class MutesSerializer(serializers.Serializer):

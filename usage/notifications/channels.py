@@ -1,7 +1,9 @@
 """The administrators' notification settings, as services: endpoints (add with a secret shown
 once, rotate, remove), email on/off, mutes; Redeliver and Send test event."""
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -76,7 +78,7 @@ def email_set(*, tenant: Tenant, enabled: bool) -> None:
 
 
 @transaction.atomic(durable=True)
-def mutes_replace(*, tenant: Tenant, mutes: list[dict]) -> list[Mute]:
+def mutes_replace(*, tenant: Tenant, mutes: Sequence[Mapping[str, Any]]) -> list[Mute]:
     """The tenant's mutes become exactly `mutes` (each: type, dimension, threshold)."""
     Mute.objects.filter(tenant=tenant).delete()
     unique = {(m["type"], m.get("dimension") or "", m.get("threshold")) for m in mutes}

@@ -43,7 +43,7 @@ def check_destination(url: str) -> None:
     except (OSError, ValueError) as error:
         raise DestinationRefused(f"The host {parts.hostname} cannot be resolved.") from error
     for *_, sockaddr in infos:
-        if not _is_public(sockaddr[0]):
+        if not _is_public(str(sockaddr[0])):
             raise DestinationRefused(
                 f"The host {parts.hostname} resolves to {sockaddr[0]}, a private, loopback or "
                 "link-local address: only public addresses can receive alerts."

@@ -35,11 +35,13 @@ class DeliveryRetryStrategy(BaseRetryStrategy):
 
     def get_retry_decision(self, *, exception: BaseException, job: Job) -> RetryDecision | None:
         if isinstance(exception, RetryLater):
-            return RetryDecision(retry_in={"seconds": exception.seconds})
+            # timedelta takes float seconds; the stubs' TimeDeltaParams says int.
+            return RetryDecision(retry_in={"seconds": exception.seconds})  # type: ignore[call-overload]
         schedule = settings.WEBHOOK_RETRY_SCHEDULE
         if job.attempts >= len(schedule):
             return None
-        return RetryDecision(retry_in={"seconds": with_jitter(schedule[job.attempts])})
+        seconds = with_jitter(schedule[job.attempts])
+        return RetryDecision(retry_in={"seconds": seconds})  # type: ignore[call-overload]
 
 
 def sweep_cron(seconds: int) -> str:

@@ -12,7 +12,9 @@ EXPIRED_THRESHOLD = 0  # `license.expired` is the 0-day threshold of the same se
 PROJECTION_THRESHOLD = 0  # `quota.projected_exhaustion` fires once per license
 
 
-def thresholds_crossed_up(*, used_before: int, used_after: int, cap: int | None) -> list[int]:
+def thresholds_crossed_up(
+    *, used_before: int | Decimal, used_after: int | Decimal, cap: int | Decimal | None
+) -> list[int]:
     """The thresholds reached by going from `used_before` to `used_after`, highest first.
 
     Integer arithmetic only (percent * cap <= used * 100), so 80 % of 5 is reached at 4,

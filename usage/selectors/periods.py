@@ -56,8 +56,8 @@ class PlanPeriods:
         parts, values = [], []
         for kind in kinds:
             # Floating point on purpose: numeric arithmetic would cost more and ranks the same.
-            price = f"CAST(CASE {' '.join(cases[kind])} ELSE 0 END AS DOUBLE PRECISION)"
-            parts.append(f"{kind}_tokens * {price}")
+            price_sql = f"CAST(CASE {' '.join(cases[kind])} ELSE 0 END AS DOUBLE PRECISION)"
+            parts.append(f"{kind}_tokens * {price_sql}")
             values += params[kind]
         return "SUM(" + " + ".join(parts) + ")", values
 
@@ -66,8 +66,8 @@ class PlanPeriods:
         for model_id, changes in self.changes.items():
             for plan in reversed(changes):
                 yield model_id, plan, int(plan.effective_at.timestamp())
-            if self.base[model_id] is not None:
-                yield model_id, self.base[model_id], None
+            if (base := self.base[model_id]) is not None:
+                yield model_id, base, None
 
     def cuts(self) -> list[int]:
         """Plan changes inside the range, in Unix seconds."""

@@ -4,7 +4,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import NotRequired, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -113,8 +113,8 @@ class _TenantObjects:
     @classmethod
     def named_in(cls, tenant: Tenant, events: Sequence[Mapping]) -> "_TenantObjects":
         names = {event["model"] for event in events}
-        ticket_ids = {event.get("ticket") for event in events} - {None}
-        task_ids = {event.get("task") for event in events} - {None}
+        ticket_ids: set[Any] = {event.get("ticket") for event in events} - {None}
+        task_ids: set[Any] = {event.get("task") for event in events} - {None}
         models = LlmModel.objects.filter(tenant=tenant, name__in=names)
         tickets = Ticket.objects.filter(tenant=tenant, id__in=ticket_ids)
         # Each task's ticket comes in the same query: an agent that reports only its task

@@ -5,9 +5,11 @@ row locks), stopped cleanly by SIGTERM or SIGINT (the job in hand finishes first
 """
 
 import logging
+from typing import cast
 
 from django.core.management.base import BaseCommand
 from procrastinate.contrib.django import app
+from procrastinate.contrib.django.django_connector import DjangoConnector
 
 from usage.notifications.jobs import QUEUE
 
@@ -28,7 +30,8 @@ class Command(BaseCommand):
         logging.getLogger("procrastinate").setLevel(logging.INFO)
         # The worker needs its own pool (LISTEN/NOTIFY, async); jobs deferred by the jobs
         # themselves still go through Django's connection (jobs.defer_delivery).
-        with app.replace_connector(app.connector.get_worker_connector()):
+        connector = cast(DjangoConnector, app.connector)  # the Django app's connector
+        with app.replace_connector(connector.get_worker_connector()):
             app.run_worker(
                 queues=[QUEUE],
                 concurrency=concurrency,
