@@ -43,9 +43,9 @@ def test_the_export_streams_the_range_with_cost_or_why_there_is_none(
     assert response["Content-Type"] == "text/csv"
     rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
     assert [(r["request_id"], r["cost_usd"], r["cost_status"]) for r in rows] == [
-        ("priced", "0.00001375", "priced"),
+        ("priced", "0.00001375", "attributed"),
         ("unpriced", "", "unpriced"),
-        ("unattributed", "", "unattributed"),
+        ("unattributed", "0.004875", "unattributed"),
     ]
     assert rows[2]["consumer"] == "alice"
 
