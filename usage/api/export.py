@@ -10,7 +10,7 @@ of this form is `export_over_copy` in `bench/activity.py`.
 from collections.abc import Iterator
 from datetime import datetime
 
-from django.db import connection, transaction
+from django.db import connection
 from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, extend_schema
@@ -53,18 +53,24 @@ def _text_cell(column: str) -> str:
     )
 
 
-def _time_cell(column: str) -> str:
-    """ISO 8601 in the session's zone, as `datetime.isoformat()` writes it (microseconds
-    only when there are some)."""
+def _time_cell(column: str, zone: str) -> str:
+    """ISO 8601 in the time zone named `zone`, as `datetime.isoformat()` writes it
+    (microseconds only when there are some). No session setting: the export may run
+    inside a caller's transaction, whose later reads must not change zone."""
+    local = f"({column} AT TIME ZONE {zone})"
+    offset = f"({local} - ({column} AT TIME ZONE 'UTC'))"
     return (
-        f"to_char({column}, 'YYYY-MM-DD\"T\"HH24:MI:SS') "
-        f"|| CASE WHEN date_trunc('second', {column}) = {column} THEN '' "
-        f"ELSE to_char({column}, '.US') END || to_char({column}, 'TZH:TZM')"
+        f"CASE WHEN date_trunc('second', {column}) = {column} "
+        f"THEN to_char({local}, 'YYYY-MM-DD\"T\"HH24:MI:SS') "
+        f"ELSE to_char({local}, 'YYYY-MM-DD\"T\"HH24:MI:SS.US') END "
+        f"|| CASE WHEN {offset} < interval '0' THEN '-' || to_char(-{offset}, 'HH24:MI') "
+        f"ELSE '+' || to_char({offset}, 'HH24:MI') END"
     )
 
 
 def export_sql() -> str:
-    """The priced rows of one tenant's range, in `EXPORT_COLUMNS` order, oldest first.
+    """The priced rows of one tenant's range, in `EXPORT_COLUMNS` order, oldest first;
+    parameters: the tenant's zone name, its id, the range's start and end.
 
     `cost_usd` is the exact cost under the plan in force at the event's time (empty when
     none); `cost_status` is "attributed" (priced, on a ticket), "unattributed" (priced, on
@@ -73,8 +79,8 @@ def export_sql() -> str:
     events = connection.ops.quote_name(UsageEvent._meta.db_table)
     models = connection.ops.quote_name(LlmModel._meta.db_table)
     return f"""
-WITH {PLANS_IN_FORCE_CTE}
-SELECT {_time_cell("e.occurred_at")}, {_text_cell("e.request_id")},
+WITH {PLANS_IN_FORCE_CTE}, zone AS (SELECT %s::text AS name)
+SELECT {_time_cell("e.occurred_at", "zone.name")}, {_text_cell("e.request_id")},
     {_text_cell("m.name")}, {_text_cell("m.provider")},
     e.input_tokens, e.output_tokens, e.cached_tokens, e.ticket_id, e.task_id,
     {_text_cell("e.consumer")},
@@ -82,7 +88,7 @@ SELECT {_time_cell("e.occurred_at")}, {_text_cell("e.request_id")},
     {cost_text_sql("e")},
     CASE WHEN plan.since IS NULL THEN 'unpriced'
         WHEN e.ticket_id IS NULL THEN 'unattributed' ELSE 'attributed' END
-FROM {events} e
+FROM {events} e CROSS JOIN zone
 JOIN {models} m ON m.id = e.model_id
 {plan_join("e")}
 WHERE e.tenant_id = %s AND e.occurred_at >= %s AND e.occurred_at < %s
@@ -98,19 +104,17 @@ def export_rows(*, tenant: Tenant, start: datetime, end: datetime) -> Iterator[b
     """
     check_range(start, end)
     yield (",".join(EXPORT_COLUMNS) + "\n").encode()
-    # A transaction for SET LOCAL: times are written in the tenant's zone.
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("SELECT set_config('TimeZone', %s, true)", [tenant.timezone])
-        copy_sql = f"COPY ({export_sql()}) TO STDOUT WITH (FORMAT csv)"
-        with cursor.copy(copy_sql, [tenant.id, start, end]) as copy:
-            block = bytearray()
-            for data in copy:
-                block += data
-                if len(block) >= _BLOCK_BYTES:
-                    yield bytes(block)
-                    block.clear()
-            if block:
+    copy_sql = f"COPY ({export_sql()}) TO STDOUT WITH (FORMAT csv)"
+    params = [tenant.timezone, tenant.id, start, end]
+    with connection.cursor() as cursor, cursor.copy(copy_sql, params) as copy:
+        block = bytearray()
+        for data in copy:
+            block += data
+            if len(block) >= _BLOCK_BYTES:
                 yield bytes(block)
+                block.clear()
+        if block:
+            yield bytes(block)
 
 
 class UsageExportApi(APIView):
