@@ -106,7 +106,7 @@ def _activity(
         by_model=_by_model(models, tally, mode),
         top_consumers=_top_consumers(consumer_facts(tenant, consumer_pieces, raw)),
         top_tickets=top_tickets(tenant, periods, ticket_pieces, raw),
-        unpriced=_uncosted(models, tally.unpriced, periods.unpriced_message),
+        unpriced=_unpriced(models, tally, periods.unpriced_message),
         unattributed=_unattributed(models, tally),
     )
 
@@ -157,31 +157,25 @@ def _top_consumers(facts: dict[str, Sums]) -> tuple[ConsumerUsage, ...]:
     return tuple(sorted(consumers, key=lambda c: (-c.tokens.total, c.consumer))[:TOP])
 
 
-def _uncosted(
-    models: dict[int, LlmModel],
-    sums_by_model: dict[int, Sums],
-    message: Callable[[LlmModel], str],
+def _by_name(models: dict[int, LlmModel], sums_by_model: dict[int, Sums]):
+    """(model, sums) of each model, by model name."""
+    for model_id in sorted(sums_by_model, key=lambda model_id: models[model_id].name):
+        yield models[model_id], sums_by_model[model_id]
+
+
+def _unpriced(
+    models: dict[int, LlmModel], tally: _ModelTally, message: Callable[[LlmModel], str]
 ) -> tuple[UncostedUsage, ...]:
     return tuple(
-        UncostedUsage(
-            model_id=model_id,
-            name=models[model_id].name,
-            tokens=sums.tokens,
-            requests=sums.requests,
-            message=message(models[model_id]),
-        )
-        for model_id, sums in sorted(sums_by_model.items(), key=lambda i: models[i[0]].name)
+        UncostedUsage(model.id, model.name, sums.tokens, sums.requests, message(model))
+        for model, sums in _by_name(models, tally.unpriced)
     )
 
 
 def _unattributed(models: dict[int, LlmModel], tally: _ModelTally) -> tuple[UnattributedSpend, ...]:
     return tuple(
         UnattributedSpend(
-            model_id=model_id,
-            name=models[model_id].name,
-            tokens=sums.tokens,
-            requests=sums.requests,
-            cost=tally.unattributed_costs[model_id],
+            model.id, model.name, sums.tokens, sums.requests, tally.unattributed_costs[model.id]
         )
-        for model_id, sums in sorted(tally.unattributed.items(), key=lambda i: models[i[0]].name)
+        for model, sums in _by_name(models, tally.unattributed)
     )
