@@ -71,20 +71,22 @@ def _in(events, start, end):
 
 
 def _expected(events):
+    """Tokens, ticket-linked cost, unattributed spend, unpriced and unattributed tokens by
+    model, summed event by event with each event's plan computed by hand."""
     tokens = [sum(e[f] for e in events) for f in ("input_tokens", "output_tokens", "cached_tokens")]
-    cost = Decimal(0)
+    cost, spend = Decimal(0), Decimal(0)
     unpriced, unattributed = defaultdict(int), defaultdict(int)
     for e in events:
         total = e["input_tokens"] + e["output_tokens"] + e["cached_tokens"]
-        if e["ticket"] is None:
-            unattributed[e["model"]] += total
-            continue
         price = price_of(e, PLANS[e["model"]])
         if price is None:
             unpriced[e["model"]] += total
+        elif e["ticket"] is None:
+            unattributed[e["model"]] += total
+            spend += price
         else:
             cost += price
-    return tokens, cost, dict(unpriced), dict(unattributed)
+    return tokens, cost, spend, dict(unpriced), dict(unattributed)
 
 
 # Grain-aligned, off-grain (raw edges), inside one grain, and across the DST change.
@@ -105,11 +107,15 @@ RANGES = [
 def test_totals_in_both_modes_equal_the_sums_of_the_events_in_the_range(world, start, end, bucket):
     tenant, events, _ = world
     chosen = _in(events, start, end)
-    tokens, cost, unpriced, unattributed = _expected(chosen)
+    tokens, cost, spend, unpriced, unattributed = _expected(chosen)
     for mode in ("tokens", "cost"):
         result = activity(tenant=tenant, start=start, end=end, mode=mode, bucket=bucket)
         assert [result.tokens.input, result.tokens.output, result.tokens.cached] == tokens
         assert result.cost.total == cost
+        assert result.unattributed_spend.total == spend
+        assert result.whole_bill.total == cost + spend
+        assert sum(u.cost.total for u in result.unattributed) == spend
+        assert sum(m.unattributed_cost.total for m in result.by_model) == spend
         assert result.requests.total == len(chosen)
         assert result.requests.failed == sum(1 for e in chosen if not e["succeeded"])
         assert {u.name: u.tokens.total for u in result.unpriced} == unpriced
@@ -218,7 +224,59 @@ def test_unpriced_usage_is_named_with_what_to_do(world):
     assert [u.message for u in result.unpriced] == [
         "Model local-llm has no pricing plan: define one."
     ]
-    assert "not linked to a ticket" in result.unattributed[0].message
+    assert [u.name for u in result.unattributed] == ["claude", "gpt-4o"]  # local-llm: unpriced
+
+
+# New York springs forward on 2026-03-08 (a 23-hour day); Kolkata is UTC+05:30.
+@pytest.mark.parametrize(
+    ("zone", "day"),
+    [("America/New_York", datetime(2026, 3, 8)), ("Asia/Kolkata", datetime(2026, 3, 8))],
+)
+def test_the_whole_bill_is_ticket_cost_plus_unattributed_spend_summed_by_hand(tenant_a, zone, day):
+    tenant_a.timezone = zone
+    tenant_a.save()
+    local = ZoneInfo(zone)
+    start, end = day.replace(tzinfo=local), (day + timedelta(days=1)).replace(tzinfo=local)
+    change = datetime(2026, 3, 8, 12, 45, tzinfo=UTC)
+    plans = [(datetime(2000, 1, 1, tzinfo=UTC), ("2.5", "10", "1.25")), (change, ("3", "7", "0"))]
+    gpt = model_with_plan(tenant_a, "gpt-4o", prices=plans[0][1])
+    scheduled_plan(gpt, plans[1][1], change)
+    model_with_plan(tenant_a, "local-llm", prices=None)
+    ticket = ticket_for(tenant_a)
+    rng = random.Random(zone)
+    events = [
+        event(
+            (start - timedelta(hours=2) + timedelta(seconds=rng.randrange(28 * 3600))).astimezone(
+                UTC
+            ),
+            rng.choice(["gpt-4o", "gpt-4o", "local-llm"]),
+            input_tokens=rng.randrange(10**6),
+            output_tokens=rng.randrange(10**5),
+            cached_tokens=rng.randrange(10**6),
+            ticket=rng.choice([ticket.id, None]),
+        )
+        for _ in range(300)
+    ]
+    record(tenant_a, events)
+    ticket_cost = spend = Decimal(0)
+    unpriced = 0
+    for e in _in(events, start, end):
+        price = price_of(e, plans if e["model"] == "gpt-4o" else [])
+        if price is None:
+            unpriced += e["input_tokens"] + e["output_tokens"] + e["cached_tokens"]
+        elif e["ticket"] is None:
+            spend += price
+        else:
+            ticket_cost += price
+
+    result = activity(tenant=tenant_a, start=start, end=end, mode="cost")
+
+    assert spend > 0 and ticket_cost > 0 and unpriced > 0
+    assert result.cost.total == ticket_cost
+    assert result.unattributed_spend.total == spend
+    assert result.whole_bill.total == ticket_cost + spend
+    assert sum(u.tokens.total for u in result.unpriced) == unpriced
+    assert len(result.series) == (23 * 12 if zone == "America/New_York" else 24 * 12)
 
 
 def test_cached_share_is_cached_over_all_input(world):

@@ -2,9 +2,17 @@
 
 import csv
 import io
+import random
+import tracemalloc
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from django.db import connection
 
 from tests.usage.usage_helpers import event, model_with_plan, record, ticket_for
+from usage.api.export import EXPORT_COLUMNS, export_rows
+from usage.models import UsageEvent
+from usage.selectors import activity
 
 AT = datetime(2026, 11, 1, 10, 0, tzinfo=UTC)
 
@@ -43,9 +51,9 @@ def test_the_export_streams_the_range_with_cost_or_why_there_is_none(
     assert response["Content-Type"] == "text/csv"
     rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
     assert [(r["request_id"], r["cost_usd"], r["cost_status"]) for r in rows] == [
-        ("priced", "0.00001375", "priced"),
+        ("priced", "0.00001375", "attributed"),
         ("unpriced", "", "unpriced"),
-        ("unattributed", "", "unattributed"),
+        ("unattributed", "0.004875", "unattributed"),
     ]
     assert rows[2]["consumer"] == "alice"
 
@@ -88,3 +96,92 @@ def test_text_cells_that_a_spreadsheet_would_run_as_formulas_are_defused(
     # Numbers and times are left as they are.
     assert rows[0]["occurred_at"] == "2026-11-01T10:00:00+00:00"
     assert (rows[0]["input_tokens"], rows[0]["cost_usd"]) == ("1000", "0.0015")
+
+
+def _export(client, start, end) -> list[dict]:
+    response = client.get(
+        "/api/v1/usage/export.csv", {"start": start.isoformat(), "end": end.isoformat()}
+    )
+    assert response.status_code == 200
+    return list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+
+
+def test_the_csv_parses_and_its_totals_equal_the_activity_totals(admin_a, tenant_a, api_client_for):
+    tenant_a.timezone = "America/New_York"
+    tenant_a.save()
+    model_with_plan(tenant_a, "gpt-4o", prices=("2.5", "10", "1.25"))
+    model_with_plan(tenant_a, "local", prices=None)
+    ticket = ticket_for(tenant_a)
+    rng = random.Random(4)
+    start = datetime(2026, 3, 8, 5, 0, tzinfo=UTC)  # midnight in New York, a 23-hour day
+    end = start + timedelta(hours=23)
+    record(
+        tenant_a,
+        [
+            event(
+                start + timedelta(microseconds=rng.randrange(23 * 3600 * 10**6)),
+                rng.choice(["gpt-4o", "local"]),
+                input_tokens=rng.randrange(10**6),
+                output_tokens=rng.randrange(10**5),
+                cached_tokens=rng.randrange(10**6),
+                ticket=rng.choice([ticket.id, None]),
+                consumer=rng.choice(["agent-1", "", "-x"]),
+                succeeded=rng.random() > 0.2,
+            )
+            for _ in range(200)
+        ],
+    )
+    rows = _export(api_client_for(admin_a), start, end)
+    result = activity(tenant=tenant_a, start=start, end=end, mode="cost")
+
+    assert list(rows[0]) == EXPORT_COLUMNS
+    assert len(rows) == result.requests.total == 200
+    times = [datetime.fromisoformat(r["occurred_at"]) for r in rows]
+    assert times == sorted(times) and start <= times[0] and times[-1] < end
+    assert {t.utcoffset() for t in times} == {timedelta(hours=-5), timedelta(hours=-4)}
+    stored = UsageEvent.objects.filter(tenant=tenant_a).order_by("occurred_at", "id")
+    assert [r["occurred_at"] for r in rows] == [
+        e.occurred_at.astimezone(tenant_a.zone).isoformat() for e in stored
+    ]
+
+    def cost(status: str) -> Decimal:
+        return sum((Decimal(r["cost_usd"]) for r in rows if r["cost_status"] == status), Decimal(0))
+
+    assert cost("attributed") == result.cost.total
+    assert cost("unattributed") == result.unattributed_spend.total
+    assert cost("attributed") + cost("unattributed") == result.whole_bill.total
+    assert {r["cost_usd"] for r in rows if r["cost_status"] == "unpriced"} == {""}
+    unpriced = [r for r in rows if r["cost_status"] == "unpriced"]
+    assert sum(
+        int(r[f"{kind}_tokens"]) for r in unpriced for kind in ("input", "output", "cached")
+    ) == sum(u.tokens.total for u in result.unpriced)
+    for kind in ("input", "output", "cached"):
+        assert sum(int(r[f"{kind}_tokens"]) for r in rows) == getattr(result.tokens, kind)
+    assert sum(r["succeeded"] == "false" for r in rows) == result.requests.failed
+    assert {r["consumer"] for r in rows} == {"agent-1", "", "'-x"}
+
+
+def test_the_export_streams_many_events_in_bounded_memory(admin_a, tenant_a):
+    gpt = model_with_plan(tenant_a, "gpt-4o")
+    rows = [
+        (tenant_a.id, f"r{i}", AT + timedelta(seconds=i), gpt.id, 1000, 200, 300, f"agent-{i}")
+        for i in range(20_000)
+    ]
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            "INSERT INTO usage_usageevent (tenant_id, request_id, occurred_at, model_id, "
+            "input_tokens, output_tokens, cached_tokens, consumer, succeeded, received_at) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, true, now())",
+            rows,
+        )
+    tracemalloc.start()
+    size = lines = 0
+    for block in export_rows(tenant=tenant_a, start=AT, end=AT + timedelta(days=1)):
+        size += len(block)
+        lines += block.count(b"\n")
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+
+    assert lines == 20_001
+    assert size > 1_000_000
+    assert peak < 1_000_000  # the CSV is over a megabyte; the export holds a block at a time

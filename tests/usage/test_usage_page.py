@@ -250,12 +250,12 @@ def test_usage_without_a_cost_is_never_shown_as_zero_dollars(tenant_a, admin_a, 
     content = page_client_for(admin_a).get("/usage/", {"range": "24h"}).content.decode()
 
     assert not re.search(r"\$0\.00(?!\d)", _without_budget_card(content))
-    assert _cells(content, "model-cost") == [
-        "not costed: no ticket",
-        "not costed: no ticket",
-    ]
-    assert "Usage of no-plan is not linked to a ticket, so it has no cost." in content
+    assert _cells(content, "model-cost") == ["no ticket", "no pricing plan"]
+    assert _cells(content, "model-unattributed") == ["$0.0016", "—"]
+    assert "Model no-plan has no pricing plan: define one. 1,500 tokens" in content
     assert _cells(content, "total-cost") == ["not costed"]
+    assert _cells(content, "total-unattributed-spend") == ["$0.0016"]
+    assert _cells(content, "total-whole-bill") == ["$0.0016"]
 
 
 def test_a_model_with_ticket_usage_and_no_plan_links_to_define_one(

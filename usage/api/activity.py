@@ -49,6 +49,8 @@ def activity_as_data(result: Activity) -> dict:
             "tokens": result.tokens,
             "cached_share": None if share is None else round(float(share), 4),
             "cost": result.cost,
+            "unattributed_spend": result.unattributed_spend,
+            "whole_bill": result.whole_bill,
             "requests": result.requests,
         },
         "series": result.series,
@@ -65,6 +67,8 @@ _TOKENS_EXAMPLE = {"input": 1200, "output": 350, "cached": 800, "total": 2350}
 _COST_EXAMPLE = {"input": "0.0036", "output": "0.0042", "cached": "0.00024", "total": "0.01004"}
 _REQUESTS_EXAMPLE = {"succeeded": 1, "failed": 0, "total": 1}
 _NO_TOKENS = {"input": 0, "output": 0, "cached": 0, "total": 0}
+_UNATTRIBUTED_TOKENS_EXAMPLE = {"input": 100, "output": 0, "cached": 0, "total": 100}
+_UNATTRIBUTED_COST_EXAMPLE = {"input": "0.00025", "output": "0", "cached": "0", "total": "0.00025"}
 ACTIVITY_EXAMPLE = {
     "start": "2026-11-20T00:00:00+01:00",
     "end": "2026-11-21T00:00:00+01:00",
@@ -76,6 +80,13 @@ ACTIVITY_EXAMPLE = {
         "tokens": _TOKENS_EXAMPLE,
         "cached_share": 0.4,
         "cost": _COST_EXAMPLE,
+        "unattributed_spend": _UNATTRIBUTED_COST_EXAMPLE,
+        "whole_bill": {
+            "input": "0.00385",
+            "output": "0.0042",
+            "cached": "0.00024",
+            "total": "0.01029",
+        },
         "requests": _REQUESTS_EXAMPLE,
     },
     "series": [
@@ -96,7 +107,8 @@ ACTIVITY_EXAMPLE = {
             "requests": _REQUESTS_EXAMPLE,
             "cost": _COST_EXAMPLE,
             "unpriced_tokens": _NO_TOKENS,
-            "unattributed_tokens": _NO_TOKENS,
+            "unattributed_tokens": _UNATTRIBUTED_TOKENS_EXAMPLE,
+            "unattributed_cost": _UNATTRIBUTED_COST_EXAMPLE,
         }
     ],
     "top_consumers": [
@@ -120,7 +132,15 @@ ACTIVITY_EXAMPLE = {
             "message": "Model llama-local has no pricing plan: define one.",
         }
     ],
-    "unattributed": [],
+    "unattributed": [
+        {
+            "model_id": 1,
+            "name": "gpt-4o",
+            "tokens": _UNATTRIBUTED_TOKENS_EXAMPLE,
+            "requests": _REQUESTS_EXAMPLE,
+            "cost": _UNATTRIBUTED_COST_EXAMPLE,
+        }
+    ],
 }
 
 
@@ -139,7 +159,12 @@ class UsageActivityApi(APIView):
         ],
         responses={200: OpenApiTypes.OBJECT},
         examples=[OpenApiExample("A day in Cost mode", value=ACTIVITY_EXAMPLE, response_only=True)],
-        description="Cost figures are exact decimal strings in USD. Buckets are in the "
+        description="Cost figures are exact decimal strings in USD. `totals.cost` (and "
+        "each bucket's and ticket's `cost`, and `by_model[].cost`) is priced usage linked to a "
+        "ticket; `totals.unattributed_spend` (by model in `unattributed` and "
+        "`by_model[].unattributed_cost`) is priced usage linked to no ticket; "
+        "`totals.whole_bill` is the two together; `unpriced` names, by model, the tokens no "
+        "pricing plan prices, on a ticket or not (never $0). Buckets are in the "
         "tenant's time zone; a range needing more than 2,000 buckets, or ending before it "
         "starts, is a 400 `invalid_range`.",
     )

@@ -21,6 +21,7 @@ from usage.selectors.figures import (
     SeriesPoint,
     TicketCost,
     Tokens,
+    UnattributedSpend,
     UncostedUsage,
 )
 from usage.selectors.models import llm_model_list
@@ -36,6 +37,7 @@ __all__ = [
     "SeriesPoint",
     "TicketCost",
     "Tokens",
+    "UnattributedSpend",
     "UncostedUsage",
     "activity",
     "llm_model_list",

@@ -18,6 +18,7 @@ from usage.selectors.figures import (
     ModelUsage,
     SeriesPoint,
     Sums,
+    UnattributedSpend,
     UncostedUsage,
 )
 from usage.selectors.periods import PlanPeriods
@@ -36,8 +37,9 @@ def activity(
     "auto" (24 h -> 5m, 7 d -> 1h, 30 d -> 6h, longer -> 1d) or one of
     "5m", "15m", "1h", "6h", "1d". Raises `usage.buckets.RangeRefused` (a DomainError,
     400 `invalid_range`) for naive times, end not after start, an unknown bucket or
-    mode, or more than 2,000 buckets. Cost is exact Decimal: tokens of ticket-linked
-    usage priced by the model's plan in force at each event's time.
+    mode, or more than 2,000 buckets. Cost is exact Decimal: tokens priced by the
+    model's plan in force at each event's time; `cost` is the ticket-linked part,
+    `unattributed_spend` the rest, `whole_bill` both; `unpriced` the usage no plan prices.
     """
     if mode not in MODES:
         raise RangeRefused(f"Unknown mode {mode!r}: use tokens or cost.", code="invalid_mode")
@@ -59,19 +61,20 @@ class _ModelTally:
     model_costs: dict[int, Cost] = field(default_factory=lambda: defaultdict(Cost))
     unpriced: dict[int, Sums] = field(default_factory=lambda: defaultdict(Sums))
     unattributed: dict[int, Sums] = field(default_factory=lambda: defaultdict(Sums))
+    unattributed_costs: dict[int, Cost] = field(default_factory=lambda: defaultdict(Cost))
 
     def add(self, fact: ModelFact, sums: Sums, periods: PlanPeriods) -> None:
         self.bucket_sums[fact.bucket].add(sums)
         self.model_sums[fact.model_id].add(sums)
-        if not fact.on_ticket:
-            self.unattributed[fact.model_id].add(sums)
-            return
         cost = periods.cost(fact.model_id, fact.period, sums)
         if cost is None:
-            self.unpriced[fact.model_id].add(sums)
-        else:
+            self.unpriced[fact.model_id].add(sums)  # on a ticket or not: no plan prices it
+        elif fact.on_ticket:
             self.bucket_costs[fact.bucket] += cost
             self.model_costs[fact.model_id] += cost
+        else:
+            self.unattributed[fact.model_id].add(sums)
+            self.unattributed_costs[fact.model_id] += cost
 
 
 def _activity(
@@ -98,12 +101,13 @@ def _activity(
         series=_series(buckets, tally),
         tokens=total.tokens,
         cost=sum(tally.model_costs.values(), Cost()),
+        unattributed_spend=sum(tally.unattributed_costs.values(), Cost()),
         requests=total.requests,
         by_model=_by_model(models, tally, mode),
         top_consumers=_top_consumers(consumer_facts(tenant, consumer_pieces, raw)),
         top_tickets=top_tickets(tenant, periods, ticket_pieces, raw),
-        unpriced=_uncosted(models, tally.unpriced, periods.unpriced_message),
-        unattributed=_uncosted(models, tally.unattributed, _unattributed_message),
+        unpriced=_unpriced(models, tally, periods.unpriced_message),
+        unattributed=_unattributed(models, tally),
     )
 
 
@@ -132,11 +136,14 @@ def _by_model(models: dict, tally: _ModelTally, mode: str) -> tuple[ModelUsage, 
             cost=tally.model_costs.get(model_id, Cost()),
             unpriced_tokens=tally.unpriced.get(model_id, Sums()).tokens,
             unattributed_tokens=tally.unattributed.get(model_id, Sums()).tokens,
+            unattributed_cost=tally.unattributed_costs.get(model_id, Cost()),
         )
         for model_id, sums in tally.model_sums.items()
     ]
     if mode == "cost":
-        by_model.sort(key=lambda m: (-m.cost.total, -m.tokens.total, m.name))
+        by_model.sort(
+            key=lambda m: (-m.cost.total, -m.unattributed_cost.total, -m.tokens.total, m.name)
+        )
     else:
         by_model.sort(key=lambda m: (-m.tokens.total, m.name))
     return tuple(by_model)
@@ -150,22 +157,25 @@ def _top_consumers(facts: dict[str, Sums]) -> tuple[ConsumerUsage, ...]:
     return tuple(sorted(consumers, key=lambda c: (-c.tokens.total, c.consumer))[:TOP])
 
 
-def _uncosted(
-    models: dict[int, LlmModel],
-    sums_by_model: dict[int, Sums],
-    message: Callable[[LlmModel], str],
+def _by_name(models: dict[int, LlmModel], sums_by_model: dict[int, Sums]):
+    """(model, sums) of each model, by model name."""
+    for model_id in sorted(sums_by_model, key=lambda model_id: models[model_id].name):
+        yield models[model_id], sums_by_model[model_id]
+
+
+def _unpriced(
+    models: dict[int, LlmModel], tally: _ModelTally, message: Callable[[LlmModel], str]
 ) -> tuple[UncostedUsage, ...]:
     return tuple(
-        UncostedUsage(
-            model_id=model_id,
-            name=models[model_id].name,
-            tokens=sums.tokens,
-            requests=sums.requests,
-            message=message(models[model_id]),
-        )
-        for model_id, sums in sorted(sums_by_model.items(), key=lambda i: models[i[0]].name)
+        UncostedUsage(model.id, model.name, sums.tokens, sums.requests, message(model))
+        for model, sums in _by_name(models, tally.unpriced)
     )
 
 
-def _unattributed_message(model: LlmModel) -> str:
-    return f"Usage of {model.name} is not linked to a ticket, so it has no cost."
+def _unattributed(models: dict[int, LlmModel], tally: _ModelTally) -> tuple[UnattributedSpend, ...]:
+    return tuple(
+        UnattributedSpend(
+            model.id, model.name, sums.tokens, sums.requests, tally.unattributed_costs[model.id]
+        )
+        for model, sums in _by_name(models, tally.unattributed)
+    )

@@ -100,6 +100,7 @@ class ModelUsage:
     cost: Cost
     unpriced_tokens: Tokens
     unattributed_tokens: Tokens
+    unattributed_cost: Cost
 
 
 @dataclass(frozen=True)
@@ -124,11 +125,8 @@ class TicketCost:
 
 @dataclass(frozen=True)
 class UncostedUsage:
-    """Usage kept out of cost, by model, with a sentence naming why and what to do.
-
-    In `Activity.unpriced`: linked to a ticket but no pricing plan in force, e.g.
-    "Model gpt-x has no pricing plan: define one." In `Activity.unattributed`: not
-    linked to a ticket ("... is not linked to a ticket, so it has no cost.").
+    """Usage no pricing plan prices (on a ticket or not), by model, with a sentence
+    naming why and what to do, e.g. "Model gpt-x has no pricing plan: define one."
     """
 
     model_id: int
@@ -139,12 +137,26 @@ class UncostedUsage:
 
 
 @dataclass(frozen=True)
+class UnattributedSpend:
+    """Priced usage of one model not linked to a ticket (SPEC §5.1): its exact cost is
+    part of the whole bill, shown apart from the ticket-anchored cost."""
+
+    model_id: int
+    name: str
+    tokens: Tokens
+    requests: Requests
+    cost: Cost
+
+
+@dataclass(frozen=True)
 class Activity:
     """LLM usage of a tenant over `[start, end)`, bucketed in the tenant's zone.
 
     `mode` only says which view was asked for; every figure is filled in both modes:
     Tokens mode shows `series[i].tokens`, `tokens`, `cached_share`, `requests`;
-    Cost mode shows `series[i].cost`, `cost`, and `unpriced`/`unattributed` apart
+    Cost mode shows `series[i].cost` and `cost` (priced ticket-linked usage, the
+    headline), `unattributed_spend` (priced usage on no ticket, by model in
+    `unattributed`), `whole_bill` (the two), and the tokens no plan prices in `unpriced`
     (never as $0). `by_model` is sorted by cost then tokens in Cost mode, by tokens in
     Tokens mode; `top_consumers` by tokens (at most 10); `top_tickets` by cost (at most 10).
     """
@@ -158,12 +170,18 @@ class Activity:
     series: tuple[SeriesPoint, ...]
     tokens: Tokens
     cost: Cost
+    unattributed_spend: Cost
     requests: Requests
     by_model: tuple[ModelUsage, ...]
     top_consumers: tuple[ConsumerUsage, ...]
     top_tickets: tuple[TicketCost, ...]
     unpriced: tuple[UncostedUsage, ...]
-    unattributed: tuple[UncostedUsage, ...]
+    unattributed: tuple[UnattributedSpend, ...]
+
+    @property
+    def whole_bill(self) -> Cost:
+        """Ticket-linked cost + unattributed spend: every priced token of the range."""
+        return self.cost + self.unattributed_spend
 
     @property
     def cached_share(self) -> Decimal | None:
