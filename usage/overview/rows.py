@@ -98,9 +98,14 @@ def _tenants(now: datetime) -> QuerySet[Tenant]:
     newest_grain = ModelRollup.objects.filter(
         tenant=OuterRef("pk"), grain_seconds=FINE_GRAIN_SECONDS
     ).order_by("-grain_start")
-    active = License.objects.filter(status=License.Status.ACTIVE)
+    # Only what entitlements_under reads: the token and its claims are the bulk of a row.
+    active = License.objects.filter(status=License.Status.ACTIVE).only(
+        "tenant_id", "kind", "status", "hosts_cap", "gateways_cap", "tasks_cap",
+        "starts_at", "expires_at",
+    )  # fmt: skip
     tenants = (
         Tenant.objects.order_by()
+        .only("name", "slug", "timezone")
         .prefetch_related(Prefetch("licenses", queryset=active, to_attr="active_licenses"))
         .annotate(
             hosts_used=_count(Host.objects.all()),
