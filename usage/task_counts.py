@@ -13,6 +13,7 @@ on the day before (and that day's tasks are missing from the next). A day with n
 all (the worker down all day) is spread evenly over the days its neighbours span.
 """
 
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -116,6 +117,46 @@ def license_last_day(ends_at: datetime | None, tenant: Tenant) -> date | None:
     return (ends_at - timedelta(microseconds=1)).astimezone(tenant.zone).date()
 
 
+@dataclass(frozen=True)
+class TaskHistory:
+    """What a tenant's tasks projection is built from: its (day, tasks_used,
+    schedule_ticks_created) snapshots in day order, and the every_minutes of its active
+    schedules."""
+
+    snapshots: list[tuple[date, int, int]]
+    every_minutes: list[int]
+
+
+def tasks_projection_of(
+    tenant: Tenant,
+    history: TaskHistory,
+    *,
+    now: datetime,
+    used: int,
+    cap: int | None,
+    ends_at: datetime | None,
+) -> TaskProjection:
+    """THE tasks projection from a tenant's history: the snapshots of the last 8 local days
+    (7 complete days) and the active schedules. One rule for every caller, whether the
+    history was read for one tenant (`tasks_projection_for`) or for all (`task_histories`)."""
+    today = local_today(tenant, now)
+    window = [row for row in history.snapshots if today - _WINDOW <= row[0] <= today]
+    days = daily_tasks(window)
+    return task_projection(
+        daily_tasks=days.counts,
+        history_days=days.history_days,
+        schedule_ticks_per_day=schedule_ticks_per_day(history.every_minutes),
+        used=used,
+        cap=cap,
+        today=today,
+        license_last_day=license_last_day(ends_at, tenant),
+    )
+
+
+_WINDOW = timedelta(days=WINDOW_DAYS)
+_SNAPSHOT_FIELDS = ("day", "tasks_used", "schedule_ticks_created")
+
+
 def tasks_projection_for(
     tenant: Tenant,
     *,
@@ -127,25 +168,31 @@ def tasks_projection_for(
     """THE tasks projection (plan card, plan API, banner, `quota.projected_exhaustion`):
     the last 8 snapshots (7 complete days) and the active schedules, two small queries."""
     today = local_today(tenant, now)
-    rows = list(
-        TaskCountSnapshot.objects.filter(
-            tenant=tenant, day__gte=today - timedelta(days=WINDOW_DAYS), day__lte=today
-        )
-        .order_by("day")
-        .values_list("day", "tasks_used", "schedule_ticks_created")
+    snapshots = TaskCountSnapshot.objects.filter(
+        tenant=tenant, day__gte=today - _WINDOW, day__lte=today
     )
-    minutes = list(
-        Schedule.objects.filter(tenant=tenant, status=Schedule.Status.ACTIVE).values_list(
-            "every_minutes", flat=True
-        )
+    schedules = Schedule.objects.filter(tenant=tenant, status=Schedule.Status.ACTIVE)
+    history = TaskHistory(
+        list(snapshots.order_by("day").values_list(*_SNAPSHOT_FIELDS)),
+        list(schedules.values_list("every_minutes", flat=True)),
     )
-    history = daily_tasks(rows)
-    return task_projection(
-        daily_tasks=history.counts,
-        history_days=history.history_days,
-        schedule_ticks_per_day=schedule_ticks_per_day(minutes),
-        used=used,
-        cap=cap,
-        today=today,
-        license_last_day=license_last_day(ends_at, tenant),
-    )
+    return tasks_projection_of(tenant, history, now=now, used=used, cap=cap, ends_at=ends_at)
+
+
+def task_histories(tenant_ids: list[int], *, now: datetime) -> dict[int, TaskHistory]:
+    """The history of each tenant for `tasks_projection_of`, in two queries whatever their
+    number (the operators' overview): the snapshots since the earliest local day any zone
+    can be on, 8 days back (each tenant's own window is cut by `tasks_projection_of`), and
+    the active schedules."""
+    earliest = (now - timedelta(days=1)).date() - _WINDOW  # no zone is a day behind UTC
+    snapshots: dict[int, list[tuple[date, int, int]]] = defaultdict(list)
+    rows = TaskCountSnapshot.objects.filter(tenant_id__in=tenant_ids, day__gte=earliest)
+    for tenant_id, *snapshot in rows.order_by("tenant_id", "day").values_list(
+        "tenant_id", *_SNAPSHOT_FIELDS
+    ):
+        snapshots[tenant_id].append(tuple(snapshot))
+    minutes: dict[int, list[int]] = defaultdict(list)
+    schedules = Schedule.objects.filter(tenant_id__in=tenant_ids, status=Schedule.Status.ACTIVE)
+    for tenant_id, every in schedules.values_list("tenant_id", "every_minutes"):
+        minutes[tenant_id].append(every)
+    return {pk: TaskHistory(snapshots[pk], minutes[pk]) for pk in tenant_ids}

@@ -36,7 +36,8 @@ RISK_LABELS = {
 @dataclass(frozen=True)
 class RiskFigures:
     """What the ordering reads. `usage` is (used, cap) per dimension, cap None = unlimited;
-    `runs_out` is None while no projection is known for the tenant."""
+    `runs_out` is the tasks projection's (`usage.task_counts.tasks_projection_of`, the plan
+    card's rule); None when no projection is known."""
 
     state: str
     usage: Sequence[tuple[int, int | None]]

@@ -3,13 +3,16 @@
 Everything comes from counters and rollups, never from events or tasks: one query over the
 tenants with a correlated subquery per figure (each answered from an index: the task
 counter, the hosts and gateways of the tenant, its alerts, endpoints and budget period, and
-the newest 5-minute rollup grain), plus one for the active licenses (prefetched).
+the newest 5-minute rollup grain), plus one for the active licenses (prefetched), and two
+for the tasks projection of every tenant: the task snapshots of the last 8 days and the
+active schedules of all tenants, grouped here and projected by `tasks_projection_of`.
 bench/overview.py: 1,000 tenants and 1,000,000 events, the page in ~180 ms, 5 queries at
-10 tenants and at 1,000.
+10 tenants and at 1,000, measured before the projection's two were added (not re-run since;
+tests/usage/overview counts 7 page queries at 3 tenants and at 300).
 """
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 from django.db import models
@@ -24,6 +27,8 @@ from usage.budgets.models import BudgetPeriod
 from usage.models import FINE_GRAIN_SECONDS, ModelRollup
 from usage.notifications.models import Alert, Endpoint
 from usage.overview.risk import Risk, RiskFigures, risk_of
+from usage.projections import TaskProjection
+from usage.task_counts import TaskHistory, task_histories, tasks_projection_of
 
 ALERT_WINDOW = timedelta(days=7)
 STATES = ("free_tier", "licensed", "expired")
@@ -53,9 +58,7 @@ class OverviewRow:
     entitlements: Entitlements
     days_to_end: int | None
     usage: tuple[Usage, ...]
-    # Projected tasks run-out: None until a stored per-tenant projection exists to join as
-    # one more subquery in _tenants (the risk already takes `runs_out`).
-    runs_out_on: datetime | None
+    tasks_projection: TaskProjection  # the plan card's, from the same snapshots and rule
     spent_usd: Decimal
     budget_usd: Decimal | None
     alerts_last_7_days: int
@@ -71,6 +74,16 @@ class OverviewRow:
     @property
     def kind(self) -> str:
         return self.entitlements.kind
+
+    @property
+    def runs_out_on(self) -> date | None:
+        """The local day (tenant's zone) the tasks cap is projected to be reached, when it
+        is before the license ends (or within a year, when perpetual)."""
+        return self.tasks_projection.cap_reached_on
+
+    @property
+    def days_until_run_out(self) -> int | None:
+        return self.tasks_projection.days_until_cap
 
     @property
     def spend_percent(self) -> int | None:
@@ -135,9 +148,12 @@ def _tenants(now: datetime) -> QuerySet[Tenant]:
 
 def overview_rows(*, now: datetime | None = None, state: str | None = None) -> list[OverviewRow]:
     """One row per tenant (only those in `state`, one of STATES, when given), most urgent
-    first; in two queries whatever the number of tenants."""
+    first; in four queries whatever the number of tenants (the tenants with their figures,
+    their active licenses, then the task snapshots and the active schedules of them all)."""
     now = now or timezone.now()
-    rows = [_row(tenant, now) for tenant in _tenants(now)]
+    tenants = list(_tenants(now))
+    histories = task_histories([t.pk for t in tenants], now=now)
+    rows = [_row(tenant, now, histories[tenant.pk]) for tenant in tenants]
     # The state is licensing's decision (entitlements_under), so it is filtered here, not in SQL.
     return sorted((r for r in rows if state in (None, r.state)), key=_risk_order)
 
@@ -148,7 +164,7 @@ def _risk_order(row: OverviewRow) -> tuple:
     return (row.risk, days, row.name.casefold(), row.tenant_id)
 
 
-def _row(tenant, now: datetime) -> OverviewRow:
+def _row(tenant, now: datetime, history: TaskHistory) -> OverviewRow:
     active = tenant.active_licenses
     entitlements = entitlements_under(active[0] if active else None, now=now)
     usage = tuple(Usage(d, getattr(tenant, f"{d}_used"), entitlements.cap(d)) for d in DIMENSIONS)
@@ -158,12 +174,20 @@ def _row(tenant, now: datetime) -> OverviewRow:
     if tenant.last_grain_start is not None:
         grain = datetime.fromtimestamp(tenant.last_grain_start, tz=UTC)
         last_activity = grain.astimezone(tenant.zone)
+    projection = tasks_projection_of(
+        tenant,
+        history,
+        now=now,
+        used=tenant.tasks_used,
+        cap=entitlements.cap("tasks"),
+        ends_at=entitlements.ends_at,
+    )
     risk = risk_of(
         RiskFigures(
             state=entitlements.state,
             usage=[(u.used, u.cap) for u in usage],
             days_to_end=days_to_end,
-            runs_out=None,
+            runs_out=projection.runs_out,
         )
     )
     return OverviewRow(
@@ -174,7 +198,7 @@ def _row(tenant, now: datetime) -> OverviewRow:
         entitlements=entitlements,
         days_to_end=days_to_end,
         usage=usage,
-        runs_out_on=None,
+        tasks_projection=projection,
         spent_usd=tenant.spent_usd or Decimal(0),
         budget_usd=budget_usd,
         alerts_last_7_days=tenant.alerts_last_7_days,

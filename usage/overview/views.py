@@ -17,7 +17,8 @@ CSV_HEADER = [
     "hosts_used", "hosts_cap", "hosts_percent",
     "gateways_used", "gateways_cap", "gateways_percent",
     "tasks_used", "tasks_cap", "tasks_percent",
-    "tasks_run_out_on", "spent_usd_month_to_date", "budget_usd", "budget_percent",
+    "tasks_run_out_on", "tasks_run_out_in_days",
+    "spent_usd_month_to_date", "budget_usd", "budget_percent",
     "alerts_last_7_days", "failing_endpoints", "disabled_endpoints",
     "last_activity", "time_zone", "risk",
 ]  # fmt: skip
@@ -64,7 +65,8 @@ def _csv_line(row: OverviewRow) -> list[str]:
         _blank(row.days_to_end),
         ends_at.astimezone(ZoneInfo(row.zone)).isoformat() if ends_at else "",
         *usage,
-        _blank(row.runs_out_on),
+        _blank(row.runs_out_on),  # the local day (tenant's zone), ISO
+        _blank(row.days_until_run_out),
         str(row.spent_usd.normalize()) if row.spent_usd else "0",
         _blank(row.budget_usd.normalize() if row.budget_usd is not None else None),
         _blank(row.spend_percent),

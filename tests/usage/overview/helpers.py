@@ -7,11 +7,18 @@ from django.utils import timezone
 
 from licensing.models import Tenant
 from tasks.models import TaskCounter
-from tests.factories import GatewayFactory, HostFactory, LlmModelFactory, active_license
+from tests.factories import (
+    GatewayFactory,
+    HostFactory,
+    LlmModelFactory,
+    ScheduleFactory,
+    active_license,
+)
 from usage.budgets.models import BudgetPeriod
 from usage.models import FINE_GRAIN_SECONDS, ModelRollup
 from usage.notifications.models import Alert, AlertType, Endpoint, new_event_id
 from usage.projections import month_of
+from usage.task_counts import TaskCountSnapshot
 
 
 def tasks_used(tenant: Tenant, used: int) -> None:
@@ -64,12 +71,31 @@ def activity(tenant: Tenant, at: datetime) -> ModelRollup:
     )
 
 
+def task_snapshots(tenant: Tenant, totals: list[int]) -> None:
+    """One snapshot a local day (tenant's zone) ending today: `totals[i]` tasks used then."""
+    now = timezone.now()
+    today = now.astimezone(tenant.zone).date()
+    first = today - timedelta(days=len(totals) - 1)
+    TaskCountSnapshot.objects.bulk_create(
+        TaskCountSnapshot(
+            tenant=tenant,
+            day=first + timedelta(days=n),
+            tasks_used=used,
+            schedule_ticks_created=0,
+            taken_at=now,
+        )
+        for n, used in enumerate(totals)
+    )
+
+
 def a_busy_tenant(tenant: Tenant, n: int) -> None:
     """Every figure of the row set, so each subquery has something to find."""
     active_license(tenant, hosts=5, gateways=5, tasks=100)
     HostFactory(tenant=tenant)
     GatewayFactory(tenant=tenant)
     tasks_used(tenant, n % 100)
+    task_snapshots(tenant, [0, 1, 2, 3, 4, 5, 6, n % 100])
+    ScheduleFactory(tenant=tenant, every_minutes=60)
     spend(tenant, spent="1.50", limit="10")
     alert(tenant, days_ago=1)
     endpoint(tenant, failing=True)

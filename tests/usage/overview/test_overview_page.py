@@ -16,6 +16,7 @@ from tests.usage.overview.helpers import (
     alert,
     endpoint,
     spend,
+    task_snapshots,
     tasks_used,
 )
 
@@ -163,6 +164,38 @@ def test_the_csv_has_the_rows_of_the_page_in_its_order_and_filter(operator_clien
     assert ending["tasks_run_out_on"] == ""
 
 
+def test_a_tenant_projected_to_run_out_before_its_license_ends_is_ranked_so(
+    operator_client, cast_of_tenants
+):
+    golf = TenantFactory(name="Golf runs out", timezone="Asia/Tokyo")
+    LicenseFactory(tenant=golf, tasks_cap=500, expires_at=timezone.now() + timedelta(days=100))
+    tasks_used(golf, 70)  # 14 % of the cap: not near it
+    task_snapshots(golf, [0, 10, 20, 30, 40, 50, 60, 70])  # 10 tasks a day for 7 days
+    # 430 left at 10 a day: 43 days, well before the license's end in 100.
+    runs_out_on = timezone.now().astimezone(golf.zone).date() + timedelta(days=43)
+
+    response = operator_client.get(OVERVIEW)
+    assert _names(response) == [
+        "Echo expired", "Delta at cap", "Golf runs out", "Charlie near", "Bravo ending",
+        "Alpha rest", "Foxtrot free",
+    ]  # fmt: skip
+    row = response.context["rows"][2]
+    assert row.risk.label == "tasks projected to run out before the license ends"
+    assert (row.runs_out_on, row.days_until_run_out) == (runs_out_on, 43)
+    page = response.content.decode()
+    assert f'{runs_out_on:%Y-%m-%d}</span><br><span class="overview-muted">in 43 days' in page
+    # Charlie (92 % used, no snapshots) has no projection: "not enough data", no date.
+    assert response.context["rows"][3].runs_out_on is None
+
+    lines = list(csv.DictReader(io.StringIO(operator_client.get(CSV).content.decode())))
+    golf_line = next(line for line in lines if line["tenant"] == "Golf runs out")
+    assert (golf_line["tasks_run_out_on"], golf_line["tasks_run_out_in_days"]) == (
+        runs_out_on.isoformat(),
+        "43",
+    )
+    assert golf_line["risk"] == "tasks projected to run out before the license ends"
+
+
 def test_the_page_sends_no_inline_style(operator_client, cast_of_tenants):
     page = operator_client.get(OVERVIEW).content.decode()
     assert "style=" not in page
@@ -181,12 +214,13 @@ def test_the_query_count_does_not_grow_with_the_tenants(
         a_busy_tenant(tenant, n)
     operator_client.get(OVERVIEW)  # warm the session and content-type caches
     # session, user, the look for the user's tenant (operators have none), then the
-    # overview's own two: the tenants with their figures, and their active licenses
-    with django_assert_num_queries(5):
+    # overview's own four: the tenants with their figures, their active licenses, and the
+    # task snapshots and active schedules of them all (the tasks projection)
+    with django_assert_num_queries(7):
         response = operator_client.get(OVERVIEW)
     assert response.context["tenant_count"] == tenants
     assert len(response.context["rows"]) == min(tenants, 100)
-    with django_assert_num_queries(5):
+    with django_assert_num_queries(7):
         operator_client.get(CSV)
 
 
