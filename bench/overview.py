@@ -54,8 +54,8 @@ SEED_SQL = [
     """INSERT INTO tasks_gateway (tenant_id, name, kind, secret_hash, created_at, revoked_at)
     SELECT t.id, 'gw-' || g, 'jira', 'x', now(), CASE WHEN g = 1 THEN now() END
     FROM licensing_tenant t, generate_series(1, 1 + t.id %% 4) g WHERE t.id > %(after)s""",
-    """INSERT INTO tasks_taskcounter (tenant_id, used)
-    SELECT t.id, (t.id * 37) %% 5200 FROM licensing_tenant t WHERE t.id > %(after)s""",
+    """INSERT INTO tasks_taskcounter (tenant_id, used, tasks_cap, license_jti)
+    SELECT t.id, (t.id * 37) %% 5200, NULL, '' FROM licensing_tenant t WHERE t.id > %(after)s""",
     """INSERT INTO usage_budget (tenant_id, limit_usd, kind, updated_at)
     SELECT t.id, 100 + t.id %% 900, 'hard', now() FROM licensing_tenant t
     WHERE t.id > %(after)s AND t.id %% 3 <> 0""",
