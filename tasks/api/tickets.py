@@ -11,6 +11,7 @@ from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from config.schema import UnknownFieldsRefused
 from licensing.errors import DomainError
 from licensing.tenancy import IsTenantAdmin, TenantRequest
 from tasks.models import Gateway, Schedule, ScheduleTick, Ticket
@@ -81,7 +82,7 @@ class IsAuthenticatedGateway(BasePermission):
         return isinstance(request.auth, Gateway)
 
 
-class RecurrenceSerializer(serializers.Serializer):
+class RecurrenceSerializer(UnknownFieldsRefused):
     every_minutes = serializers.IntegerField(
         min_value=1,
         max_value=MAX_EVERY_MINUTES,
@@ -89,16 +90,8 @@ class RecurrenceSerializer(serializers.Serializer):
         "The answer's recurrence holds the interval the schedule will run at.",
     )
 
-    def to_internal_value(self, data):
-        unknown = set(data) - set(self.fields) if isinstance(data, dict) else set()
-        if unknown:
-            raise serializers.ValidationError(
-                f"Unknown recurrence keys: {', '.join(sorted(unknown))}; only every_minutes."
-            )
-        return super().to_internal_value(data)
 
-
-class TicketDeliverySerializer(serializers.Serializer):
+class TicketDeliverySerializer(UnknownFieldsRefused):
     external_id = serializers.CharField(
         max_length=255, help_text="The ticket's ID in the gateway; re-deliveries reuse it."
     )

@@ -1,13 +1,13 @@
 """`POST /api/v1/usage/events/`: a batch of LLM usage records in (SPEC §6.1)."""
 
 from collections.abc import Mapping
-from typing import Any, cast
 
 from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from config.schema import UnknownFieldsRefused
 from licensing.tenancy import IsTenantAdmin
 from usage.api.fields import (
     OccurredAtField,
@@ -46,7 +46,7 @@ class UsageEventListSerializer(serializers.ListSerializer):
     }
 
 
-class UsageEventInputSerializer(serializers.Serializer):
+class UsageEventInputSerializer(UnknownFieldsRefused):
     """One usage record. The tenant's model, ticket and task are looked up by the service."""
 
     default_error_messages = {"invalid": "Each event is a JSON object."}
@@ -84,19 +84,6 @@ class UsageEventInputSerializer(serializers.Serializer):
     class Meta:
         list_serializer_class = UsageEventListSerializer
 
-    def to_internal_value(self, data):
-        """The known fields, and "Unknown field." for any other (a typo loses data)."""
-        unknown = sorted(set(data) - set(self.fields)) if isinstance(data, Mapping) else []
-        problems = {field: ["Unknown field."] for field in unknown}
-        try:
-            value = super().to_internal_value(data)
-        except serializers.ValidationError as error:
-            detail = cast(dict[str, Any], error.detail)  # a serializer's errors, by field
-            raise serializers.ValidationError({**problems, **detail}) from None
-        if problems:
-            raise serializers.ValidationError(problems)
-        return value
-
 
 def validated_events(records) -> list[UsageEventData]:
     """The records validated by their input serializer, or one UsageRefused naming each
@@ -114,12 +101,16 @@ def validated_events(records) -> list[UsageEventData]:
     # Per record, as a list or (LIST_SERIALIZER_ERRORS_AS_DICT) a dict by index.
     by_index = errors.items() if isinstance(errors, Mapping) else enumerate(errors)
     raise batch_refused(
-        {
-            str(index): {field: [str(m) for m in messages] for field, messages in fields.items()}
-            for index, fields in sorted(by_index)
-            if fields
-        }
+        {str(index): _record_errors(fields) for index, fields in sorted(by_index) if fields}
     )
+
+
+def _record_errors(errors) -> dict[str, list[str]]:
+    """One record's errors by field; a record that is not an object (null, a number) has
+    them as a list, put under "non_field_errors"."""
+    if not isinstance(errors, Mapping):
+        return {"non_field_errors": [str(message) for message in errors]}
+    return {field: [str(m) for m in messages] for field, messages in errors.items()}
 
 
 class UsageEventsBatchSerializer(serializers.Serializer):

@@ -65,6 +65,26 @@ class StrictIntegerField(serializers.IntegerField):
         return data
 
 
+class StrictDecimalField(serializers.DecimalField):
+    """Money as a JSON string ("2.50"), as the answers write it; a JSON number, which most
+    clients hold as a binary float, is refused."""
+
+    default_error_messages = {"not_a_string": 'A decimal string, e.g. "2.50".'}
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("not_a_string")
+        if data != data.strip():  # the schema's pattern: digits, nothing around them
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+    def validate_empty_values(self, data):
+        # DRF reads "" as null when null is allowed; the schema says null is null.
+        if isinstance(data, str) and not data.strip():
+            self.fail("invalid")
+        return super().validate_empty_values(data)
+
+
 class StrictBooleanField(serializers.BooleanField):
     """JSON true or false; "yes", 1 or "true" are refused."""
 

@@ -7,7 +7,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from licensing.tenancy import IsTenantAdmin
-from usage.api.fields import PlanTimeField
+from usage.api.fields import PlanTimeField, StrictDecimalField
 from usage.models import LlmModel, PricingPlan
 from usage.selectors import llm_model_list
 from usage.services import llm_model_create, pricing_plan_create
@@ -40,9 +40,9 @@ class LlmModelInputSerializer(serializers.Serializer):
 
 
 class PricingPlanInputSerializer(serializers.Serializer):
-    input_per_million = serializers.DecimalField(max_digits=14, decimal_places=6, min_value=0)
-    output_per_million = serializers.DecimalField(max_digits=14, decimal_places=6, min_value=0)
-    cached_per_million = serializers.DecimalField(max_digits=14, decimal_places=6, min_value=0)
+    input_per_million = StrictDecimalField(max_digits=14, decimal_places=6, min_value=0)
+    output_per_million = StrictDecimalField(max_digits=14, decimal_places=6, min_value=0)
+    cached_per_million = StrictDecimalField(max_digits=14, decimal_places=6, min_value=0)
     effective_at = PlanTimeField(
         help_text="With an offset; on a quarter hour in UTC (…:00, :15, :30, :45); not "
         "before now nor at or before the model's latest recorded usage (400 "

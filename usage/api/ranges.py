@@ -27,7 +27,7 @@ def range_from(request, *, default_days: int = 30) -> tuple[datetime, datetime]:
     values = {}
     for name in ("start", "end"):
         raw = request.query_params.get(name)
-        if raw:
+        if raw is not None:  # present but empty is a bad time, not the default
             values[name] = _range_time(name, raw)
     end = values.get("end") or timezone.now()
     start = values.get("start") or end - timedelta(days=default_days)

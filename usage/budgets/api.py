@@ -10,6 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from licensing.tenancy import IsTenantAdmin
+from usage.api.fields import StrictDecimalField
 from usage.budgets.models import Budget
 from usage.budgets.selectors import BudgetCard, BudgetDimension, budget_card
 from usage.budgets.services import Authorization, authorize, budget_set
@@ -20,7 +21,7 @@ BUDGET_TOKENS_LIMIT = 2**63 - 1
 
 
 class BudgetInputSerializer(serializers.Serializer):
-    limit_usd = serializers.DecimalField(
+    limit_usd = StrictDecimalField(
         max_digits=18,
         decimal_places=6,
         min_value=Decimal(0),

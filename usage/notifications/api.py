@@ -10,6 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from licensing.tenancy import IsTenantAdmin, TenantRequest
+from usage.api.fields import StrictBooleanField
 from usage.notifications import channels, selectors
 from usage.notifications.models import Alert, AlertType, Attempt, Delivery, Endpoint, Mute
 from usage.notifications.rules import QUOTA_THRESHOLDS
@@ -180,7 +181,7 @@ class MuteSerializer(serializers.ModelSerializer):
 
 class MutesSerializer(serializers.Serializer):
     mutes = MuteSerializer(many=True)
-    email_enabled = serializers.BooleanField(required=False)
+    email_enabled = StrictBooleanField(required=False)
 
 
 class MutesApi(APIView):
