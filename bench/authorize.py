@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from task_cap import ensure_database, setup_django  # noqa: E402  (the shared bench setup)
+from task_cap import start_benchmark  # noqa: E402 (shared)
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/tally_bench_authorize"
 UNLIMITED_ENOUGH = Decimal(10**9)
@@ -181,18 +181,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--database-url", default=DEFAULT_DATABASE_URL)
     options = parser.parse_args()
-    ensure_database(options.database_url)
-    setup_django(options.database_url)
-    from django.db import connection
-
+    start_benchmark("Authorize", options)
     workers, seconds = options.workers, options.seconds
-    connection.ensure_connection()
-    version = connection.cursor().connection.info.parameter_status("server_version")
-    print(
-        f"Authorize benchmark: {workers} worker processes, one tenant, {options.rounds} "
-        f"interleaved rounds of {seconds:g} s per variant (median), PostgreSQL {version}, "
-        f"database {connection.settings_dict['NAME']}"
-    )
     rates: dict[str, list[float]] = {phase: [] for phase in PHASES}
     exact = True
     for _round in range(options.rounds):

@@ -57,6 +57,21 @@ def ensure_database(url: str) -> None:
             connection.execute(f'CREATE DATABASE "{name}"')
 
 
+def start_benchmark(title: str, options) -> None:
+    """Make the database, set Django up on it, and print the run's heading (every bench)."""
+    ensure_database(options.database_url)
+    setup_django(options.database_url)
+    from django.db import connection
+
+    connection.ensure_connection()
+    version = connection.cursor().connection.info.parameter_status("server_version")
+    print(
+        f"{title} benchmark: {options.workers} worker processes, one tenant, {options.rounds} "
+        f"interleaved rounds of {options.seconds:g} s per variant (median), PostgreSQL "
+        f"{version}, database {connection.settings_dict['NAME']}"
+    )
+
+
 def setup_django(url: str) -> None:
     os.environ["DATABASE_URL"] = url
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.test")
@@ -224,18 +239,8 @@ def main() -> None:
     parser.add_argument("--database-url", default=DEFAULT_DATABASE_URL)
     options = parser.parse_args()
     url = options.database_url
-    ensure_database(url)
-    setup_django(url)
-    from django.db import connection
-
+    start_benchmark("Task cap", options)
     workers, seconds = options.workers, options.seconds
-    connection.ensure_connection()
-    version = connection.cursor().connection.info.parameter_status("server_version")
-    print(
-        f"Task cap benchmark: {workers} worker processes, one tenant, {options.rounds} "
-        f"interleaved rounds of {seconds:g} s per variant (median), PostgreSQL {version}, "
-        f"database {connection.settings_dict['NAME']}"
-    )
 
     rates: dict[str, list[float]] = {phase: [] for phase in PHASES}
     consistent = True
