@@ -293,6 +293,7 @@ class ScheduleAdmin(admin.ModelAdmin):
         resumed = services.schedules_resume(schedules=queryset)
         self.message_user(
             request,
-            f"{resumed} schedules resumed; a run missed while paused fires once, then on time.",
+            f"{resumed} schedules resumed: each runs next at its first slot after now; runs "
+            "missed while paused are not made up.",
             messages.SUCCESS,
         )
