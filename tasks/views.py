@@ -26,6 +26,7 @@ from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -176,7 +177,7 @@ def host_delete(request, pk: int):
             question=f"Delete the host “{host.name}”?",
             consequences=[
                 "Its slot is free again. The host is gone for good: register it again to use it.",
-                f"{targeted} tasks target it; they are kept, without a target host.",
+                f"Tasks that target it: {targeted}. They are kept, without a target host.",
             ],
             action="Delete host",
             back="hosts",
@@ -244,7 +245,7 @@ def gateway_list(request):
 SAMPLE_DELIVERY = {
     "external_id": "TALLY-TEST-1",
     "subject": "Test ticket sent with curl",
-    "body": "Delivered from the example on Tally's gateway page.",
+    "body": "Delivered by the example on the gateway page of Tally.",
 }
 
 
@@ -312,7 +313,7 @@ def gateway_remove(request, pk: int):
                 "(401 gateway_revoked) from now on, and a removed gateway cannot be restored. "
                 "To deliver again, create a new gateway and give the sender its new secret.",
                 "Its tickets are kept and its slot is free again.",
-                f"{to_pause} active schedules its tickets registered will be paused; you can "
+                f"Active schedules its tickets registered, to be paused: {to_pause}. You can "
                 "resume them on the Schedules page.",
             ],
             action="Remove gateway",
@@ -326,8 +327,7 @@ def gateway_remove(request, pk: int):
     messages.success(
         request,
         f"Gateway “{gateway.name}” removed: its deliveries are refused from now on and its slot "
-        f"is free again. Its tickets are kept; {paused} of the schedules they registered were "
-        "paused.",
+        f"is free again. Its tickets are kept; schedules paused: {paused}.",
     )
     return redirect("gateways")
 
@@ -378,11 +378,12 @@ def tickets_retry_rejected(request):
     """Put every rejected ticket of the tenant back to pending, e.g. after a new license."""
     retried = services.tickets_retry_rejected(tickets=Ticket.objects.filter(tenant=request.tenant))
     if retried:
-        messages.success(
-            request,
-            f"{retried} rejected tickets are pending again; the engine converts them on its "
-            "next pass if your license allows it.",
-        )
+        pending_again = ngettext(
+            "%(count)d rejected ticket is pending again; the engine converts it",
+            "%(count)d rejected tickets are pending again; the engine converts them",
+            retried,
+        ) % {"count": retried}
+        messages.success(request, f"{pending_again} on its next pass if your license allows it.")
     else:
         messages.info(request, "No ticket was rejected: there was nothing to retry.")
     return redirect("tickets")

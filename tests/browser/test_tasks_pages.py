@@ -113,7 +113,10 @@ def test_the_tickets_page_shows_engine_health_and_the_retry_buttons(
 
     page.get_by_role("button", name="Retry all rejected").click()
 
-    assert "1 rejected tickets are pending again" in page.locator(".messages").inner_text()
+    assert (
+        "1 rejected ticket is pending again; the engine converts it on its next pass"
+        in page.locator(".messages").inner_text()
+    )
     assert "2 pending" in page.locator("#engine-health").inner_text()
     page.context.close()
 

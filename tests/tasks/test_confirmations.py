@@ -95,7 +95,7 @@ def test_the_gateway_confirmation_says_its_secret_is_gone_for_good(
     assert "Remove the gateway “Jira prod”?" in page
     assert "Its ingest secret stops working for good" in page
     assert "cannot be restored" in page
-    assert "1 active schedules its tickets registered will be paused" in page
+    assert "Active schedules its tickets registered, to be paused: 1." in page
     assert Schedule.objects.get().status == Schedule.Status.ACTIVE
 
 
@@ -112,7 +112,7 @@ def test_the_host_confirmation_says_how_many_tasks_lose_their_target(
     host, confirm_url, _list_url = things["host"]
     task_create(tenant=tenant_a, title="Patch", source=Task.Source.UI, host=host)
     page = page_client_for(admin_a).get(confirm_url).content.decode()
-    assert "1 tasks target it; they are kept, without a target host." in page
+    assert "Tasks that target it: 1. They are kept, without a target host." in page
     page_client_for(admin_a).post(confirm_url)
     assert Task.objects.get(title="Patch").host is None
     assert not Host.objects.filter(pk=host.pk).exists()

@@ -188,7 +188,7 @@ def test_every_way_of_removing_a_gateway_pauses_its_schedules(
         assert api_client_for(admin_a).delete(f"/api/v1/gateways/{gateway.pk}/").status_code == 204
     elif entry == "page":
         response = page_client_for(admin_a).post(f"/gateways/{gateway.pk}/remove/", follow=True)
-        assert "1 of the schedules they registered were paused" in response.content.decode()
+        assert "Its tickets are kept; schedules paused: 1." in response.content.decode()
     else:
         page_client_for(operator).post(
             "/admin/tasks/gateway/",
