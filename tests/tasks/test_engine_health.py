@@ -1,23 +1,13 @@
 """Engine health on the tickets page: the last engine pass (a heartbeat row each full pass
 writes) and the tenant's oldest pending ticket; a silent engine is said to be stopped."""
 
-from datetime import UTC, datetime, timedelta
-
-import pytest
-import time_machine
+from datetime import timedelta
 
 from tasks.engine import run_pass
 from tasks.models import EngineHeartbeat
 from tasks.selectors import ENGINE_SILENT_AFTER, engine_health
+from tests.tasks.ticket_helpers import REGISTERED as NINE
 from tests.tasks.ticket_helpers import gateway_for, license_with, receive
-
-NINE = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def clock():
-    with time_machine.travel(NINE, tick=False) as traveller:
-        yield traveller
 
 
 def test_a_full_engine_pass_records_its_time_on_the_one_heartbeat_row(clock, tenant_a):
