@@ -146,6 +146,9 @@ def test_a_task_is_deleted_only_once_the_confirmation_is_answered(
     page.get_by_role("link", name="Delete task Patch web-1").click()
     assert page.locator("h1").inner_text() == "Delete the task “Patch web-1”?"
     screenshot(page, f"tasks-confirm-delete-{width}")
+    assert page.evaluate("window.__violations") == []
+    if width <= 640:
+        _fits(page, width)
     assert Task.objects.filter(title="Patch web-1").exists()  # opening the page deleted nothing
 
     page.get_by_role("button", name="Delete task").click()
