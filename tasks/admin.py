@@ -8,7 +8,16 @@ from django.http import HttpResponseRedirect
 
 from licensing.errors import DomainError, validation_sentence
 from tasks import services
-from tasks.models import Gateway, Host, Schedule, ScheduleTick, Task, TaskCounter, Ticket
+from tasks.models import (
+    EngineHeartbeat,
+    Gateway,
+    Host,
+    Schedule,
+    ScheduleTick,
+    Task,
+    TaskCounter,
+    Ticket,
+)
 from tasks.models.tasks import TASK_DESCRIPTION_MAX_LENGTH
 
 
@@ -196,6 +205,13 @@ class TaskCounterAdmin(ReadOnlyAdmin):
 
     list_display = ["tenant", "used", "admitted_cap"]
     list_select_related = ["tenant"]
+
+
+@admin.register(EngineHeartbeat)
+class EngineHeartbeatAdmin(ReadOnlyAdmin):
+    """When an engine last finished a pass over every tenant: only the engine writes it."""
+
+    list_display = ["last_pass_at"]
 
 
 @admin.register(Ticket)

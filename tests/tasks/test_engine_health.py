@@ -115,3 +115,12 @@ def test_the_engine_time_is_shown_in_the_tenants_zone(clock, tenant_a, page_clie
     run_pass()
     section = _health_section(page_client_for(member_a).get("/tickets/"))
     assert "2026-03-02 10:00:00, Europe/Paris" in section
+
+
+def test_operators_read_the_last_engine_pass_in_the_admin(clock, page_client_for, operator):
+    run_pass()
+    client = page_client_for(operator)
+    assert client.get("/admin/tasks/engineheartbeat/").status_code == 200
+    assert client.get("/admin/tasks/engineheartbeat/add/").status_code == 403
+    assert client.post("/admin/tasks/engineheartbeat/1/delete/", {"post": "yes"}).status_code == 403
+    assert EngineHeartbeat.objects.get().last_pass_at == NINE
