@@ -8,7 +8,16 @@ from django.http import HttpResponseRedirect
 
 from licensing.errors import DomainError, validation_sentence
 from tasks import services
-from tasks.models import Gateway, Host, Schedule, ScheduleTick, Task, TaskCounter, Ticket
+from tasks.models import (
+    EngineHeartbeat,
+    Gateway,
+    Host,
+    Schedule,
+    ScheduleTick,
+    Task,
+    TaskCounter,
+    Ticket,
+)
 from tasks.models.tasks import TASK_DESCRIPTION_MAX_LENGTH
 
 
@@ -198,6 +207,13 @@ class TaskCounterAdmin(ReadOnlyAdmin):
     list_select_related = ["tenant"]
 
 
+@admin.register(EngineHeartbeat)
+class EngineHeartbeatAdmin(ReadOnlyAdmin):
+    """When an engine last finished a pass over every tenant: only the engine writes it."""
+
+    list_display = ["last_pass_at"]
+
+
 @admin.register(Ticket)
 class TicketAdmin(ReadOnlyAdmin):
     """Tickets are the record of what gateways delivered: read-only, never added or deleted here."""
@@ -293,6 +309,7 @@ class ScheduleAdmin(admin.ModelAdmin):
         resumed = services.schedules_resume(schedules=queryset)
         self.message_user(
             request,
-            f"{resumed} schedules resumed; a run missed while paused fires once, then on time.",
+            f"{resumed} schedules resumed: each runs next at its first slot after now; runs "
+            "missed while paused are not made up.",
             messages.SUCCESS,
         )

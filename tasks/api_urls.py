@@ -17,5 +17,18 @@ urlpatterns: list = [
     path("tickets/", tickets.TicketListApi.as_view(), name="api-tickets"),
     path("tickets/<int:pk>/", tickets.TicketDetailApi.as_view(), name="api-ticket"),
     path("tickets/<int:pk>/retry/", tickets.TicketRetryApi.as_view(), name="api-ticket-retry"),
+    path(
+        "tickets/retry-rejected/",
+        tickets.TicketsRetryRejectedApi.as_view(),
+        name="api-tickets-retry-rejected",
+    ),
     path("schedules/", tickets.ScheduleListApi.as_view(), name="api-schedules"),
+    path(
+        "schedules/<int:pk>/pause/", tickets.SchedulePauseApi.as_view(), name="api-schedule-pause"
+    ),
+    path(
+        "schedules/<int:pk>/resume/",
+        tickets.ScheduleResumeApi.as_view(),
+        name="api-schedule-resume",
+    ),
 ]

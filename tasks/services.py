@@ -7,6 +7,7 @@ Every entry point (pages, API, Django admin, the engine, commands) calls these.
 
 import hashlib
 import secrets
+from datetime import datetime, timedelta
 
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
@@ -194,18 +195,34 @@ def gateway_create(*, tenant: Tenant, name: str, kind: str) -> tuple[Gateway, st
     return gateway, secret
 
 
-def gateway_revoke(*, gateway: Gateway) -> None:
+def gateway_revoke(*, gateway: Gateway) -> int:
     """Revoke a gateway: its slot is free again and its deliveries are refused from now on.
 
     It is not deleted: the tickets it delivered are kept (tickets are never lost) and
-    pending ones are still converted. Revoking a revoked gateway changes nothing.
+    pending ones are still converted. The schedules its tickets registered are paused in
+    the same transaction (SPEC §4); returns how many. An administrator may resume them.
+    Revoking a revoked gateway changes nothing (schedules resumed since stay resumed).
     Raises `CapCheckBusy` when the tenant's lock is held too long.
     """
     with (
         transaction.atomic(durable=True),
         guards.asset_change(tenant=gateway.tenant, dimension="gateways", adding=False),
     ):
-        Gateway.objects.registered().filter(pk=gateway.pk).update(revoked_at=timezone.now())
+        revoked = (
+            Gateway.objects.registered().filter(pk=gateway.pk).update(revoked_at=timezone.now())
+        )
+        if not revoked:
+            return 0
+        return _pause(Schedule.objects.filter(ticket__gateway=gateway))
+
+
+def gateway_schedules_to_pause(gateway: Gateway) -> int:
+    """How many schedules revoking this gateway would pause (for its confirmation)."""
+    return (
+        Schedule.objects.filter(ticket__gateway=gateway)
+        .exclude(status=Schedule.Status.PAUSED)
+        .count()
+    )
 
 
 # Tickets: receive a delivery, check a gateway secret, retry a rejected ticket.
@@ -317,7 +334,11 @@ def ticket_retry(*, ticket: Ticket) -> Ticket:
 
 
 def tickets_retry_rejected(*, tickets: QuerySet[Ticket] | None = None) -> int:
-    """Put every rejected ticket (of `tickets`, default all) back to `pending`; returns how many."""
+    """Put every rejected ticket (of `tickets`, default all) back to `pending`; returns how many.
+
+    A page or the API passes the tenant's tickets (`Ticket.objects.filter(tenant=...)`);
+    the Django admin its selection; `run_engine --retry-rejected` all of them.
+    """
     tickets = Ticket.objects.all() if tickets is None else tickets
     with transaction.atomic(durable=True):
         # One UPDATE ... WHERE status = 'rejected': a ticket the engine is converting is pending,
@@ -331,15 +352,52 @@ def _requeue(tickets: QuerySet[Ticket]) -> int:
     )
 
 
+# Schedules: an administrator pauses and resumes them; revoking a gateway pauses its own.
+
+
+def next_slot_after(*, due_at: datetime, every_minutes: int, now: datetime) -> datetime:
+    """The first slot of a schedule's cadence (`due_at` + k intervals) that is after `now`.
+
+    `due_at` itself while it is still ahead. The engine moves a schedule on with it after a
+    tick, and a resume with it, so a schedule keeps its rhythm and never makes up missed runs.
+    """
+    if due_at > now:
+        return due_at
+    interval = timedelta(minutes=every_minutes)
+    return due_at + ((now - due_at) // interval + 1) * interval
+
+
+def _pause(schedules: QuerySet[Schedule]) -> int:
+    return schedules.exclude(status=Schedule.Status.PAUSED).update(status=Schedule.Status.PAUSED)
+
+
 def schedules_pause(*, schedules: QuerySet[Schedule]) -> int:
-    """Stop schedules from ticking (an operator's decision); returns how many were paused."""
+    """Stop schedules from ticking (an administrator's decision); returns how many were paused.
+
+    Pausing a paused schedule changes nothing. A tick the engine is firing now finishes
+    first: this UPDATE waits for the engine's row lock, then pauses the schedule.
+    """
     with transaction.atomic(durable=True):
-        return schedules.exclude(status=Schedule.Status.PAUSED).update(
-            status=Schedule.Status.PAUSED
-        )
+        return _pause(schedules)
 
 
-def schedules_resume(*, schedules: QuerySet[Schedule]) -> int:
-    """Let paused schedules tick again; a run missed while paused fires once, then on time."""
+def schedules_resume(*, schedules: QuerySet[Schedule], now: datetime | None = None) -> int:
+    """Let paused schedules tick again; returns how many were resumed.
+
+    Runs missed while paused are not made up (each would spend a lifetime task slot): the
+    next run is the first slot of the schedule's cadence after now. Resuming an active
+    schedule changes nothing.
+    """
+    now = now or timezone.now()
     with transaction.atomic(durable=True):
-        return schedules.filter(status=Schedule.Status.PAUSED).update(status=Schedule.Status.ACTIVE)
+        # Lock the rows: a pause racing this resume waits, then applies to the resumed row.
+        paused = schedules.filter(status=Schedule.Status.PAUSED).select_for_update(of=("self",))
+        resumed = 0
+        for schedule in paused:
+            schedule.status = Schedule.Status.ACTIVE
+            schedule.next_run_at = next_slot_after(
+                due_at=schedule.next_run_at, every_minutes=schedule.every_minutes, now=now
+            )
+            schedule.save(update_fields=["status", "next_run_at"])
+            resumed += 1
+        return resumed

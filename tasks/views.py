@@ -5,8 +5,14 @@ hosts and create gateways (a member's POST there is a 403).
 
 Each create goes through `tasks.services`; a refusal (cap reached, license expired) is
 shown with its numbers, and administrators get a link to the Usage page.
+
+Destructive actions (delete a task or host, remove a gateway) ask first: their GET is a
+confirmation page (templates/confirm.html) whose button POSTs; only the POST acts. No script
+is needed, as the Content-Security-Policy allows none inline.
 """
 
+import json
+import shlex
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -19,8 +25,10 @@ from django.db.models import F, Prefetch
 from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import ngettext
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from licensing.errors import DomainError, validation_sentence
 from licensing.selectors import tenant_entitlements
@@ -28,7 +36,7 @@ from licensing.tenancy import member_required, members_read_staff_writes, staff_
 from tasks import services
 from tasks.forms import GatewayForm, HostForm, TaskForm
 from tasks.models import Gateway, Host, Schedule, ScheduleTick, Task, Ticket
-from tasks.selectors import tenant_usage
+from tasks.selectors import engine_health, tenant_usage
 
 PAGE_SIZE = 50
 RECENT_TICKS = 5
@@ -97,10 +105,40 @@ def task_list(request):
     return render(request, "tasks/tasks.html", context, status=403 if refusal else 200)
 
 
+def _confirm(
+    request, *, question: str, consequences: list[str], action: str, back: str
+) -> HttpResponse:
+    """The confirmation page of a destructive action: its button POSTs back to this URL."""
+    context = {
+        "question": question,
+        "consequences": consequences,
+        "action": action,
+        "back": reverse(back),
+    }
+    return render(request, "confirm.html", context)
+
+
+# A confirmation is asked with GET and answered with POST; any other method is a 405.
+confirm_then_act = require_http_methods(["GET", "HEAD", "POST"])
+
+
 @staff_required
-@require_POST
+@confirm_then_act
 def task_delete(request, pk: int):
+    """GET asks; POST deletes. Another tenant's task is a 404 either way."""
     task = get_object_or_404(Task, pk=pk, tenant=request.tenant)
+    if request.method != "POST":
+        return _confirm(
+            request,
+            question=f"Delete the task “{task.title}”?",
+            consequences=[
+                "The task is gone for good: this cannot be undone.",
+                "Deleting it does not give its slot back: the lifetime tasks count stays where "
+                "it is.",
+            ],
+            action="Delete task",
+            back="tasks",
+        )
     services.task_delete(task=task)
     messages.success(
         request, f"Task “{task.title}” deleted. Deleting a task does not give its slot back."
@@ -128,9 +166,22 @@ def host_list(request):
 
 
 @staff_required
-@require_POST
+@confirm_then_act
 def host_delete(request, pk: int):
+    """GET asks; POST deletes. Another tenant's host is a 404 either way."""
     host = get_object_or_404(Host, pk=pk, tenant=request.tenant)
+    if request.method != "POST":
+        targeted = host.tasks.count()
+        return _confirm(
+            request,
+            question=f"Delete the host “{host.name}”?",
+            consequences=[
+                "Its slot is free again. The host is gone for good: register it again to use it.",
+                f"Tasks that target it: {targeted}. They are kept, without a target host.",
+            ],
+            action="Delete host",
+            back="hosts",
+        )
     services.host_delete(host=host)
     messages.success(request, f"Host “{host.name}” deleted; its slot is free again.")
     return redirect("hosts")
@@ -169,21 +220,50 @@ def gateway_list(request):
             _hand_over_secret(request, response, gateway=gateway, secret=new_secret)
             return response
     created, secret = _new_gateway(request) if request.method == "GET" else (None, None)
+    # Registered first, then the revoked ones (kept, with their tickets).
+    gateways = Gateway.objects.filter(tenant=tenant).order_by(
+        F("revoked_at").desc(nulls_first=True), "name"
+    )
     context = {
         "form": form,
-        # Registered first, then the revoked ones (kept, with their tickets).
-        "gateways": Gateway.objects.filter(tenant=tenant).order_by(
-            F("revoked_at").desc(nulls_first=True), "name"
-        ),
+        # Each with its absolute delivery URL (as few rows as the gateways cap allows).
+        "gateways": [(gateway, _delivery_url(request, gateway)) for gateway in gateways],
         "refusal": refusal,
         "created": created,
         "secret": secret,
+        "curl": _delivery_curl(request, created, secret) if created and secret else None,
         "usage": _usage(tenant, "gateways"),
     }
     response = render(request, "tasks/gateways.html", context, status=403 if refusal else 200)
     if NEW_GATEWAY_COOKIE in request.COOKIES:
         response.delete_cookie(NEW_GATEWAY_COOKIE, path=reverse("gateways"), samesite="Strict")
     return response
+
+
+# The body of the gateway page's example delivery: the fields the delivery API requires, and
+# a body. Its external_id makes a re-run a harmless re-delivery of the same ticket.
+SAMPLE_DELIVERY = {
+    "external_id": "TALLY-TEST-1",
+    "subject": "Test ticket sent with curl",
+    "body": "Delivered by the example on the gateway page of Tally.",
+}
+
+
+def _delivery_url(request, gateway: Gateway) -> str:
+    """Where the sender POSTs tickets: absolute, as this request reached the server."""
+    return request.build_absolute_uri(reverse("api-ticket-delivery", args=[gateway.pk]))
+
+
+def _delivery_curl(request, gateway: Gateway, secret: str) -> str:
+    """A `curl` command, ready to paste, that delivers SAMPLE_DELIVERY with the secret."""
+    return " \\\n  ".join(
+        [
+            f"curl -sS -X POST {shlex.quote(_delivery_url(request, gateway))}",
+            f"-H {shlex.quote(f'Authorization: Bearer {secret}')}",
+            "-H 'Content-Type: application/json'",
+            f"-d {shlex.quote(json.dumps(SAMPLE_DELIVERY))}",
+        ]
+    )
 
 
 def _hand_over_secret(request, response, *, gateway: Gateway, secret: str) -> None:
@@ -215,19 +295,39 @@ def _new_gateway(request) -> tuple[Gateway | None, str | None]:
 
 
 @staff_required
-@require_POST
+@confirm_then_act
 def gateway_remove(request, pk: int):
-    """Revoke the gateway: its slot is free again, deliveries are refused, tickets are kept."""
+    """GET asks; POST revokes the gateway: its slot is free again, deliveries are refused,
+    its tickets are kept and the schedules they registered are paused."""
     gateway = get_object_or_404(Gateway, pk=pk, tenant=request.tenant)
+    if gateway.revoked_at is not None:
+        messages.info(request, f"Gateway “{gateway.name}” was already removed.")
+        return redirect("gateways")
+    if request.method != "POST":
+        to_pause = services.gateway_schedules_to_pause(gateway)
+        return _confirm(
+            request,
+            question=f"Remove the gateway “{gateway.name}”?",
+            consequences=[
+                "Its ingest secret stops working for good: every delivery with it is refused "
+                "(401 gateway_revoked) from now on, and a removed gateway cannot be restored. "
+                "To deliver again, create a new gateway and give the sender its new secret.",
+                "Its tickets are kept and its slot is free again.",
+                f"Active schedules its tickets registered, to be paused: {to_pause}. You can "
+                "resume them on the Schedules page.",
+            ],
+            action="Remove gateway",
+            back="gateways",
+        )
     try:
-        services.gateway_revoke(gateway=gateway)
+        paused = services.gateway_revoke(gateway=gateway)
     except DomainError as refusal:  # the tenant's lock was held too long: nothing changed
         messages.error(request, refusal.detail)
         return redirect("gateways")
     messages.success(
         request,
         f"Gateway “{gateway.name}” removed: its deliveries are refused from now on and its slot "
-        "is free again. Its tickets are kept.",
+        f"is free again. Its tickets are kept; schedules paused: {paused}.",
     )
     return redirect("gateways")
 
@@ -245,11 +345,48 @@ def ticket_list(request):
     if status in Ticket.Status.values:
         tickets = tickets.filter(status=status)
     page = Paginator(tickets, PAGE_SIZE).get_page(request.GET.get("page"))
-    return render(
-        request,
-        "tasks/tickets.html",
-        {"page": page, "status": status, "statuses": Ticket.Status.choices},
-    )
+    context = {
+        "page": page,
+        "status": status,
+        "statuses": Ticket.Status.choices,
+        "engine": engine_health(tenant=request.tenant),
+    }
+    return render(request, "tasks/tickets.html", context)
+
+
+@staff_required
+@require_POST
+def ticket_retry(request, pk: int):
+    """Put one rejected ticket back to pending (the API's retry does the same)."""
+    ticket = get_object_or_404(Ticket, pk=pk, tenant=request.tenant)
+    try:
+        services.ticket_retry(ticket=ticket)
+    except DomainError as refusal:  # not rejected (any more): nothing changed
+        messages.error(request, refusal.detail)
+    else:
+        messages.success(
+            request,
+            f"Ticket {ticket.external_id} is pending again; the engine converts it on its next "
+            "pass if your license allows it.",
+        )
+    return redirect("tickets")
+
+
+@staff_required
+@require_POST
+def tickets_retry_rejected(request):
+    """Put every rejected ticket of the tenant back to pending, e.g. after a new license."""
+    retried = services.tickets_retry_rejected(tickets=Ticket.objects.filter(tenant=request.tenant))
+    if retried:
+        pending_again = ngettext(
+            "%(count)d rejected ticket is pending again; the engine converts it",
+            "%(count)d rejected tickets are pending again; the engine converts them",
+            retried,
+        ) % {"count": retried}
+        messages.success(request, f"{pending_again} on its next pass if your license allows it.")
+    else:
+        messages.info(request, "No ticket was rejected: there was nothing to retry.")
+    return redirect("tickets")
 
 
 @member_required
@@ -265,3 +402,33 @@ def schedule_list(request):
     )
     page = Paginator(schedules, PAGE_SIZE).get_page(request.GET.get("page"))
     return render(request, "tasks/schedules.html", {"page": page})
+
+
+@staff_required
+@require_POST
+def schedule_pause(request, pk: int):
+    """Pause one schedule: it makes no tick until it is resumed."""
+    schedule = get_object_or_404(Schedule, pk=pk, tenant=request.tenant)
+    if services.schedules_pause(schedules=Schedule.objects.filter(pk=schedule.pk)):
+        messages.success(request, f"Schedule “{schedule.title}” paused: it makes no tick.")
+    else:
+        messages.info(request, f"Schedule “{schedule.title}” was already paused.")
+    return redirect("schedules")
+
+
+@staff_required
+@require_POST
+def schedule_resume(request, pk: int):
+    """Resume one schedule at its next slot; runs missed while paused are not made up."""
+    schedule = get_object_or_404(Schedule, pk=pk, tenant=request.tenant)
+    if services.schedules_resume(schedules=Schedule.objects.filter(pk=schedule.pk)):
+        schedule.refresh_from_db()
+        next_run = timezone.localtime(schedule.next_run_at, request.tenant.zone)
+        messages.success(
+            request,
+            f"Schedule “{schedule.title}” resumed: next run {next_run:%Y-%m-%d %H:%M} "
+            f"({request.tenant.timezone}). Runs missed while it was paused are not made up.",
+        )
+    else:
+        messages.info(request, f"Schedule “{schedule.title}” was not paused.")
+    return redirect("schedules")

@@ -4,7 +4,7 @@ from django.contrib.auth.models import AnonymousUser
 from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import exceptions, generics, serializers, status
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.permissions import BasePermission
@@ -18,8 +18,11 @@ from tasks.models import Gateway, Schedule, ScheduleTick, Ticket
 from tasks.services import (
     GatewayRevoked,
     gateway_secret_hash,
+    schedules_pause,
+    schedules_resume,
     ticket_receive,
     ticket_retry,
+    tickets_retry_rejected,
 )
 
 # A delivery is a ticket, not a file: anything larger is refused before it is parsed.
@@ -213,6 +216,25 @@ class TicketRetryApi(APIView):
         return Response(TicketSerializer(_tickets().get(pk=ticket.pk)).data)
 
 
+class TicketsRetryRejectedApi(APIView):
+    """Put every rejected ticket of the tenant back to pending, e.g. after a new license (admin)."""
+
+    permission_classes = [IsTenantAdmin]
+
+    @extend_schema(
+        request=None,
+        responses={
+            200: inline_serializer(
+                "TicketsRetried",
+                {"retried": serializers.IntegerField(help_text="How many are pending again.")},
+            )
+        },
+    )
+    def post(self, request):
+        retried = tickets_retry_rejected(tickets=Ticket.objects.filter(tenant=request.tenant))
+        return Response({"retried": retried})
+
+
 class ScheduleTickSerializer(serializers.ModelSerializer):
     class Meta:
         model = ScheduleTick
@@ -252,6 +274,13 @@ class ScheduleSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+def _schedules():
+    recent_ticks = ScheduleTick.objects.order_by("-due_at", "-id")[:RECENT_TICKS]
+    return Schedule.objects.prefetch_related(
+        Prefetch("ticks", queryset=recent_ticks, to_attr="recent_ticks")
+    )
+
+
 class ScheduleListApi(generics.ListAPIView):
     """The tenant's schedules with their latest ticks (created, or blocked with the code)."""
 
@@ -260,7 +289,31 @@ class ScheduleListApi(generics.ListAPIView):
     serializer_class = ScheduleSerializer
 
     def get_queryset(self):
-        recent_ticks = ScheduleTick.objects.order_by("-due_at", "-id")[:RECENT_TICKS]
-        return Schedule.objects.filter(tenant=self.request.tenant).prefetch_related(
-            Prefetch("ticks", queryset=recent_ticks, to_attr="recent_ticks")
-        )
+        return _schedules().filter(tenant=self.request.tenant)
+
+
+class _ScheduleChangeApi(APIView):
+    """POST changes one schedule of the tenant with `change`; answers the schedule (admin)."""
+
+    permission_classes = [IsTenantAdmin]
+    change = staticmethod(schedules_pause)
+
+    @extend_schema(request=None, responses={200: ScheduleSerializer})
+    def post(self, request, pk: int):
+        schedule = get_object_or_404(Schedule, pk=pk, tenant=request.tenant)
+        self.change(schedules=Schedule.objects.filter(pk=schedule.pk))
+        return Response(ScheduleSerializer(_schedules().get(pk=schedule.pk)).data)
+
+
+class SchedulePauseApi(_ScheduleChangeApi):
+    """Pause a schedule: it makes no tick until it is resumed. Pausing a paused one is a 200
+    that changes nothing."""
+
+    change = staticmethod(schedules_pause)
+
+
+class ScheduleResumeApi(_ScheduleChangeApi):
+    """Resume a paused schedule: it runs next at its first slot after now; runs missed while it
+    was paused are not made up. Resuming an active one is a 200 that changes nothing."""
+
+    change = staticmethod(schedules_resume)

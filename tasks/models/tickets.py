@@ -51,6 +51,11 @@ class Ticket(models.Model):
         indexes = [
             # The engine's queue: pending tickets, oldest first.
             models.Index(fields=["status", "received_at"], name="ticket_status_received"),
+            # The tickets page's engine health: a tenant's oldest pending ticket, and how many
+            # are pending or rejected, from the index alone.
+            models.Index(
+                fields=["tenant", "status", "received_at"], name="ticket_tenant_status_received"
+            ),
         ]
 
     def __str__(self) -> str:

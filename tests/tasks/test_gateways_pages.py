@@ -24,7 +24,7 @@ def test_creating_a_gateway_redirects_and_shows_its_secret_once(page_client_for,
     assert "data-secret" not in response.content.decode()
     shown = client.get("/gateways/")
     page = shown.content.decode()
-    secret = re.search(r"<code class=\"mono\" data-secret>([^<]+)</code>", page).group(1)
+    secret = re.search(r"data-secret>([^<]+)</code>", page).group(1)
     gateway = Gateway.objects.get(tenant=tenant_a)
     assert gateway.secret_hash == hashlib.sha256(secret.encode()).hexdigest()
     assert "shown only this once" in page
@@ -139,7 +139,7 @@ def test_an_administrator_removes_a_gateway_and_it_shows_as_revoked(
     active_license(tenant_a, gateways=1)
     gateway, _secret = gateway_create(tenant=tenant_a, name="Old Jira", kind="jira")
     client = page_client_for(admin_a)
-    assert f'action="/gateways/{gateway.pk}/remove/"' in client.get("/gateways/").content.decode()
+    assert f'href="/gateways/{gateway.pk}/remove/"' in client.get("/gateways/").content.decode()
 
     response = client.post(f"/gateways/{gateway.pk}/remove/")
 
@@ -169,3 +169,70 @@ def test_another_tenants_gateway_cannot_be_removed(page_client_for, admin_a, ten
     assert page_client_for(admin_a).post(f"/gateways/{theirs.pk}/remove/").status_code == 404
     theirs.refresh_from_db()
     assert theirs.revoked_at is None
+
+
+def _curl_of_the_new_gateway(client) -> list[str]:
+    """The page's curl command for the gateway just created, split as a shell would."""
+    import html
+    import shlex
+
+    client.post("/gateways/", {"name": "Jira", "kind": "jira"})
+    page = client.get("/gateways/").content.decode()
+    command = html.unescape(re.search(r"<pre [^>]*data-curl>(.*?)</pre>", page, re.S).group(1))
+    return shlex.split(command.replace("\\\n", " "))
+
+
+def test_the_new_gateway_has_a_ready_curl_line_that_delivers_a_ticket(
+    page_client_for, admin_a, tenant_a
+):
+    import json
+
+    from tasks.models import Ticket
+
+    client = page_client_for(admin_a)
+    words = _curl_of_the_new_gateway(client)
+    gateway = Gateway.objects.get(tenant=tenant_a)
+    url = f"http://testserver/api/v1/gateways/{gateway.pk}/tickets/"  # absolute
+    assert words[:4] == ["curl", "-sS", "-X", "POST"] and words[4] == url
+    headers = [words[i + 1] for i, word in enumerate(words) if word == "-H"]
+    authorization = next(h for h in headers if h.startswith("Authorization: Bearer "))
+    secret = authorization.removeprefix("Authorization: Bearer ")
+    assert gateway.secret_hash == hashlib.sha256(secret.encode()).hexdigest()
+    assert "Content-Type: application/json" in headers
+    body = words[words.index("-d") + 1]
+
+    # What the sender would do: POST that body with that header to that URL.
+    response = client.post(
+        url.removeprefix("http://testserver"),
+        data=body,
+        content_type="application/json",
+        HTTP_AUTHORIZATION=authorization.removeprefix("Authorization: "),
+    )
+
+    assert response.status_code == 202, response.content
+    ticket = Ticket.objects.get(gateway=gateway)
+    assert (ticket.external_id, ticket.subject) == (
+        json.loads(body)["external_id"],
+        json.loads(body)["subject"],
+    )
+
+
+def test_the_secret_and_the_curl_line_have_copy_buttons_from_a_static_script(
+    page_client_for, admin_a
+):
+    client = page_client_for(admin_a)
+    client.post("/gateways/", {"name": "Jira", "kind": "jira"})
+    page = client.get("/gateways/").content.decode()
+    assert 'data-copy-target="gateway-secret-value"' in page
+    assert 'data-copy-target="gateway-curl"' in page
+    assert '<script src="/static/js/copy.js" defer></script>' in page
+    assert "<script>" not in page  # nothing inline: the CSP would refuse it
+
+
+def test_the_gateway_list_shows_absolute_delivery_urls_to_administrators(
+    page_client_for, admin_a, member_a, tenant_a
+):
+    gateway, _secret = gateway_create(tenant=tenant_a, name="Jira", kind="jira")
+    url = f"http://testserver/api/v1/gateways/{gateway.pk}/tickets/"
+    assert url in page_client_for(admin_a).get("/gateways/").content.decode()
+    assert "/tickets/</code>" not in page_client_for(member_a).get("/gateways/").content.decode()

@@ -1,27 +1,19 @@
 """Schedules: ticks fire as recurring tasks on time, catch up once, and record blocks."""
 
-from datetime import UTC, datetime, timedelta
-
 import pytest
-import time_machine
 
 from tasks.engine import run_pass
 from tasks.models import Schedule, ScheduleTick, Task
 from tests.factories import TenantFactory
 from tests.tasks.test_engine import Crash, crash_after
-from tests.tasks.ticket_helpers import gateway_for, license_with, receive, task_rows, tasks_used
-
-REGISTERED = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
-
-
-def at(minutes: float) -> datetime:
-    return REGISTERED + timedelta(minutes=minutes)
-
-
-@pytest.fixture
-def clock():
-    with time_machine.travel(REGISTERED, tick=False) as traveller:
-        yield traveller
+from tests.tasks.ticket_helpers import (
+    at,
+    gateway_for,
+    license_with,
+    receive,
+    task_rows,
+    tasks_used,
+)
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
 """Shared by the tickets, engine and schedules tests: gateways, deliveries, licenses."""
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.utils import timezone
 
@@ -8,6 +8,14 @@ from licensing.models import License
 from tasks.models import Gateway, Task, TaskCounter, Ticket
 from tasks.services import gateway_create, ticket_receive
 from tests.factories import LicenseFactory
+
+# The instant the `clock` fixture (tests/tasks/conftest.py) stands at: a Monday, 09:00 UTC.
+REGISTERED = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+
+def at(minutes: float) -> datetime:
+    """`minutes` after REGISTERED."""
+    return REGISTERED + timedelta(minutes=minutes)
 
 
 def gateway_for(tenant, *, name: str = "Jira", kind: str = Gateway.Kind.JIRA):
