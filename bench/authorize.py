@@ -18,9 +18,13 @@ for the `budget_usage_changed` signal.
   serializer and the service;
 - session: the same through an administrator's session instead of a token;
 - service: `usage.budgets.services.authorize` called directly (the bare service rate);
-- crossing: the service against a hard budget the run crosses about a quarter of the way in;
+- crossing: the service against a hard budget the run crosses early on;
   afterwards overspend = max(spent + reserved - limit, 0), which must be 0, and the
   reservations must add up to what the period holds.
+
+Each variant also prints its CPU per call (the workers' Python, and their PostgreSQL server
+processes, from /proc) and the rate that cost would allow with every core of the machine to
+itself: on a machine shared with other work, the calls/s measure the share it got.
 
 Each call's estimate is $0.001 (500 input tokens at $1/M, 250 output tokens at $2/M). The
 runs are interleaved for `--rounds` rounds and the median printed. Not run by the test
@@ -134,15 +138,33 @@ def worker(phase: str, tenant: tuple, number: int, start_at, seconds, results):
             refused += 1
     if phase != "crossing":  # a crossing run counts every call: the budget is what matters
         allowed = refused = 0
+    backend = _backend_pid()
     start_at.wait()  # every worker warm: the measured seconds start together
+    cpu_before = (time.process_time(), _process_cpu_seconds(backend))
     deadline = time.time() + seconds
     while time.time() < deadline:
         if authorize_one():
             allowed += 1
         else:
             refused += 1
-    results.put((allowed, refused))
+    cpu = (time.process_time() - cpu_before[0], _process_cpu_seconds(backend) - cpu_before[1])
+    results.put((allowed, refused, cpu))
     connections.close_all()
+
+
+def _backend_pid() -> int:
+    """The PostgreSQL server process serving this worker's connection (same machine)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        return cursor.fetchone()[0]
+
+
+def _process_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds a process has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def run(phase: str, tenant: tuple, workers: int, seconds: float) -> dict:
@@ -158,12 +180,20 @@ def run(phase: str, tenant: tuple, workers: int, seconds: float) -> dict:
     for process in processes:
         process.start()
     allowed = refused = 0
+    python_cpu = postgres_cpu = 0.0
     for _ in processes:
-        a, r = results.get(timeout=seconds + 600)
+        a, r, (python, postgres) = results.get(timeout=seconds + 600)
         allowed, refused = allowed + a, refused + r
+        python_cpu, postgres_cpu = python_cpu + python, postgres_cpu + postgres
     for process in processes:
         process.join()
-    return {"allowed": allowed, "refused": refused, "rate": (allowed + refused) / seconds}
+    calls = max(allowed + refused, 1)
+    return {
+        "allowed": allowed,
+        "refused": refused,
+        "rate": (allowed + refused) / seconds,
+        "cpu_ms": (python_cpu * 1000 / calls, postgres_cpu * 1000 / calls),
+    }
 
 
 def books(tenant_id: int) -> tuple[Decimal, Decimal, Decimal]:
@@ -190,22 +220,36 @@ def main() -> None:
     start_benchmark("Authorize", options)
     workers, seconds = options.workers, options.seconds
     rates: dict[str, list[float]] = {phase: [] for phase in PHASES}
+    cpu_ms: dict[str, list[tuple[float, float]]] = {phase: [] for phase in PHASES}
     exact = True
     for _round in range(options.rounds):
         for phase in PHASES:
             tenant = make_tenant(phase, UNLIMITED_ENOUGH)
             result = run(phase, tenant, workers, seconds)
             rates[phase].append(result["rate"])
+            cpu_ms[phase].append(result["cpu_ms"])
             _limit, used, estimates = books(tenant[0])
             exact = exact and used == estimates and result["refused"] == 0
     median = {phase: statistics.median(values) for phase, values in rates.items()}
     for phase in PHASES:
         runs = ", ".join(f"{rate:.0f}" for rate in rates[phase])
         print(f"  {phase:<9} {median[phase]:8.1f} authorize calls/s   (runs: {runs})")
+    # What a call costs in CPU whatever else the machine runs, and the rate that cost allows
+    # if every core of this machine did nothing else.
+    cores = os.cpu_count() or 1
+    for phase in PHASES:
+        python = statistics.median(ms[0] for ms in cpu_ms[phase])
+        postgres = statistics.median(ms[1] for ms in cpu_ms[phase])
+        print(
+            f"  {phase:<9} CPU per call: {python:.2f} ms Python + {postgres:.2f} ms PostgreSQL"
+            f" backend; {cores} cores doing nothing else: at most "
+            f"{cores * 1000 / (python + postgres):.0f} calls/s"
+        )
     print(f"  reserved = sum of the allowed estimates after every run: {exact}")
 
-    # The warm-up's calls plus about a quarter of what the slowest service run reserved.
-    calls = workers * WARM_UP_CALLS + int(min(rates["service"]) * seconds / 4)
+    # The warm-up's calls plus a tenth of what the slowest service run reserved (a run on a
+    # busier machine still crosses it).
+    calls = workers * WARM_UP_CALLS + max(int(min(rates["service"]) * seconds / 10), workers)
     limit = (calls * ESTIMATE).quantize(ESTIMATE)
     tenant = make_tenant("crossing", limit)
     crossing = run("crossing", tenant, workers, seconds)
