@@ -219,7 +219,7 @@ def _reserve_once(params: dict) -> tuple | None:
     """
     own_transaction = not connection.in_atomic_block
     if not own_transaction or budget_usage_changed.has_listeners():
-        with transaction.atomic(durable=own_transaction):
+        with transaction.atomic(durable=True):
             with connection.cursor() as cursor:
                 cursor.execute(f"{_ASYNCHRONOUS_COMMIT_SQL}; {_AUTHORIZE_SQL}", params)
                 cursor.nextset()  # past set_config
