@@ -1,5 +1,5 @@
-"""The usage banner on every page, for tenant administrators only (SPEC §5.2): six small
-queries, whatever the data size, once per request."""
+"""The usage banner on every page, for tenant administrators only (SPEC §5.2): two small
+queries (`plan_usage_with_projections`), whatever the data size, once per request."""
 
 from usage.plan import banner_for, plan_usage_with_projections
 

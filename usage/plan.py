@@ -4,14 +4,16 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Literal
 
+from django.db.models import FilteredRelation, Q
 from django.utils import timezone
 
-from licensing.models import Tenant
-from licensing.selectors import DIMENSIONS, tenant_entitlements
+from licensing.models import License, Tenant
+from licensing.selectors import DIMENSIONS, Entitlements, entitlements_under, tenant_entitlements
 from tasks.selectors import tenant_usage
-from usage.budgets.selectors import BudgetCard, budget_card
-from usage.projections import TaskProjection, days_elapsed
-from usage.task_counts import tasks_projection_for
+from usage.budgets.models import Budget
+from usage.budgets.selectors import BudgetCard, budget_card_of
+from usage.projections import TaskProjection, days_elapsed, month_of
+from usage.task_counts import task_history_annotations, task_history_from, tasks_projection_of
 
 Level = Literal["ok", "warning", "danger"]
 
@@ -92,8 +94,12 @@ class PlanUsage:
 def plan_usage(tenant: Tenant, *, now: datetime | None = None) -> PlanUsage:
     """The tenant's plan usage in two small queries, whatever the data size."""
     now = now or timezone.now()
-    entitlements = tenant_entitlements(tenant, now=now)
-    used = tenant_usage(tenant)
+    return _plan_usage_of(tenant, tenant_entitlements(tenant, now=now), tenant_usage(tenant), now)
+
+
+def _plan_usage_of(
+    tenant: Tenant, entitlements: Entitlements, used: dict[str, int], now: datetime
+) -> PlanUsage:
     return PlanUsage(
         state=entitlements.state,
         kind=entitlements.kind,
@@ -114,15 +120,66 @@ def plan_usage(tenant: Tenant, *, now: datetime | None = None) -> PlanUsage:
 
 
 def plan_usage_with_projections(tenant: Tenant, *, now: datetime | None = None) -> PlanUsage:
-    """The plan usage with the tasks projection and this month's spend: six small queries,
-    whatever the data size (plan 2, snapshots and schedules 2, budget and period 2)."""
+    """The plan usage with the tasks projection and this month's spend (the page, the plan
+    API, the banner on every page) in TWO small queries, whatever the data size: what counts
+    as used (`tenant_usage`, the rule's one home), and the tenant's row joined to everything
+    else it needs (`_tenant_with_plan_inputs`)."""
     now = now or timezone.now()
-    plan = plan_usage(tenant, now=now)
-    tasks = plan.dimension("tasks")
-    projection = tasks_projection_for(
-        tenant, now=now, used=tasks.used, cap=tasks.cap, ends_at=plan.ends_at
+    used = tenant_usage(tenant)
+    row = _tenant_with_plan_inputs(tenant, now)
+    plan = _plan_usage_of(
+        tenant, entitlements_under(_joined(row, "active_license"), now=now), used, now
     )
-    return replace(plan, projection=projection, budget=budget_card(tenant, now=now))
+    tasks = plan.dimension("tasks")
+    projection = tasks_projection_of(
+        tenant,
+        task_history_from(row),
+        now=now,
+        used=tasks.used,
+        cap=tasks.cap,
+        ends_at=plan.ends_at,
+    )
+    budget = budget_card_of(
+        tenant, budget=_budget_of(row), period=_joined(row, "this_period"), now=now
+    )
+    return replace(plan, projection=projection, budget=budget)
+
+
+def _tenant_with_plan_inputs(tenant: Tenant, now: datetime) -> Tenant:
+    """One row: the tenant LEFT JOINed to its active license (`licensing.selectors.
+    active_license`'s rule: the one row in status active, a unique constraint), its budget and
+    this month's budget period (unique per month), with the task history's few snapshots and
+    schedules as arrays. Every join matches at most one row, and the arrays hold at most 8
+    snapshots and the active schedules: the cost does not grow with tasks, events or months."""
+    month = month_of(now, tenant.zone)
+    return (
+        Tenant.objects.filter(pk=tenant.pk)
+        .annotate(
+            active_license=FilteredRelation(
+                "licenses", condition=Q(licenses__status=License.Status.ACTIVE)
+            ),
+            this_period=FilteredRelation(
+                "budget_periods", condition=Q(budget_periods__month=month.first_day)
+            ),
+            **task_history_annotations(tenant, now=now),
+        )
+        # The stubs do not know FilteredRelation names; Django joins them (one row each).
+        .select_related("active_license", "this_period", "llm_budget")  # type: ignore[misc]
+        .get()
+    )
+
+
+def _joined(row: Tenant, relation: str):
+    """The row a FilteredRelation joined, or None: Django leaves the attribute unset when the
+    LEFT JOIN found none."""
+    return getattr(row, relation, None)
+
+
+def _budget_of(row: Tenant) -> Budget | None:
+    try:
+        return row.llm_budget
+    except Budget.DoesNotExist:
+        return None
 
 
 @dataclass(frozen=True)

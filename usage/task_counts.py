@@ -17,7 +17,9 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from django.contrib.postgres.expressions import ArraySubquery
 from django.db import models
+from django.db.models import OuterRef
 
 from licensing.models import Tenant
 from tasks.models import Schedule, ScheduleTick
@@ -166,17 +168,40 @@ def tasks_projection_for(
     ends_at: datetime | None,
 ) -> TaskProjection:
     """THE tasks projection (plan card, plan API, banner, `quota.projected_exhaustion`):
-    the last 8 snapshots (7 complete days) and the active schedules, two small queries."""
-    today = local_today(tenant, now)
-    snapshots = TaskCountSnapshot.objects.filter(
-        tenant=tenant, day__gte=today - _WINDOW, day__lte=today
-    )
-    schedules = Schedule.objects.filter(tenant=tenant, status=Schedule.Status.ACTIVE)
+    the last 8 snapshots (7 complete days) and the active schedules, two small queries
+    (`task_history_annotations`: none of its own)."""
+    snapshots, schedules = _history_reads(tenant.pk, local_today(tenant, now))
     history = TaskHistory(
-        list(snapshots.order_by("day").values_list(*_SNAPSHOT_FIELDS)),
+        list(snapshots.values_list(*_SNAPSHOT_FIELDS)),
         list(schedules.values_list("every_minutes", flat=True)),
     )
     return tasks_projection_of(tenant, history, now=now, used=used, cap=cap, ends_at=ends_at)
+
+
+def _history_reads(tenant_id, today: date) -> tuple[models.QuerySet, models.QuerySet]:
+    """The two reads of a tenant's history: the snapshots of the last 8 local days (7
+    complete days), in day order, and the active schedules. `tenant_id` may be an OuterRef."""
+    snapshots = TaskCountSnapshot.objects.filter(
+        tenant_id=tenant_id, day__gte=today - _WINDOW, day__lte=today
+    ).order_by("day")
+    schedules = Schedule.objects.filter(tenant_id=tenant_id, status=Schedule.Status.ACTIVE)
+    return snapshots, schedules
+
+
+def task_history_annotations(tenant: Tenant, *, now: datetime) -> dict[str, ArraySubquery]:
+    """The same two reads as annotations of a query of the tenant's row (arrays of at most 8
+    snapshots and of the active schedules), so a caller reading that row anyway (the plan
+    card and the banner, `usage.plan`) gets the history with no query of its own; read
+    them back with `task_history_from`."""
+    snapshots, schedules = _history_reads(OuterRef("pk"), local_today(tenant, now))
+    arrays = {f"history_{name}": ArraySubquery(snapshots.values(name)) for name in _SNAPSHOT_FIELDS}
+    return arrays | {"history_every_minutes": ArraySubquery(schedules.values("every_minutes"))}
+
+
+def task_history_from(row) -> TaskHistory:
+    """The history from a row annotated with `task_history_annotations`."""
+    columns = [getattr(row, f"history_{name}") for name in _SNAPSHOT_FIELDS]
+    return TaskHistory(list(zip(*columns, strict=True)), list(row.history_every_minutes))
 
 
 def task_histories(tenant_ids: list[int], *, now: datetime) -> dict[int, TaskHistory]:

@@ -175,21 +175,16 @@ REST_FRAMEWORK["TEST_REQUEST_DEFAULT_FORMAT"] = "json"
 # What a `usage` API token may do (POST only): what an agent needs, nothing more.
 API_TOKEN_USAGE_PATHS = ["/api/v1/usage/events/", "/api/v1/usage/authorize/"]
 
-# Rate limits (config.throttling), counted in a cache every web worker shares: PostgreSQL's
-# database cache (its table is made by `migrate`), or Redis when REDIS_URL is set.
+# Rate limits (config.throttling), counted where every web worker counts the same requests:
+# PostgreSQL (the table `tally_rate_counter` is made by `migrate`), or Redis when REDIS_URL is
+# set (the cache "throttle").
 REDIS_URL = env.str("REDIS_URL", default="")
-CACHES = {
-    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
-    "throttle": (
-        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
-        if REDIS_URL
-        else {
-            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
-            "LOCATION": "tally_rate_limit_cache",
-            "OPTIONS": {"MAX_ENTRIES": 100_000},
-        }
-    ),
-}
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+if REDIS_URL:
+    CACHES["throttle"] = {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+    }
 REST_FRAMEWORK["DEFAULT_THROTTLE_CLASSES"] = [
     "config.throttling.ApiClientRateThrottle",
     "config.throttling.GatewayRateThrottle",

@@ -1,9 +1,16 @@
-"""Rate limits per token and per gateway (429 rate_limited, Retry-After), counted in the
-shared database cache; login lockout after repeated failures (SPEC §6.1)."""
+"""Rate limits per token and per gateway (429 rate_limited, Retry-After), counted in
+PostgreSQL (or Redis); login lockout after repeated failures (SPEC §6.1)."""
 
+from datetime import UTC, datetime, timedelta
+
+import time_machine
 from django.core.cache import caches
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 from rest_framework.test import APIClient
 
+from config.throttling import request_counted
 from licensing.api_tokens.services import api_token_create
 
 
@@ -13,10 +20,53 @@ def bearer(secret: str) -> APIClient:
     return client
 
 
-def test_the_throttle_cache_is_postgresqls_database_cache_made_by_migrate(db):
-    assert caches["throttle"].__class__.__name__ == "DatabaseCache"
-    caches["throttle"].set("probe", 1)
-    assert caches["throttle"].get("probe") == 1
+def test_rate_limits_count_in_postgresql_in_one_statement_per_request(admin_a, rates):
+    rates(api_token="5/min")
+    token = api_token_create(user=admin_a, name="agent")
+    client = bearer(token.secret)
+    client.get("/api/v1/tenant/")
+
+    with CaptureQueriesContext(connection) as queries:
+        request_counted("probe", period=timedelta(minutes=1), now=timezone.now())
+
+    assert len(queries) == 1 and "tally_rate_counter" in queries[0]["sql"]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT requests FROM tally_rate_counter WHERE key = %s",
+            [f"throttle:token:{token.token.pk}"],
+        )
+        assert cursor.fetchone() == (1,)
+
+
+def test_a_window_opens_again_once_its_period_is_over(admin_a, rates):
+    rates(api_token="2/min")
+    client = bearer(api_token_create(user=admin_a, name="agent").secret)
+    start = datetime(2026, 11, 20, 12, 0, 30, tzinfo=UTC)
+    with time_machine.travel(start, tick=False) as clock:
+        assert [client.get("/api/v1/tenant/").status_code for _ in range(3)] == [200, 200, 429]
+        clock.move_to(start + timedelta(seconds=45))
+        refused = client.get("/api/v1/tenant/")
+        assert refused.status_code == 429 and refused["Retry-After"] == "15"
+        clock.move_to(start + timedelta(seconds=61))
+        assert client.get("/api/v1/tenant/").status_code == 200
+
+
+def test_with_redis_set_the_window_is_counted_in_the_shared_cache(admin_a, rates, settings):
+    settings.CACHES = {
+        **settings.CACHES,
+        "throttle": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    }
+    rates(api_token="3/min")
+    token = api_token_create(user=admin_a, name="agent")
+    client = bearer(token.secret)
+
+    statuses = [client.get("/api/v1/tenant/").status_code for _ in range(4)]
+
+    assert statuses == [200, 200, 200, 429]
+    assert caches["throttle"].get(f"throttle:token:{token.token.pk}") == 4
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM tally_rate_counter")
+        assert cursor.fetchone() == (0,)  # nothing counted in PostgreSQL
 
 
 def test_a_token_over_its_rate_is_429_rate_limited_with_retry_after(admin_a, rates):

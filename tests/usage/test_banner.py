@@ -1,15 +1,27 @@
 """The usage banner: a pure decision, and a context processor for administrators only."""
 
-from datetime import UTC, datetime, timedelta
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from django.test import RequestFactory
 
-from tests.factories import LicenseFactory
+from tests.factories import LicenseFactory, ScheduleFactory
 from tests.usage.activity_helpers import record_usage
+from tests.usage.budgets.budget_helpers import hard_budget
 from tests.usage.plan_helpers import set_usage
+from usage.budgets.models import BudgetPeriod
+from usage.budgets.selectors import budget_card
 from usage.context_processors import usage_banner
-from usage.plan import DimensionUsage, PlanUsage, banner_for
+from usage.plan import (
+    DimensionUsage,
+    PlanUsage,
+    banner_for,
+    plan_usage,
+    plan_usage_with_projections,
+)
+from usage.projections import month_of
+from usage.task_counts import TaskCountSnapshot, tasks_projection_for
 
 
 def _plan(*, hosts=(0, 10), gateways=(0, None), tasks=(0, 100), expired=False) -> PlanUsage:
@@ -110,21 +122,91 @@ def test_no_banner_below_the_threshold(tenant_a, admin_a, page_client_for):
     assert 'data-testid="usage-banner"' not in response.content.decode()
 
 
-@pytest.mark.parametrize("events", [10, 10_000])
-def test_the_banner_costs_six_small_queries_whatever_the_data_size(
-    tenant_a, admin_a, django_assert_max_num_queries, events
+def _history(tenant, *, days: int, schedules: int, months: int) -> None:
+    """`days` daily snapshots (a run-out ahead), `schedules` active schedules, a hard budget
+    at 95 % this month and `months` periods of earlier months."""
+    today = datetime.now(UTC).date()
+    TaskCountSnapshot.objects.bulk_create(
+        TaskCountSnapshot(
+            tenant=tenant,
+            day=today - timedelta(days=n),
+            tasks_used=40_000 - 2_000 * n,
+            schedule_ticks_created=0,
+            taken_at=datetime.now(UTC),
+        )
+        for n in range(days)
+    )
+    ScheduleFactory.create_batch(schedules, tenant=tenant, every_minutes=1440)
+    hard_budget(tenant, "100")
+    month = month_of(datetime.now(UTC), tenant.zone)
+    BudgetPeriod.objects.filter(tenant=tenant, month=month.first_day).update(spent_usd=95)
+    BudgetPeriod.objects.bulk_create(
+        BudgetPeriod(
+            tenant=tenant,
+            month=date(2000 + n // 12, n % 12 + 1, 1),
+            ends_at=datetime(2000 + n // 12, n % 12 + 1, 28, tzinfo=UTC),
+        )
+        for n in range(months)
+    )
+
+
+@pytest.mark.parametrize(
+    "size",
+    [
+        {"events": 10, "days": 4, "schedules": 1, "months": 1},
+        {"events": 10_000, "days": 400, "schedules": 60, "months": 120},
+    ],
+)
+def test_the_banner_costs_two_small_queries_whatever_the_data_size(
+    tenant_a, admin_a, django_assert_num_queries, size
 ):
-    set_usage(tenant_a, hosts=9, gateways=3, tasks=45)
-    record_usage(tenant_a, events=events)
+    LicenseFactory(
+        tenant=tenant_a,
+        hosts_cap=10,
+        tasks_cap=100_000,
+        expires_at=datetime.now(UTC) + timedelta(days=300),
+    )
+    set_usage(tenant_a, hosts=9, gateways=3, tasks=40_000)
+    record_usage(tenant_a, events=size["events"])
+    _history(tenant_a, days=size["days"], schedules=size["schedules"], months=size["months"])
     request = RequestFactory().get("/")
     request.user, request.tenant = admin_a, tenant_a
 
-    # The plan (2), the tasks snapshots and schedules (2), the budget and its period (2).
-    with django_assert_max_num_queries(6):
+    # What counts as used (tasks' rule), and the tenant's row joined to its license, budget,
+    # this month's period, and the few snapshots and schedules of the projection.
+    with django_assert_num_queries(2):
         first = usage_banner(request)
         again = usage_banner(request)  # a second template on the same request: cached
 
-    assert first["usage_banner"].level == "warning" and again == first
+    banner = first["usage_banner"]
+    assert again == first and banner.level == "warning"
+    assert "hosts 9 of 10" in banner.message  # the license's caps, not the free tier's
+    assert "the tasks cap runs out on" in banner.message  # the snapshots and schedules
+    assert "USD budget is at 95 %" in banner.message  # the budget and this month's period
+
+
+def test_the_plan_card_reads_the_same_figures_as_the_queries_it_replaces(tenant_a):
+    LicenseFactory(
+        tenant=tenant_a,
+        hosts_cap=10,
+        tasks_cap=100_000,
+        expires_at=datetime.now(UTC) + timedelta(days=300),
+    )
+    set_usage(tenant_a, hosts=4, tasks=40_000)
+    _history(tenant_a, days=9, schedules=2, months=3)
+    now = datetime.now(UTC)
+
+    plan = plan_usage_with_projections(tenant_a, now=now)
+
+    tasks = plan.dimension("tasks")
+    assert plan == replace(
+        plan_usage(tenant_a, now=now),
+        projection=tasks_projection_for(
+            tenant_a, now=now, used=tasks.used, cap=tasks.cap, ends_at=plan.ends_at
+        ),
+        budget=budget_card(tenant_a, now=now),
+    )
+    assert plan.projection.runs_out and plan.budget.usd.spent == 95
 
 
 def test_the_banner_adds_no_query_for_members(tenant_a, member_a, django_assert_num_queries):

@@ -14,9 +14,9 @@ from usage.api.fields import StrictDecimalField
 from usage.budgets.models import Budget
 from usage.budgets.selectors import BudgetCard, BudgetDimension, budget_card
 from usage.budgets.services import Authorization, authorize, budget_set
+from usage.models import TOKENS_LIMIT
 from usage.pricing import optional_decimal_text
 
-TOKENS_LIMIT = 2**31 - 1
 BUDGET_TOKENS_LIMIT = 2**63 - 1
 
 

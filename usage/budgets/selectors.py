@@ -98,6 +98,15 @@ def budget_card(tenant: Tenant, *, now: datetime | None = None) -> BudgetCard:
     month = month_of(now, tenant.zone)
     budget = Budget.objects.filter(tenant=tenant).first()
     period = BudgetPeriod.objects.filter(tenant=tenant, month=month.first_day).first()
+    return budget_card_of(tenant, budget=budget, period=period, now=now)
+
+
+def budget_card_of(
+    tenant: Tenant, *, budget: Budget | None, period: BudgetPeriod | None, now: datetime
+) -> BudgetCard:
+    """The card from the budget and this month's period as read (no database): for a caller
+    that read them in a query of its own (`usage.plan`)."""
+    month = month_of(now, tenant.zone)
     if period is None:
         period = BudgetPeriod(tenant=tenant, month=month.first_day, ends_at=month.ends_at)
     today = now.astimezone(tenant.zone).date()

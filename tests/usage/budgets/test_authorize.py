@@ -5,9 +5,11 @@ from decimal import Decimal
 
 import pytest
 import time_machine
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from tests.usage.budgets.budget_helpers import call, hard_budget, period_of, priced_model
-from tests.usage.usage_helpers import model_with_plan
+from tests.usage.usage_helpers import model_with_plan, plan
 from usage.budgets.models import BudgetPeriod, Reservation
 from usage.budgets.services import (
     BudgetExhausted,
@@ -15,6 +17,7 @@ from usage.budgets.services import (
     Settled,
     authorize,
     budget_set,
+    call_estimate,
     reservations_expire,
     reservations_settle,
 )
@@ -291,3 +294,58 @@ def test_asking_again_answers_the_reservation_even_once_the_budget_is_full(tenan
 
     assert call(tenant_a, "a", "1").reservation_id == first.reservation_id
     assert period_of(tenant_a).reserved_usd == Decimal(1)
+
+
+def test_the_estimate_is_the_plan_in_force_at_the_call_and_changes_when_a_new_plan_starts(
+    tenant_a, model, frozen
+):
+    # A new plan taking effect tomorrow at noon: $3/M input, $7/M output.
+    plan(model, ("3", "7", "1"), NOW + timedelta(days=1))
+
+    today = authorize(
+        tenant=tenant_a, request_id="a", model="gpt-4o", input_tokens=1000, max_output_tokens=500
+    )
+    frozen.move_to(NOW + timedelta(days=1))
+    tomorrow = authorize(
+        tenant=tenant_a, request_id="b", model="gpt-4o", input_tokens=1000, max_output_tokens=500
+    )
+
+    assert today.reserved_usd == Decimal("0.002")  # 1000 x $1/M + 500 x $2/M
+    assert tomorrow.reserved_usd == Decimal("0.0065")  # 1000 x $3/M + 500 x $7/M
+    assert Reservation.objects.get(request_id="b").estimate_usd == Decimal("0.0065")
+
+
+@pytest.mark.parametrize(
+    ("input_tokens", "output_tokens"), [(0, 0), (1, 1), (123_457, 98_765), (2**31 - 1, 2**31 - 1)]
+)
+def test_the_estimate_in_sql_is_exactly_the_pricing_rule_of_python(
+    tenant_a, input_tokens, output_tokens
+):
+    gpt = model_with_plan(tenant_a, "odd-prices", prices=("0.123457", "9.876543", "0.000001"))
+
+    result = authorize(
+        tenant=tenant_a,
+        request_id="r",
+        model="odd-prices",
+        input_tokens=input_tokens,
+        max_output_tokens=output_tokens,
+    )
+
+    expected = call_estimate(
+        model_id=gpt.pk, input_tokens=input_tokens, max_output_tokens=output_tokens, now=NOW
+    )
+    assert result.reserved_usd == expected and result.priced
+    assert period_of(tenant_a).reserved_usd == expected
+
+
+def test_an_authorization_is_one_statement_to_the_database(tenant_a, model):
+    hard_budget(tenant_a, "10")
+    call(tenant_a, "first", "1")  # the month's period row exists from here on
+
+    with CaptureQueriesContext(connection) as queries:
+        call(tenant_a, "second", "1")
+
+    # The test's transaction adds a savepoint around it; nothing else is asked.
+    statements = [q["sql"] for q in queries if "SAVEPOINT" not in q["sql"]]
+    assert len(statements) == 1 and "UPDATE usage_budgetperiod" in statements[0]
+    assert period_of(tenant_a).reserved_usd == Decimal(2)
