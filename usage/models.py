@@ -134,7 +134,19 @@ class UsageEvent(models.Model):
                 fields=["tenant", "request_id"], name="usage_event_request_id_unique_per_tenant"
             )
         ]
-        indexes = [models.Index(fields=["tenant", "occurred_at"], name="usage_event_tenant_time")]
+        indexes = [
+            models.Index(fields=["tenant", "occurred_at"], name="usage_event_tenant_time"),
+            # An activity filtered by consumer or host reads its events (no rollup crosses
+            # them with the series' grains): `usage.selectors.filters`.
+            models.Index(
+                fields=["tenant", "consumer", "occurred_at"], name="usage_event_consumer_time"
+            ),
+            models.Index(
+                fields=["tenant", "host", "occurred_at"],
+                name="usage_event_host_time",
+                condition=models.Q(host__isnull=False),
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.request_id} ({self.model_id}) at {self.occurred_at:%Y-%m-%d %H:%M:%S}"
