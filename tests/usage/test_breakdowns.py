@@ -33,7 +33,8 @@ CONSUMERS = ["", *(f"agent-{n:02}" for n in range(14))]  # more than ten: Show m
 @pytest.fixture
 def world(tenant_a, tenant_b):
     """600 events over 11 days (both autumn DST changes: Europe 25 Oct, US 1 Nov), on 4
-    models of 3 providers, 10 hosts (the free tier's cap) named or taken from a task, 15 consumers, 6 tickets."""
+    models of 3 providers, 10 hosts (the free tier's cap) named or taken from a task, 15
+    consumers, 6 tickets."""
     models = {}
     for name, plans in PLANS.items():
         models[name] = llm_model_create(tenant=tenant_a, name=name, provider=PROVIDERS[name])
