@@ -201,6 +201,17 @@ class _Summary:
     unpriced: Sums = field(default_factory=Sums)
 
 
+def _figures(summary: _Summary, share: _Share) -> dict:
+    """The figures every provider, host and consumer row has, from its summary."""
+    return {
+        "tokens": summary.sums.tokens,
+        "requests": summary.sums.requests,
+        "cost": summary.cost,
+        "unpriced_tokens": summary.unpriced.tokens,
+        "share": share.of(summary.sums.tokens.total, summary.cost.total),
+    }
+
+
 def _summaries(facts: dict[SummaryFact, Sums], periods: PlanPeriods) -> dict:
     summaries: dict = defaultdict(_Summary)
     for fact, sums in facts.items():
@@ -268,11 +279,7 @@ def _by_provider(models: dict, tally: _ModelTally, share: _Share) -> list[Provid
     rows = [
         ProviderUsage(
             provider=provider,
-            tokens=summary.sums.tokens,
-            requests=summary.sums.requests,
-            cost=summary.cost,
-            unpriced_tokens=summary.unpriced.tokens,
-            share=share.of(summary.sums.tokens.total, summary.cost.total),
+            **_figures(summary, share),
         )
         for provider, summary in providers.items()
     ]
@@ -285,11 +292,7 @@ def _by_host(hosts: dict, share: _Share) -> list[HostUsage]:
         HostUsage(
             host_id=host_id,
             name=names.get(host_id, "") if host_id else "",
-            tokens=summary.sums.tokens,
-            requests=summary.sums.requests,
-            cost=summary.cost,
-            unpriced_tokens=summary.unpriced.tokens,
-            share=share.of(summary.sums.tokens.total, summary.cost.total),
+            **_figures(summary, share),
         )
         for host_id, summary in hosts.items()
     ]
@@ -309,11 +312,7 @@ def _top_consumers(consumers: dict, share: _Share) -> list[ConsumerUsage]:
     rows = [
         ConsumerUsage(
             consumer=name,
-            tokens=summary.sums.tokens,
-            requests=summary.sums.requests,
-            cost=summary.cost,
-            unpriced_tokens=summary.unpriced.tokens,
-            share=share.of(summary.sums.tokens.total, summary.cost.total),
+            **_figures(summary, share),
         )
         for name, summary in consumers.items()
     ]
