@@ -94,19 +94,30 @@ class _ModelTally:
     unpriced: dict[int, Sums] = field(default_factory=lambda: defaultdict(Sums))
     unattributed: dict[int, Sums] = field(default_factory=lambda: defaultdict(Sums))
     unattributed_costs: dict[int, Cost] = field(default_factory=lambda: defaultdict(Cost))
+    # Unattributed usage summed per (model, plan period), priced once each in `finish`:
+    # no series shows it per bucket, and a sum of exact products is the product of the sum.
+    _unattributed: dict[tuple[int, int], Sums] = field(default_factory=lambda: defaultdict(Sums))
 
     def add(self, fact: ModelFact, sums: Sums, periods: PlanPeriods) -> None:
         self.bucket_sums[fact.bucket].add(sums)
         self.model_sums[fact.model_id].add(sums)
-        cost = periods.cost(fact.model_id, fact.period, sums)
-        if cost is None:
+        if not periods.priced(fact.model_id, fact.period):
             self.unpriced[fact.model_id].add(sums)  # on a ticket or not: no plan prices it
         elif fact.on_ticket:
+            cost = periods.cost(fact.model_id, fact.period, sums)
+            assert cost is not None  # priced
             self.bucket_costs[fact.bucket] += cost
             self.model_costs[fact.model_id] += cost
         else:
             self.unattributed[fact.model_id].add(sums)
-            self.unattributed_costs[fact.model_id] += cost
+            self._unattributed[(fact.model_id, fact.period)].add(sums)
+
+    def finish(self, periods: PlanPeriods) -> None:
+        """Price the unattributed usage (after every `add`)."""
+        for (model_id, period), sums in self._unattributed.items():
+            cost = periods.cost(model_id, period, sums)
+            assert cost is not None  # only priced usage was kept here
+            self.unattributed_costs[model_id] += cost
 
 
 def _activity(
@@ -129,6 +140,7 @@ def _activity(
     model_id = narrowed.model_id
     for fact, sums in model_facts(tenant, buckets, periods, model_pieces, raw, model_id).items():
         tally.add(fact, sums, periods)
+    tally.finish(periods)
     total = Sums()
     for sums in tally.bucket_sums:
         total.add(sums)

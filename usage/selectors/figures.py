@@ -52,8 +52,8 @@ class Sums:
 
     @classmethod
     def of_row(cls, row) -> "Sums":
-        """From SQL `SUM`s in the order of `SUMS_SQL` (PostgreSQL's SUM(bigint) is a numeric)."""
-        return cls(*(int(value) for value in row))
+        """From SQL `SUM`s in the order of `SUMS_SQL` (cast to bigint: ints already)."""
+        return cls(*row)
 
     def add(self, other: "Sums") -> None:
         self.input += other.input

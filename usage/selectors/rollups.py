@@ -14,9 +14,18 @@ from usage.models import MODEL_GRAINS, UsageEvent
 from usage.selectors.figures import Sums
 from usage.selectors.filters import NO_FILTER, ActivityFilter
 
-SUMS_SQL = (
-    "SUM(input_tokens), SUM(output_tokens), SUM(cached_tokens), "
-    "SUM(succeeded_requests), SUM(failed_requests)"
+# Cast back to bigint: SUM(bigint) is a numeric, which the driver turns into a Decimal
+# that then costs an int() per value (a sum would need ~4e9 events of 2^31 tokens to
+# overflow, and would then fail loudly, not wrap).
+SUMS_SQL = ", ".join(
+    f"CAST(SUM({column}) AS BIGINT)"
+    for column in (
+        "input_tokens",
+        "output_tokens",
+        "cached_tokens",
+        "succeeded_requests",
+        "failed_requests",
+    )
 )
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICRO = timedelta(microseconds=1)
