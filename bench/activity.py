@@ -23,7 +23,9 @@ then builds the rollups from the events (`rollups_rebuild`) and prints:
 4. the CSV export of the main tenant's month (every event) against a plain `COPY` of
    the same priced rows (raw columns, cost joined to the plan in force, no formatting),
    median of 3, and its peak Python memory (tracemalloc) while streaming every event;
-   it ends with `aim: export_over_copy <ratio> <= 2 ok|short`.
+   then the aim lines, one per aim: `aim: activity_<range>_<mode>_over_raw <ratio> >= 10`,
+   `aim: ingestion_over_bare_insert <ratio> >= 0.5`, `aim: export_over_copy <ratio> <= 2`,
+   each ending ok or short.
 
 `--export-only` loads the main tenant alone and runs part 4 only (the machine is shared).
 
@@ -371,7 +373,7 @@ def main() -> None:
     from django.db.models import Count
     from django.utils import timezone
 
-    from usage.models import ConsumerRollup, ModelRollup, TicketRollup
+    from usage.models import ConsumerRollup, HostRollup, ModelRollup, TicketRollup
 
     # This database is the benchmark's own: start from no tenants at all.
     execute("TRUNCATE licensing_tenant CASCADE")
@@ -401,13 +403,14 @@ def main() -> None:
         "usage_modelrollup",
         "usage_consumerrollup",
         "usage_ticketrollup",
+        "usage_hostrollup",
         "usage_pricingplan",  # without statistics the raw cost join scans every event
         "usage_llmmodel",
         "tasks_ticket",
     ):
         execute(f"VACUUM ANALYZE {table}")
     print("  main tenant rollup rows by grain (seconds):")
-    for rollup in (ModelRollup, ConsumerRollup, TicketRollup):
+    for rollup in (ModelRollup, ConsumerRollup, TicketRollup, HostRollup):
         counts = (
             rollup.objects.filter(tenant=main_tenant)
             .values_list("grain_seconds")
@@ -423,6 +426,7 @@ def main() -> None:
         ("7 d", timedelta(days=7), "1h"),
         ("30 d", timedelta(days=30), "6h"),
     ]
+    aims = []
     for label, length, bucket in ranges:
         for mode in ("tokens", "cost"):
             fast, slow, count = compare(main_tenant, now, length, bucket, mode)
@@ -430,6 +434,9 @@ def main() -> None:
                 f"   {label:<6} {mode:<7} {count:>7} {fast * 1000:>8.1f}ms {slow * 1000:>8.1f}ms "
                 f"{slow / fast:>6.1f}x"
             )
+            ratio = slow / fast
+            name = f"activity_{label.replace(' ', '')}_{mode}_over_raw"
+            aims.append(f"aim: {name} {ratio:.1f} >= 10 {'ok' if ratio >= 10 else 'short'}")
 
     print(f"\n2. growth, 30 d: {small:,} -> {n:,} events")
     for mode in ("tokens", "cost"):
@@ -450,11 +457,16 @@ def main() -> None:
         f"   bare bulk_create of the same events:                       {bulk_rate:>7,.0f} events/s"
     )
     print(f"   ratio: {api_rate / bulk_rate:.2f}")
+    ratio = api_rate / bulk_rate
+    aims.append(
+        f"aim: ingestion_over_bare_insert {ratio:.2f} >= 0.5 {'ok' if ratio >= 0.5 else 'short'}"
+    )
 
-    export_part(main_tenant, now)
+    export_part(main_tenant, now, aims)
 
 
-def export_part(tenant, now: datetime) -> None:
+def export_part(tenant, now: datetime, aims: list[str] | None = None) -> None:
+    """Part 4, then every aim line (those of parts 1 and 3 in `aims`, then the export's)."""
     export_seconds, copy_seconds, export_bytes, copy_bytes = export_against_copy(tenant, now)
     lines, size, seconds, peak = export_peak(tenant, now)
     print("\n4. CSV export of the main tenant's month against a plain COPY, median of 3")
@@ -471,6 +483,9 @@ def export_part(tenant, now: datetime) -> None:
         f"peak Python memory {peak / 1e6:.1f} MB"
     )
     ratio = export_seconds / copy_seconds
+    print()
+    for line in aims or []:
+        print(line)
     print(f"aim: export_over_copy {ratio:.2f} <= 2 {'ok' if ratio <= 2 else 'short'}")
 
 

@@ -85,10 +85,12 @@ def test_the_administrator_switches_cost_tokens_and_ranges_without_a_page_load(
     page.wait_for_function("window.__usageChartDraws === 1")
     page.evaluate("window.__marker = 'still the same page'")
     assert _chart(page)["mode"] == "cost" and _chart(page)["datasets"] == ["Cost (USD)"]
-    month_tokens = page.text_content("[data-testid=total-tokens]")
+    assert page.locator("[data-testid=total-tokens]").count() == 0  # a Tokens-mode card
     screenshot(page, "usage-30d-cost")
 
     _switch(page, "#mode-tokens", to="range=30d&mode=tokens")
+    month_tokens = page.text_content("[data-testid=total-tokens]")
+    assert page.locator("[data-testid=uncosted]").count() == 0  # Cost-mode warnings
     chart = _chart(page)
     assert chart["mode"] == "tokens" and chart["datasets"] == ["Input", "Cached", "Output"]
     assert page.url.endswith("/usage/?range=30d&mode=tokens")
@@ -209,3 +211,91 @@ def test_the_page_fits_a_phone_and_a_wide_screen(
     screenshot(page, f"usage-7d-tokens-{name}")
     page.goto(f"{live_server.url}/usage/models/")
     screenshot(page, f"usage-models-{name}")
+
+
+def _breakdown_usage(tenant) -> None:
+    """In the last day: 25 consumers, on the demo's hosts, on one priced model."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from tasks.models import Host
+    from usage.models import LlmModel
+    from usage.services import usage_events_record
+
+    model = LlmModel.objects.filter(tenant=tenant, pricing_plans__isnull=False).first()
+    hosts = list(Host.objects.filter(tenant=tenant).values_list("name", flat=True))
+    now = timezone.now()
+    usage_events_record(
+        tenant=tenant,
+        events=[
+            {
+                "request_id": f"breakdown-{n}",
+                "occurred_at": now - timedelta(minutes=5 + n),
+                "model": model.name,
+                "input_tokens": 900_000 - n * 1000,
+                "output_tokens": 1000,
+                "cached_tokens": 0,
+                "consumer": f"zz-agent-{n:02}",
+                "host": hosts[n % len(hosts)],
+            }
+            for n in range(25)
+        ],
+    )
+
+
+def _rows(page, name: str) -> int:
+    return page.locator(f"[data-testid={name}-row]").count()
+
+
+def _wait_for_rows(page, name: str, *, more_than: int) -> None:
+    # A function, not a string: the page's CSP refuses the eval a string predicate needs.
+    page.wait_for_function(
+        "([name, count]) => document.querySelectorAll(`[data-testid=${name}-row]`).length > count",
+        arg=[name, more_than],
+    )
+
+
+@pytest.mark.parametrize("width, name", [(1366, "wide"), (390, "phone")])
+def test_show_more_and_a_host_filter_work_in_place_and_the_chip_clears_it(
+    demo, browser, live_server, screenshot, width, name
+):
+    _breakdown_usage(demo)
+    page = _logged_in_page(browser, live_server, width=width)
+    page.goto(f"{live_server.url}/usage/?range=24h&mode=tokens")
+    page.wait_for_function("window.__usageChartDraws === 1")
+    page.evaluate("window.__marker = 'same page'")
+    consumers = _rows(page, "top_consumers")
+    assert consumers == 10
+
+    page.click("[data-testid=top_consumers-more]")
+    _wait_for_rows(page, "top_consumers", more_than=10)
+    assert _rows(page, "top_consumers") == 20
+    assert page.url.endswith("/usage/?range=24h&mode=tokens")  # rows added; the view is the same
+    page.locator("[data-testid=top-consumers]").scroll_into_view_if_needed()
+    screenshot(page, f"usage-show-more-{name}")
+    while page.locator("[data-testid=top_consumers-more]").count():
+        before = _rows(page, "top_consumers")
+        page.click("[data-testid=top_consumers-more]")
+        _wait_for_rows(page, "top_consumers", more_than=before)
+    assert _rows(page, "top_consumers") >= 25
+
+    tokens = page.text_content("[data-testid=total-tokens]")
+    host = page.locator("[data-testid=by-host] a").first
+    host_name = host.text_content().strip()
+    host.click()
+    page.wait_for_selector("[data-testid=filter-chip]")
+    page.wait_for_function(CHART_DRAWN)
+    assert f"host={host_name}" in page.url
+    assert page.text_content("[data-testid=filter-chip]").split() == ["Host:", host_name, "×"]
+    assert page.text_content("[data-testid=total-tokens]") != tokens
+    assert _rows(page, "by_host") == 1
+    assert page.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 0
+    screenshot(page, f"usage-host-filter-{name}")
+
+    page.click("[data-testid=filter-chip] a")
+    _wait_for_view(page, "range=24h&mode=tokens")
+    assert page.locator("[data-testid=filter-chip]").count() == 0
+    assert page.text_content("[data-testid=total-tokens]") == tokens
+    assert page.evaluate("window.__marker") == "same page"
+    assert page.js_errors == []

@@ -76,6 +76,10 @@ class PlanPeriods:
     def period_at(self, model_id: int, instant: datetime) -> int:
         return sum(1 for plan in self.changes[model_id] if plan.effective_at <= instant)
 
+    def priced(self, model_id: int, period: int) -> bool:
+        """Whether a plan is in force in the model's `period` (`cost` is not None)."""
+        return (self.changes[model_id][period - 1] if period else self.base[model_id]) is not None
+
     def cost(self, model_id: int, period: int, sums: Sums) -> Cost | None:
         """The cost of `sums` under the plan of `period`; None when no plan is in force."""
         plan = self.changes[model_id][period - 1] if period else self.base[model_id]
