@@ -10,6 +10,7 @@ from licensing.forms import LicenseApplyForm
 from licensing.selectors import (
     DIMENSIONS,
     LicenseChange,
+    cap_text,
     entitlements_under,
     license_change,
     license_history,
@@ -50,7 +51,11 @@ def license_settings(request):
         "preview": preview,
         "entitlements": entitlements,
         "dimensions": [
-            {"name": dimension, "used": used[dimension], "cap": entitlements.cap(dimension)}
+            {
+                "name": dimension,
+                "used": f"{used[dimension]:,}",
+                "cap_text": cap_text(entitlements.cap(dimension)).capitalize(),
+            }
             for dimension in DIMENSIONS
         ],
         "history": license_history(request.tenant),
