@@ -152,14 +152,6 @@ class CapChange:
         return self.new is not None and self.new < self.used
 
     @property
-    def old_text(self) -> str:
-        return cap_text(self.old).capitalize()
-
-    @property
-    def new_text(self) -> str:
-        return cap_text(self.new).capitalize()
-
-    @property
     def text(self) -> str:
         return f"{self.dimension.capitalize()} {cap_text(self.old)} → {cap_text(self.new)}"
 

@@ -10,7 +10,6 @@ from licensing.forms import LicenseApplyForm
 from licensing.selectors import (
     DIMENSIONS,
     LicenseChange,
-    cap_text,
     entitlements_under,
     license_change,
     license_history,
@@ -54,7 +53,7 @@ def license_settings(request):
             {
                 "name": dimension,
                 "used": f"{used[dimension]:,}",
-                "cap_text": cap_text(entitlements.cap(dimension)).capitalize(),
+                "cap": entitlements.cap(dimension),
             }
             for dimension in DIMENSIONS
         ],

@@ -68,6 +68,9 @@ def test_the_readme_recipe_applies_on_the_demo_and_says_what_changed(demo, setti
     page = applied.content.decode()
     assert f"License applied: Tasks {cap_text(tasks_before)} → 1,000;" in page
     assert "customer Initech; valid until " in page
+    history = page[page.index("License history") :]
+    assert "Initech" in history and "1,000" in history  # the customer, in the history too
+    assert "<dt>Customer</dt><dd>Initech</dd>" in page  # and on the current plan
     active = License.objects.get(tenant=demo, status="active")
     assert (active.customer, active.tasks_cap, active.applied_by_name) == ("Initech", 1000, "admin")
 
