@@ -17,6 +17,7 @@ from licensing.models import ApiToken, License, LicenseAuditRecord, Membership, 
 from licensing.selectors import (
     DIMENSIONS,
     Entitlements,
+    cap_text,
     entitlements_under,
     tenant_entitlements,
 )
@@ -38,10 +39,6 @@ LICENSE_FIELDS = [
     "applied_at",
     "archived_at",
 ]
-
-
-def _cap_text(cap: int | None) -> str:
-    return "unlimited" if cap is None else str(cap)
 
 
 class ReadOnlyAdminMixin:
@@ -76,7 +73,7 @@ class LicenseInline(ReadOnlyAdminMixin, admin.TabularInline):
 
     @admin.display(description="Caps (hosts / gateways / tasks)")
     def caps(self, license: License) -> str:
-        return " / ".join(_cap_text(license.cap(d)) for d in DIMENSIONS)
+        return " / ".join(cap_text(license.cap(d)) for d in DIMENSIONS)
 
 
 class MembershipInline(admin.TabularInline):
@@ -137,7 +134,7 @@ class TenantAdmin(admin.ModelAdmin):
         if tenant.pk is None:
             return "—"
         entitlements = self._entitlements(tenant)
-        return " / ".join(_cap_text(entitlements.cap(d)) for d in DIMENSIONS)
+        return " / ".join(cap_text(entitlements.cap(d)) for d in DIMENSIONS)
 
     @admin.display(description="Apply")
     def apply_license_link(self, tenant: Tenant) -> str:

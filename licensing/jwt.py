@@ -9,6 +9,7 @@ from a URL, a lenient claim) can widen what is accepted.
 
 import base64
 import binascii
+import hashlib
 import json
 import math
 import re
@@ -19,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import jwt
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from jwt.algorithms import get_default_algorithms
 
@@ -54,12 +56,46 @@ ALGORITHMS = {
 _VERIFIERS = {name: get_default_algorithms()[name] for name in ALGORITHMS}
 
 
+# Refusal details name at most this many configured keys (a JWKS may hold many).
+MAX_KEYS_NAMED = 5
+
+
+def key_fingerprint(key: PublicKey | PrivateKey) -> str:
+    """SHA-256 of the public key's SubjectPublicKeyInfo, SSH-style: names a key, reveals nothing.
+
+    `license_keygen` and `issue_license` print it too, so an operator can match the key a
+    license was signed with against the keys a refusal says are configured.
+    """
+    public = key.public_key() if isinstance(key, PrivateKey) else key
+    der = public.public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    digest = base64.b64encode(hashlib.sha256(der).digest()).decode("ascii").rstrip("=")
+    return f"SHA256:{digest}"
+
+
 @dataclass(frozen=True)
 class VerificationKey:
-    """A trusted public key; `kid` is set only for keys named in a JWKS file."""
+    """A trusted public key; `kid` is set only for keys named in a JWKS file; `source` says
+    where it was read from (for refusal details, never the key itself)."""
 
     key: PublicKey
     kid: str | None = None
+    source: str = ""
+
+    def describe(self) -> str:
+        algorithm = next((name for name, fits in ALGORITHMS.items() if fits(self.key)), "?")
+        named = f"kid {self.kid!r}, " if self.kid else ""
+        where = f" from {self.source}" if self.source else ""
+        return f"{named}{algorithm} {key_fingerprint(self.key)}{where}"
+
+
+def describe_keys(keys: Sequence[VerificationKey]) -> str:
+    """'This installation trusts 2 keys: ...', for an operator to spot a key mismatch."""
+    named = "; ".join(key.describe() for key in keys[:MAX_KEYS_NAMED])
+    more = f"; and {len(keys) - MAX_KEYS_NAMED} more" if len(keys) > MAX_KEYS_NAMED else ""
+    count = f"{len(keys)} key{'s' if len(keys) != 1 else ''}"
+    return f"This installation trusts {count}: {named}{more}."
 
 
 @dataclass(frozen=True)
@@ -250,18 +286,26 @@ def _verify_signature(
             "No license verification keys are configured, so no license can be checked. "
             "Ask the operator to set LICENSE_PUBLIC_KEYS.",
         )
+    trusted = describe_keys(keys)
     candidates = [k for k in keys if kid is None or k.kid == kid]
     if not candidates:
+        unnamed = (
+            " Keys from a PEM file have no kid: issue the license without one, or name the "
+            "keys in a JWKS file."
+            if all(k.kid is None for k in keys)
+            else ""
+        )
         raise LicenseRefused(
             "unknown_key",
             f"The license was signed with the key {kid!r}, which this installation does not "
-            "know. It may be for another installation, or the key list needs updating.",
+            f"know. It may be for another installation, or the key list needs updating. "
+            f"{trusted}{unnamed}",
         )
     candidates = [k for k in candidates if ALGORITHMS[algorithm](k.key)]
     if not candidates:
         raise LicenseRefused(
             "unknown_key",
-            f"No configured verification key can check a {algorithm} signature.",
+            f"No configured verification key can check a {algorithm} signature. {trusted}",
         )
     verifier = _VERIFIERS[algorithm]
     for candidate in candidates:
@@ -273,7 +317,9 @@ def _verify_signature(
     raise LicenseRefused(
         "bad_signature",
         "The license's signature does not match: it was changed after signing, cut short, "
-        "or signed by someone other than the vendor.",
+        f"or signed with a key this installation does not trust. {trusted} If the license is "
+        "genuine, the operator sets LICENSE_PUBLIC_KEYS to the public key of the pair it was "
+        "signed with.",
     )
 
 

@@ -9,6 +9,7 @@ use and trusted; with `DEBUG=False` that key is never trusted.
 import json
 import os
 import re
+from dataclasses import replace
 from pathlib import Path
 from typing import cast
 
@@ -35,7 +36,12 @@ def configured_keys() -> list[VerificationKey]:
     if source:
         return load_public_keys(Path(source))
     if settings.DEBUG:
-        return load_public_keys(dev_key_pair()[1])
+        return [
+            replace(
+                key, source=f"{key.source} (the development key: DEBUG on, no LICENSE_PUBLIC_KEYS)"
+            )
+            for key in load_public_keys(dev_key_pair()[1])
+        ]
     return []
 
 
@@ -95,12 +101,22 @@ def load_public_keys(path: Path) -> list[VerificationKey]:
         stat = path.stat()
         cache_key = (str(path), stat.st_mtime_ns, stat.st_size)
         if cache_key not in _cache:
-            _cache[cache_key] = _parse(path.read_bytes(), path)
+            _cache[cache_key] = [
+                replace(key, source=shown_path(path)) for key in _parse(path.read_bytes(), path)
+            ]
     except OSError as error:
         raise ImproperlyConfigured(
             f"LICENSE_PUBLIC_KEYS={str(path)!r} cannot be read: {error.strerror}."
         ) from error
     return _cache[cache_key]
+
+
+def shown_path(path: Path) -> str:
+    """A key file's path as refusals show it: from the project folder when inside it."""
+    try:
+        return str(path.resolve().relative_to(settings.BASE_DIR))
+    except ValueError:
+        return str(path)
 
 
 def _parse(content: bytes, path: Path) -> list[VerificationKey]:

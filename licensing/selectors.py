@@ -3,7 +3,7 @@
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from typing import Literal
 
 from django.db.models import QuerySet
@@ -111,3 +111,94 @@ def tenant_used(tenant: Tenant) -> dict[str, int]:
     if not _usage_readers:
         raise RuntimeError("No usage reader is registered: is the tasks app installed?")
     return _usage_readers[0](tenant)
+
+
+RejectedTicketsReader = Callable[[Tenant], int]
+# How many of a tenant's tickets were rejected (and may pass after a new license): tickets are
+# the tasks app's, which registers this reader in its ready(), like the usage reader above.
+_rejected_tickets_readers: list[RejectedTicketsReader] = []
+
+
+def register_rejected_tickets_reader(reader: RejectedTicketsReader) -> None:
+    _rejected_tickets_readers[:] = [reader]
+
+
+def rejected_tickets(tenant: Tenant) -> int:
+    """The tenant's rejected tickets; 0 while no reader is registered (nothing to point at)."""
+    return _rejected_tickets_readers[0](tenant) if _rejected_tickets_readers else 0
+
+
+def cap_text(cap: int | None) -> str:
+    return "unlimited" if cap is None else f"{cap:,}"
+
+
+KIND_NAMES = {"free_tier": "Free tier", "contract": "Contract", "trial": "Trial"}
+
+
+@dataclass(frozen=True)
+class CapChange:
+    dimension: str
+    old: int | None
+    new: int | None
+    used: int
+
+    @property
+    def changed(self) -> bool:
+        return self.old != self.new
+
+    @property
+    def below_used(self) -> bool:
+        """The new cap is under what is used: nothing more of it can be created."""
+        return self.new is not None and self.new < self.used
+
+    @property
+    def text(self) -> str:
+        return f"{self.dimension.capitalize()} {cap_text(self.old)} → {cap_text(self.new)}"
+
+
+@dataclass(frozen=True)
+class LicenseChange:
+    """What moving from entitlements `before` to `after` changes, for a preview or a message."""
+
+    before: Entitlements
+    after: Entitlements
+    caps: list[CapChange]
+
+    @property
+    def old_kind(self) -> str:
+        return KIND_NAMES[self.before.kind]
+
+    @property
+    def new_kind(self) -> str:
+        return KIND_NAMES[self.after.kind]
+
+    @property
+    def old_customer(self) -> str:
+        return self.before.license.customer if self.before.license else ""
+
+    @property
+    def new_customer(self) -> str:
+        return self.after.license.customer if self.after.license else ""
+
+    def summary(self, zone: tzinfo) -> str:
+        """'Tasks 500 → 1,000; valid until 2027-12-01' (dates in the tenant's zone `zone`)."""
+        parts = [cap.text for cap in self.caps if cap.changed] or ["caps unchanged"]
+        if self.old_kind != self.new_kind:
+            parts.append(f"{self.old_kind} → {self.new_kind}")
+        if self.new_customer != self.old_customer and self.new_customer:
+            parts.append(f"customer {self.new_customer}")
+        if self.after.ends_at is None:
+            parts.append("perpetual")
+        else:
+            parts.append(f"valid until {self.after.ends_at.astimezone(zone):%Y-%m-%d}")
+        return "; ".join(parts)
+
+
+def license_change(
+    before: Entitlements, after: Entitlements, *, used: dict[str, int]
+) -> LicenseChange:
+    caps = [
+        CapChange(dimension, before.cap(dimension), after.cap(dimension), used[dimension])
+        for dimension in DIMENSIONS
+    ]
+    return LicenseChange(before, after, caps)

@@ -2,6 +2,8 @@
 
 import logging
 import zoneinfo
+from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model, password_validation
@@ -15,6 +17,7 @@ from licensing.errors import LicenseKeysUnavailable, LicenseRefused
 from licensing.jwt import LicenseClaims, VerificationKey, decode_license
 from licensing.keys import configured_keys
 from licensing.models import License, LicenseAuditRecord, Membership, Tenant
+from licensing.selectors import Entitlements, active_license, entitlements_under
 from licensing.signals import license_applied
 
 logger = logging.getLogger(__name__)
@@ -77,14 +80,8 @@ def license_apply(*, tenant: Tenant, token: str, acting_user: User | None) -> Li
     one durable transaction: the active license is archived, the new one activated and an
     audit record written.
     """
-    keys = _verification_keys(tenant)
     try:
-        claims = decode_license(
-            token,
-            keys,
-            issuer=settings.LICENSE_ISSUER,
-            subject=str(tenant.license_subject),
-        )
+        claims = _verified_claims(tenant, token)
         with transaction.atomic(durable=True):
             # Lock the tenant row: concurrent applies for one tenant queue here, so each
             # compares against (and archives) the license the previous one activated. NO KEY
@@ -101,6 +98,56 @@ def license_apply(*, tenant: Tenant, token: str, acting_user: User | None) -> Li
     except LicenseRefused as refusal:
         logger.info("License refused for tenant %s: %s", tenant.slug, refusal.code)
         raise
+
+
+@dataclass(frozen=True)
+class LicensePreview:
+    """What applying a token would do: its claims, the tenant's entitlements now and after."""
+
+    claims: LicenseClaims
+    before: Entitlements
+    after: Entitlements
+
+
+def license_preview(*, tenant: Tenant, token: str) -> LicensePreview:
+    """Check `token` as `license_apply` would (signature, claims, replay) and change nothing.
+
+    Raises the same `LicenseRefused` / `LicenseKeysUnavailable`. The replay check reads the
+    active license without a lock: `license_apply` checks again under it.
+    """
+    try:
+        claims = _verified_claims(tenant, token)
+        current = active_license(tenant)
+        _refuse_replay(current, claims)
+    except LicenseRefused as refusal:
+        logger.info("License preview refused for tenant %s: %s", tenant.slug, refusal.code)
+        raise
+    after = License(tenant=tenant, **_terms(claims))  # never saved: entitlements_under reads it
+    return LicensePreview(claims, entitlements_under(current), entitlements_under(after))
+
+
+def _verified_claims(tenant: Tenant, token: str) -> LicenseClaims:
+    return decode_license(
+        token,
+        _verification_keys(tenant),
+        issuer=settings.LICENSE_ISSUER,
+        subject=str(tenant.license_subject),
+    )
+
+
+def _terms(claims: LicenseClaims) -> dict[str, Any]:
+    """The License fields a token's claims set."""
+    return {
+        "jti": claims.jti,
+        "kind": claims.kind,
+        "customer": claims.customer,
+        "hosts_cap": claims.caps["hosts"],
+        "gateways_cap": claims.caps["gateways"],
+        "tasks_cap": claims.caps["tasks"],
+        "issued_at": claims.issued_at,
+        "starts_at": claims.starts_at,
+        "expires_at": claims.expires_at,
+    }
 
 
 def _verification_keys(tenant: Tenant) -> list[VerificationKey]:
@@ -146,15 +193,7 @@ def _activate(
         current.save(update_fields=["status", "archived_at"])
     license = License.objects.create(
         tenant=tenant,
-        jti=claims.jti,
-        kind=claims.kind,
-        customer=claims.customer,
-        hosts_cap=claims.caps["hosts"],
-        gateways_cap=claims.caps["gateways"],
-        tasks_cap=claims.caps["tasks"],
-        issued_at=claims.issued_at,
-        starts_at=claims.starts_at,
-        expires_at=claims.expires_at,
+        **_terms(claims),
         token="".join(token.split()),
         claims=claims.raw,
         status=License.Status.ACTIVE,

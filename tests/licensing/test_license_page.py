@@ -35,7 +35,7 @@ def test_the_page_shows_the_free_tier_and_the_license_id_with_a_copy_button(
     assert str(tenant_a.license_subject) in page
     assert 'data-copy-target="license-subject"' in page and "js/license.js" in page
     assert "Free tier" in page and "No license has been applied yet" in page
-    assert "Apply License" in page
+    assert 'name="action" value="preview"' in page and "Apply License" not in page
 
 
 def test_an_administrator_of_b_sees_b_and_nothing_of_a(vendor, admin_b, page_client_for, tenant_a):
@@ -53,11 +53,11 @@ def test_pasting_a_good_token_applies_it_and_shows_it_active(
 ):
     client = page_client_for(admin_a)
     token = vendor.token(tenant_a, caps={"hosts": 12, "gateways": None, "tasks": 500})
-    response = client.post(URL, {"token": token}, follow=True)
+    response = client.post(URL, {"token": token, "action": "apply"}, follow=True)
 
     assert response.redirect_chain == [(URL, 302)]
     page = response.content.decode()
-    assert "License applied: the contract license is active." in page
+    assert "License applied: Hosts 10 → 12; Tasks 50 → 500; Free tier → Contract;" in page
     assert "Acme Robotics" in page and "Unlimited" in page and "30 days" in page
     license = License.objects.get()
     assert license.applied_by == admin_a and license.status == "active"

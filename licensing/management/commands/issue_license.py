@@ -5,7 +5,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from licensing.jwt import KID_PATTERN, MAX_CAP, encode_license
+from licensing.jwt import KID_PATTERN, MAX_CAP, encode_license, key_fingerprint
 from licensing.keys import load_private_key
 
 
@@ -58,11 +58,26 @@ def kid(value: str) -> str:
     return value
 
 
+CUSTOMER_MAX = 255  # the longest `customer` claim licensing.jwt accepts
+
+
+def customer(value: str) -> str:
+    name = value.strip()
+    if not name or len(name) > CUSTOMER_MAX or "\x00" in name:
+        raise argparse.ArgumentTypeError(
+            f"A customer name is 1 to {CUSTOMER_MAX} characters (not only spaces)."
+        )
+    return name
+
+
 class Command(BaseCommand):
     help = (
         "The vendor's tool: sign a license for a tenant's license ID and print the JWT. "
         "Caps take a number or 'unlimited'; without --days the license is perpetual."
     )
+    # The vendor's tool needs no working installation: it runs before (or far from) the keys
+    # LICENSE_PUBLIC_KEYS names, which the licensing.E001 check would refuse.
+    requires_system_checks: list[str] = []
 
     def add_arguments(self, parser):
         parser.add_argument("--private-key", required=True, type=Path)
@@ -73,6 +88,9 @@ class Command(BaseCommand):
         parser.add_argument("--tasks", required=True, type=cap)
         parser.add_argument("--days", type=days, help="Validity in days; omit for perpetual.")
         parser.add_argument("--kid", type=kid, help="Key ID for the header (JWKS key names).")
+        parser.add_argument(
+            "--customer", type=customer, help="The customer's name (shown on pages)."
+        )
 
     def handle(self, *args, private_key, subject, kind, hosts, gateways, tasks, **options):
         try:
@@ -87,5 +105,8 @@ class Command(BaseCommand):
             issuer=settings.LICENSE_ISSUER,
             days=options["days"],
             kid=options["kid"],
+            customer=options["customer"] or "",
         )
+        # stderr: stdout is the token alone, for scripts and copy-paste.
+        self.stderr.write(f"Signed with the key {key_fingerprint(key)}")
         self.stdout.write(token)
