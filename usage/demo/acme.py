@@ -18,6 +18,7 @@
 - LLM usage over the whole contract, and a hard budget 91 % used this month (`llm`).
 """
 
+import logging
 import random
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -38,6 +39,8 @@ from usage.notifications.models import Alert, AlertType
 from usage.notifications.sweep import projection_alert_raise, sweep_alerts
 from usage.projections import local_midnight, month_of
 from usage.task_counts import task_count_snapshot_take
+
+logger = logging.getLogger(__name__)
 
 DEMO_SLUG = "demo"
 DEMO_NAME = "Acme Robotics"
@@ -147,6 +150,12 @@ def seed_acme(story: Story, *, logins, receiver_url: str | None, progress=None) 
         before_the_month=dead_endpoint,
         after_batch=lambda at: alerts.deliver_new_alerts(story, at=at),
         progress=progress,
+    )
+    logger.info(
+        "Demo gateway %s: POST /api/v1/gateways/%s/tickets/ with Authorization: Bearer %s",
+        acme.jira.name,
+        acme.jira.pk,
+        acme.jira_secret,
     )
     return tenant
 
