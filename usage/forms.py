@@ -23,6 +23,7 @@ PRESETS: dict[str, tuple[str, timedelta]] = {
 DEFAULT_RANGE = "30d"
 MODES = (("cost", "Cost"), ("tokens", "Tokens"))
 DEFAULT_MODE = "cost"
+FILTERS = ("model", "consumer", "host")  # the API's names for them, too
 
 
 @dataclass(frozen=True)
@@ -36,21 +37,34 @@ class ActivityQuery:
     # The custom range as the dates a person typed (end inclusive), for the form.
     start_date: date | None = None
     end_date: date | None = None
+    # What the section is narrowed to ('' for none): names, as the API takes them.
+    model: str = ""
+    consumer: str = ""
+    host: str = ""
 
     def query_string(self, **changes: str) -> str:
-        """The URL's query for this view with `changes`, so links keep the rest."""
+        """The URL's query for this view with `changes`, so links keep the rest; a filter
+        changed to '' is cleared."""
+        filters = {name: changes.pop(name, getattr(self, name)) for name in FILTERS}
         params = {"range": self.range, "mode": self.mode, **changes}
         if params["range"] == "custom":
             assert self.start_date is not None and self.end_date is not None  # custom has both
             params.update(start=self.start_date.isoformat(), end=self.end_date.isoformat())
+        params.update({name: value for name, value in filters.items() if value})
         return urlencode(params)
+
+    @property
+    def filters(self) -> dict[str, str]:
+        """The filters set, by name."""
+        return {name: getattr(self, name) for name in FILTERS if getattr(self, name)}
 
     def export_query_string(self) -> str:
         return urlencode({"start": self.start.isoformat(), "end": self.end.isoformat()})
 
 
 class ActivityQueryForm(forms.Form):
-    """`?range=24h|7d|30d|custom&start=YYYY-MM-DD&end=YYYY-MM-DD&mode=cost|tokens`.
+    """`?range=24h|7d|30d|custom&start=YYYY-MM-DD&end=YYYY-MM-DD&mode=cost|tokens`, and
+    optionally `model=`, `consumer=`, `host=` (names) to narrow the section.
 
     Custom dates are whole days in the tenant's time zone, the end day included.
     """
@@ -62,6 +76,9 @@ class ActivityQueryForm(forms.Form):
     start = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
     end = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
     mode = forms.ChoiceField(choices=MODES, required=False)
+    model = forms.CharField(required=False, max_length=200)
+    consumer = forms.CharField(required=False, max_length=200)
+    host = forms.CharField(required=False, max_length=200)
 
     def clean(self):
         data = cast(dict[str, Any], super().clean())  # Form.clean returns cleaned_data
@@ -82,11 +99,15 @@ class ActivityQueryForm(forms.Form):
     def activity_query(self, *, zone: ZoneInfo, now: datetime) -> ActivityQuery:
         """The half-open range to ask the selector for; call after `is_valid()`."""
         data = self.cleaned_data
+        filters: dict[str, str] = {name: data.get(name) or "" for name in FILTERS}
         if data["range"] != "custom":
-            return ActivityQuery(data["range"], data["mode"], now - PRESETS[data["range"]][1], now)
+            start, end = now - PRESETS[data["range"]][1], now
+            return ActivityQuery(data["range"], data["mode"], start, end, None, None, **filters)
         start = datetime.combine(data["start"], time.min, tzinfo=zone)
         end = datetime.combine(data["end"] + timedelta(days=1), time.min, tzinfo=zone)
-        return ActivityQuery("custom", data["mode"], start, end, data["start"], data["end"])
+        return ActivityQuery(
+            "custom", data["mode"], start, end, data["start"], data["end"], **filters
+        )
 
 
 def default_activity_query(*, zone: ZoneInfo, now: datetime) -> ActivityQuery:

@@ -27,7 +27,9 @@ from usage.forms import (
 from usage.models import LlmModel, PricingPlan
 from usage.plan import plan_usage_with_projections
 from usage.pricing import plan_in_force, price_usd
-from usage.selectors import Activity, activity, llm_model_list
+from usage.selectors import TOP, Activity, activity, llm_model_list
+from usage.selectors.activity import MAX_ROWS
+from usage.selectors.filters import activity_filter
 
 # Bucket label formats: short buckets show the time, day buckets only the date.
 LABEL_FORMATS = {"1d": "%a %d %b"}
@@ -82,6 +84,81 @@ def _controls(query: ActivityQuery) -> dict:
     return {"range_controls": ranges, "mode_controls": modes}
 
 
+@dataclass(frozen=True)
+class FilterChip:
+    """A filter the section is narrowed by, with the link that clears it."""
+
+    label: str
+    value: str
+    clear_url: str
+
+
+def _chips(query: ActivityQuery) -> list[FilterChip]:
+    usage = reverse("usage")
+    return [
+        FilterChip(name.capitalize(), value, f"{usage}?{query.query_string(**{name: ''})}")
+        for name, value in query.filters.items()
+    ]
+
+
+# The breakdown tables in page order: (Activity field, heading, the filter a row sets).
+BREAKDOWN_TABLES = (
+    ("by_model", "By model", "model"),
+    ("by_provider", "By provider", None),
+    ("by_host", "By host", "host"),
+    ("top_consumers", "Top consumers", "consumer"),
+    ("top_tickets", "Top tickets by cost", None),
+)
+_TITLES = {name: title for name, title, _ in BREAKDOWN_TABLES}
+
+
+@dataclass(frozen=True)
+class BreakdownTable:
+    """Rows `[offset, offset + TOP)` of one breakdown, each with the link that filters the
+    section by it (None: nothing to filter by), and the link to the next rows, if any."""
+
+    name: str
+    title: str
+    rows: list[tuple[object, str | None]]
+    more_url: str | None
+
+    @property
+    def testid(self) -> str:
+        return self.name.replace("_", "-")
+
+
+def breakdown_table(
+    name: str, result: Activity, query: ActivityQuery, offset: int
+) -> BreakdownTable:
+    """One breakdown of `result` from `offset`, as the page shows it."""
+    parameter = next(p for table, _, p in BREAKDOWN_TABLES if table == name)
+    usage = reverse("usage")
+    rows = []
+    for row in getattr(result, name)[offset : offset + TOP]:
+        value = getattr(row, "consumer" if name == "top_consumers" else "name", "")
+        url = f"{usage}?{query.query_string(**{parameter: value})}" if parameter and value else None
+        rows.append((row, url))
+    more_url = None
+    if name in result.more:
+        more = reverse("usage-breakdown", args=[name])
+        more_url = f"{more}?{query.query_string()}&offset={offset + TOP}"
+    return BreakdownTable(name, _TITLES[name], rows, more_url)
+
+
+def _narrowed_activity(request, query: ActivityQuery, rows: int = TOP) -> Activity:
+    """The activity of `query`, narrowed by its filters; raises RangeRefused."""
+    tenant = request.tenant
+    narrowed = activity_filter(tenant=tenant, **query.filters)
+    return activity(
+        tenant=tenant,
+        start=query.start,
+        end=query.end,
+        mode=query.mode,
+        narrowed=narrowed,
+        rows=rows,
+    )
+
+
 def _activity_context(request) -> tuple[dict, int]:
     """The Activity section's context and HTTP status (400 for a range that cannot be shown)."""
     tenant, now = request.tenant, timezone.now()
@@ -92,14 +169,15 @@ def _activity_context(request) -> tuple[dict, int]:
     else:
         query = default_activity_query(zone=tenant.zone, now=now)
         error = " ".join(str(message) for messages in form.errors.values() for message in messages)
-    context = {"query": query, **_controls(query)}
+    context = {"query": query, "chips": _chips(query), **_controls(query)}
     if error is None:
         try:
-            result = activity(tenant=tenant, start=query.start, end=query.end, mode=query.mode)
+            result = _narrowed_activity(request, query)
         except RangeRefused as refusal:
             error = refusal.detail
         else:
-            context.update(activity=result, chart=chart_data(result))
+            tables = [breakdown_table(name, result, query, 0) for name, _, _ in BREAKDOWN_TABLES]
+            context.update(activity=result, chart=chart_data(result), tables=tables)
     context["error"] = error
     # Custom dates to prefill: what was typed, or the shown range as whole local days.
     local_start, local_end = (timezone.localtime(t, tenant.zone) for t in (query.start, query.end))
@@ -126,6 +204,27 @@ def usage_page(request):
         response = render(request, "usage/page.html", context, status=status)
     patch_vary_headers(response, ["HX-Request"])  # the same URL answers a section or a page
     return response
+
+
+@staff_required
+def usage_breakdown_rows(request, name: str):
+    """The next rows of one breakdown table (**Show more**): `offset=` of the same query."""
+    if name not in _TITLES:
+        return render(
+            request, "usage/_breakdown_error.html", {"error": "No such breakdown."}, status=404
+        )
+    form = ActivityQueryForm(request.GET)
+    offset = request.GET.get("offset", "")
+    if not form.is_valid() or not offset.isdigit() or not 0 < int(offset) < MAX_ROWS:
+        error = "Reload the page: this list could not be extended."
+        return render(request, "usage/_breakdown_error.html", {"error": error}, status=400)
+    query = form.activity_query(zone=request.tenant.zone, now=timezone.now())
+    try:
+        result = _narrowed_activity(request, query, rows=min(int(offset) + TOP, MAX_ROWS))
+    except RangeRefused as refusal:
+        return render(request, "usage/_breakdown_error.html", {"error": refusal.detail}, status=400)
+    context = {"table": breakdown_table(name, result, query, int(offset)), "activity": result}
+    return render(request, "usage/_breakdown_rows.html", context)
 
 
 @dataclass(frozen=True)

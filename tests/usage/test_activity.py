@@ -339,5 +339,6 @@ def test_top_tickets_stay_exact_when_few_candidates_are_ranked_in_sql(world, mon
         if price is not None:
             per_ticket[e["ticket"]] += price
     best = max(per_ticket.items(), key=lambda item: item[1])
-    result = activity(tenant=tenant, start=start, end=end, mode="cost")
+    result = activity(tenant=tenant, start=start, end=end, mode="cost", rows=1)
     assert [(t.ticket_id, t.cost.total) for t in result.top_tickets] == [best]
+    assert "top_tickets" in result.more

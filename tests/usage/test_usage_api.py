@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 import pytest
 
 from tasks.services import task_create
-from tests.usage.usage_helpers import event, model_with_plan, post_plan, ticket_for
+from tests.usage.usage_helpers import event, model_with_plan, plan, post_plan, ticket_for
 from usage.models import LlmModel, UsageEvent
 
 AT = datetime(2026, 11, 1, 10, 0, tzinfo=UTC)
@@ -202,3 +202,99 @@ def test_a_ticket_sent_with_a_task_that_has_no_ticket_is_a_400_on_ticket(
     assert body["detail"].startswith(f"Event 0, field ticket: Task {ad_hoc.id} has no ticket")
     assert list(body["errors"]["events"]["0"]) == ["ticket"]
     assert UsageEvent.objects.count() == 0
+
+
+DAY = {"start": "2026-11-01T00:00:00+00:00", "end": "2026-11-02T00:00:00+00:00"}
+
+
+@pytest.fixture
+def two_hosts_of_usage(admin_a, tenant_a, api_client_for):
+    """gpt-4o on web-01 by agent-a (on a ticket), claude on db-01 by agent-b, and one event
+    with no host: posted through the API."""
+    from tasks.services import host_register
+    from usage.services import llm_model_create
+
+    model_with_plan(tenant_a, "gpt-4o", prices=("1", "2", "0.5"))
+    claude = llm_model_create(tenant=tenant_a, name="claude", provider="Anthropic")
+    plan(claude, ("3", "15", "0.3"), AT.replace(year=2000))
+    ticket = ticket_for(tenant_a)
+    for name in ("web-01", "db-01"):
+        host_register(tenant=tenant_a, name=name)
+    tokens = {"input_tokens": 1000, "output_tokens": 100, "cached_tokens": 0}
+    records = [
+        event(AT, "gpt-4o", host="web-01", consumer="agent-a", ticket=ticket.id, **tokens),
+        event(AT, "claude", host="db-01", consumer="agent-b", **tokens),
+        event(AT, "claude", consumer="agent-b", **tokens),
+    ]
+    client = api_client_for(admin_a)
+    assert (
+        client.post("/api/v1/usage/events/", {"events": records}, format="json").status_code == 201
+    )
+    return client
+
+
+def test_activity_answers_provider_host_and_consumer_rows_with_their_cost_and_share(
+    two_hosts_of_usage,
+):
+    body = two_hosts_of_usage.get("/api/v1/usage/activity/", {**DAY, "mode": "cost"}).json()
+    # gpt-4o: 1000 * 1 + 100 * 2 = $0.0012; claude: 1000 * 3 + 100 * 15 = $0.0045 each.
+    assert body["totals"]["whole_bill"]["total"] == "0.0102"
+    assert [(r["provider"], r["cost"]["total"], r["share"]) for r in body["by_provider"]] == [
+        ("Anthropic", "0.009", "0.8824"),
+        ("OpenAI", "0.0012", "0.1176"),
+    ]
+    assert [(r["name"], r["cost"]["total"], r["share"]) for r in body["by_host"]] == [
+        ("db-01", "0.0045", "0.4412"),
+        ("", "0.0045", "0.4412"),  # no host: last among equals
+        ("web-01", "0.0012", "0.1176"),
+    ]
+    assert [(r["consumer"], r["cost"]["total"]) for r in body["top_consumers"]] == [
+        ("agent-b", "0.009"),
+        ("agent-a", "0.0012"),
+    ]
+    assert body["top_tickets"][0]["share"] == "0.1176"
+    assert body["more"] == [] and body["filters"] == {}
+    tokens = two_hosts_of_usage.get("/api/v1/usage/activity/", {**DAY, "mode": "tokens"}).json()
+    assert [r["share"] for r in tokens["by_host"]] == ["0.3333", "0.3333", "0.3333"]
+
+
+@pytest.mark.parametrize(
+    ("params", "tokens", "consumers"),
+    [
+        ({"model": "claude"}, 2200, ["agent-b"]),
+        ({"host": "web-01"}, 1100, ["agent-a"]),
+        ({"consumer": "agent-b", "host": "db-01"}, 1100, ["agent-b"]),
+        ({"consumer": "nobody"}, 0, []),
+    ],
+)
+def test_model_consumer_and_host_narrow_the_activity_and_are_echoed(
+    two_hosts_of_usage, params, tokens, consumers
+):
+    body = two_hosts_of_usage.get("/api/v1/usage/activity/", {**DAY, **params}).json()
+    assert body["totals"]["tokens"]["total"] == tokens
+    assert [r["consumer"] for r in body["top_consumers"]] == consumers
+    assert body["filters"] == params
+
+
+@pytest.mark.parametrize(
+    ("params", "code", "fragment"),
+    [
+        ({"model": "gpt-9"}, "invalid_filter", "No model named 'gpt-9'"),
+        ({"host": "nowhere"}, "invalid_filter", "No host named 'nowhere'"),
+        ({"rows": "0"}, "invalid_rows", "rows must be"),
+        ({"rows": "ten"}, "invalid_rows", "rows must be"),
+        ({"rows": "1001"}, "invalid_rows", "rows must be"),
+    ],
+)
+def test_an_unknown_model_or_host_or_a_bad_rows_is_a_400_naming_it(
+    two_hosts_of_usage, params, code, fragment
+):
+    response = two_hosts_of_usage.get("/api/v1/usage/activity/", {**DAY, **params})
+    assert response.status_code == 400
+    assert response.json()["code"] == code and fragment in response.json()["detail"]
+
+
+def test_rows_cuts_every_breakdown_and_more_names_those_cut(two_hosts_of_usage):
+    body = two_hosts_of_usage.get("/api/v1/usage/activity/", {**DAY, "rows": "1"}).json()
+    assert [len(body[name]) for name in ("by_model", "by_host", "top_consumers")] == [1, 1, 1]
+    assert body["more"] == ["by_model", "by_provider", "by_host", "top_consumers"]

@@ -291,3 +291,101 @@ def test_real_costs_are_shown_to_the_cent_or_finer_when_small(
     assert _cells(content, "ticket-cost") == [shown]
     assert shown in _cells(content, "bucket-cost")
     assert not re.search(r"\$0\.00(?!\d)", _without_budget_card(content))
+
+
+def _consumers_usage(tenant, count: int = 23) -> None:
+    """One request for each of `count` consumers (agent-00 the most tokens), on a host."""
+    from tasks.services import host_register
+
+    model_with_plan(tenant, "priced")
+    llm_model_create(tenant=tenant, name="no-plan", provider="P")
+    host_register(tenant=tenant, name="web-01")
+    now = datetime.now(UTC)
+    record(
+        tenant,
+        [
+            event(
+                now - timedelta(minutes=n),
+                "priced",
+                consumer=f"agent-{n:02}",
+                input_tokens=1000 - n,
+                host="web-01" if n % 2 else None,
+            )
+            for n in range(count)
+        ]
+        + [event(now, "no-plan", consumer="agent-00")],
+    )
+
+
+def test_show_more_answers_the_next_ten_rows_and_offers_more_only_while_some_remain(
+    tenant_a, admin_a, page_client_for
+):
+    _consumers_usage(tenant_a)
+    client = page_client_for(admin_a)
+    page = client.get("/usage/", {"range": "24h", "mode": "tokens"}).content.decode()
+    assert len(re.findall(r'data-testid="top_consumers-row"', page)) == 10
+    more = re.search(r'data-testid="top_consumers-more" hx-get="([^"]+)"', page).group(1)
+    assert 'data-testid="by_model-more"' not in page  # two models: nothing more to show
+
+    second = client.get(html.unescape(more), **HTMX).content.decode()
+    names = re.findall(r'title="Show only (agent-\d+)"', second)
+    assert names == [f"agent-{n:02}" for n in range(10, 20)]
+    third_url = re.search(r'data-testid="top_consumers-more" hx-get="([^"]+)"', second).group(1)
+    third = client.get(html.unescape(third_url), **HTMX).content.decode()
+    assert re.findall(r'title="Show only (agent-\d+)"', third) == [
+        "agent-20",
+        "agent-21",
+        "agent-22",
+    ]
+    assert "Show more" not in third
+
+
+@pytest.mark.parametrize(
+    ("params", "status"),
+    [({"offset": "x"}, 400), ({"offset": "0"}, 400), ({"offset": "10", "model": "gpt-9"}, 400)],
+)
+def test_show_more_with_a_bad_offset_or_filter_is_a_400(
+    tenant_a, admin_a, page_client_for, params, status
+):
+    response = page_client_for(admin_a).get("/usage/breakdowns/top_consumers/", params, **HTMX)
+    assert response.status_code == status
+    assert page_client_for(admin_a).get("/usage/breakdowns/nothing/").status_code == 404
+
+
+def test_a_filter_narrows_the_section_shows_a_chip_and_its_link_clears_it(
+    tenant_a, admin_a, page_client_for
+):
+    _consumers_usage(tenant_a)
+    client = page_client_for(admin_a)
+    response = client.get("/usage/", {"range": "24h", "mode": "tokens", "host": "web-01"}, **HTMX)
+    content = response.content.decode()
+    assert response.context["activity"].requests.total == 11  # the odd consumers
+    assert _cells(content, "filter-chip") == ["Host: web-01 ×"]
+    assert 'href="/usage/?range=7d&amp;mode=tokens&amp;host=web-01"' in content  # kept
+    clear = re.search(r'class="chip-clear" href="([^"]+)"', content).group(1)
+    assert html.unescape(clear) == "/usage/?range=24h&mode=tokens"
+    # A row links to narrowing by it, keeping the filter already set.
+    assert "/usage/?range=24h&amp;mode=tokens&amp;consumer=agent-01&amp;host=web-01" in content
+
+    refused = client.get("/usage/", {"range": "24h", "host": "nowhere"}, **HTMX)
+    assert refused.status_code == 400
+    assert "No host named &#x27;nowhere&#x27;" in refused.content.decode()
+    assert "Host: nowhere" in _cells(refused.content.decode(), "filter-chip")[0]  # clearable
+
+
+def test_tokens_mode_shows_token_cards_and_cost_mode_the_cost_cards_and_warnings(
+    tenant_a, admin_a, page_client_for
+):
+    _consumers_usage(tenant_a)
+    client = page_client_for(admin_a)
+    tokens = client.get("/usage/", {"range": "24h", "mode": "tokens"}).content.decode()
+    cost = client.get("/usage/", {"range": "24h", "mode": "cost"}).content.decode()
+
+    assert 'data-testid="total-tokens"' in tokens and 'data-testid="total-cached-share"' in tokens
+    for card in ("total-cost", "whole-bill-card", "unattributed-spend-card", "uncosted"):
+        assert f'data-testid="{card}"' not in tokens
+        assert f'data-testid="{card}"' in cost
+    assert "has no pricing plan" not in _without_budget_card(tokens)
+    assert "Model no-plan has no pricing plan" in cost
+    assert 'data-testid="total-tokens"' not in cost
+    assert _cells(cost, "top_consumers-cost")[0] == "$0.0016 + unpriced"  # agent-00

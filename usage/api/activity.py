@@ -10,10 +10,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from licensing.tenancy import IsTenantAdmin
-from usage.api.ranges import RANGE_PARAMETERS, range_from
-from usage.buckets import BUCKET_SIZES
+from usage.api.ranges import FILTER_PARAMETERS, RANGE_PARAMETERS, filter_from, range_from
+from usage.buckets import BUCKET_SIZES, RangeRefused
 from usage.pricing import decimal_text
-from usage.selectors import Activity, Cost, Requests, Tokens, activity
+from usage.selectors import TOP, Activity, Cost, Requests, Tokens, activity
+from usage.selectors.activity import MAX_ROWS
 
 
 def _plain(value):
@@ -55,8 +56,12 @@ def activity_as_data(result: Activity) -> dict:
         },
         "series": result.series,
         "by_model": result.by_model,
+        "by_provider": result.by_provider,
+        "by_host": result.by_host,
         "top_consumers": result.top_consumers,
         "top_tickets": result.top_tickets,
+        "more": list(result.more),
+        "filters": result.narrowed.as_params(),
         "unpriced": result.unpriced,
         "unattributed": result.unattributed,
     }
@@ -69,6 +74,12 @@ _REQUESTS_EXAMPLE = {"succeeded": 1, "failed": 0, "total": 1}
 _NO_TOKENS = {"input": 0, "output": 0, "cached": 0, "total": 0}
 _UNATTRIBUTED_TOKENS_EXAMPLE = {"input": 100, "output": 0, "cached": 0, "total": 100}
 _UNATTRIBUTED_COST_EXAMPLE = {"input": "0.00025", "output": "0", "cached": "0", "total": "0.00025"}
+_WHOLE_BILL_EXAMPLE = {
+    "input": "0.00385",
+    "output": "0.0042",
+    "cached": "0.00024",
+    "total": "0.01029",
+}
 ACTIVITY_EXAMPLE = {
     "start": "2026-11-20T00:00:00+01:00",
     "end": "2026-11-21T00:00:00+01:00",
@@ -81,12 +92,7 @@ ACTIVITY_EXAMPLE = {
         "cached_share": 0.4,
         "cost": _COST_EXAMPLE,
         "unattributed_spend": _UNATTRIBUTED_COST_EXAMPLE,
-        "whole_bill": {
-            "input": "0.00385",
-            "output": "0.0042",
-            "cached": "0.00024",
-            "total": "0.01029",
-        },
+        "whole_bill": _WHOLE_BILL_EXAMPLE,
         "requests": _REQUESTS_EXAMPLE,
     },
     "series": [
@@ -109,10 +115,39 @@ ACTIVITY_EXAMPLE = {
             "unpriced_tokens": _NO_TOKENS,
             "unattributed_tokens": _UNATTRIBUTED_TOKENS_EXAMPLE,
             "unattributed_cost": _UNATTRIBUTED_COST_EXAMPLE,
+            "share": "1.0000",
+        }
+    ],
+    "by_provider": [
+        {
+            "provider": "OpenAI",
+            "tokens": _TOKENS_EXAMPLE,
+            "requests": _REQUESTS_EXAMPLE,
+            "cost": _WHOLE_BILL_EXAMPLE,
+            "unpriced_tokens": _NO_TOKENS,
+            "share": "1.0000",
+        }
+    ],
+    "by_host": [
+        {
+            "host_id": 7,
+            "name": "web-01",
+            "tokens": _TOKENS_EXAMPLE,
+            "requests": _REQUESTS_EXAMPLE,
+            "cost": _WHOLE_BILL_EXAMPLE,
+            "unpriced_tokens": _NO_TOKENS,
+            "share": "1.0000",
         }
     ],
     "top_consumers": [
-        {"consumer": "agent-disk-cleaner", "tokens": _TOKENS_EXAMPLE, "requests": _REQUESTS_EXAMPLE}
+        {
+            "consumer": "agent-disk-cleaner",
+            "tokens": _TOKENS_EXAMPLE,
+            "requests": _REQUESTS_EXAMPLE,
+            "cost": _WHOLE_BILL_EXAMPLE,
+            "unpriced_tokens": _NO_TOKENS,
+            "share": "1.0000",
+        }
     ],
     "top_tickets": [
         {
@@ -121,8 +156,11 @@ ACTIVITY_EXAMPLE = {
             "subject": "Disk almost full",
             "tokens": _TOKENS_EXAMPLE,
             "cost": _COST_EXAMPLE,
+            "share": "0.9757",
         }
     ],
+    "more": [],
+    "filters": {"host": "web-01"},
     "unpriced": [
         {
             "model_id": 3,
@@ -144,6 +182,15 @@ ACTIVITY_EXAMPLE = {
 }
 
 
+def _rows(raw: str | None) -> int:
+    """`rows`: a whole number from 1 to MAX_ROWS; left out: TOP."""
+    if raw is None:
+        return TOP
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 4 and 1 <= int(raw) <= MAX_ROWS):
+        raise RangeRefused(f"rows must be a whole number, 1 to {MAX_ROWS}.", code="invalid_rows")
+    return int(raw)
+
+
 class UsageActivityApi(APIView):
     """Series, totals, breakdowns and the unpriced and unattributed usage of a range."""
 
@@ -156,6 +203,14 @@ class UsageActivityApi(APIView):
             OpenApiParameter(
                 "bucket", str, enum=["auto", *BUCKET_SIZES], description="Default: auto."
             ),
+            *FILTER_PARAMETERS,
+            OpenApiParameter(
+                "rows",
+                int,
+                description=f"Rows of each breakdown (by_model, by_provider, by_host, "
+                f"top_consumers, top_tickets), 1 to {MAX_ROWS}. Default: 10. `more` names "
+                "the breakdowns that have more rows.",
+            ),
         ],
         responses={200: OpenApiTypes.OBJECT},
         examples=[OpenApiExample("A day in Cost mode", value=ACTIVITY_EXAMPLE, response_only=True)],
@@ -164,17 +219,25 @@ class UsageActivityApi(APIView):
         "ticket; `totals.unattributed_spend` (by model in `unattributed` and "
         "`by_model[].unattributed_cost`) is priced usage linked to no ticket; "
         "`totals.whole_bill` is the two together; `unpriced` names, by model, the tokens no "
-        "pricing plan prices, on a ticket or not (never $0). Buckets are in the "
-        "tenant's time zone; a range needing more than 2,000 buckets, or ending before it "
-        "starts, is a 400 `invalid_range`.",
+        "pricing plan prices, on a ticket or not (never $0). `by_provider[].cost`, "
+        "`by_host[].cost` and `top_consumers[].cost` are their whole bill (priced usage on "
+        "a ticket or not). Each breakdown row's `share` is a fraction (4 places) of the "
+        "range's tokens in Tokens mode, of its whole bill in Cost mode; null when that "
+        "total is 0. `model`, `consumer` and `host` narrow every figure; `filters` echoes "
+        "them. Buckets are in the tenant's time zone; a range needing more than 2,000 "
+        "buckets, or ending before it starts, is a 400 `invalid_range`; an unknown model "
+        "or host is a 400 `invalid_filter`; a bad `rows` a 400 `invalid_rows`.",
     )
     def get(self, request):
         start, end = range_from(request)
+        params = request.query_params
         result = activity(
             tenant=request.tenant,
             start=start,
             end=end,
-            mode=request.query_params.get("mode", "tokens"),
-            bucket=request.query_params.get("bucket", "auto"),
+            mode=params.get("mode", "tokens"),
+            bucket=params.get("bucket", "auto"),
+            narrowed=filter_from(request),
+            rows=_rows(params.get("rows")),
         )
         return Response(activity_as_data(result))

@@ -1,4 +1,5 @@
-"""The `start`/`end` query parameters that the activity and the export share."""
+"""The `start`/`end` (and `model`/`consumer`/`host`) query parameters the activity and the
+export share."""
 
 from datetime import datetime, timedelta
 
@@ -7,6 +8,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
 
 from usage.buckets import RANGE_OUT_OF_BOUNDS, RangeRefused, in_bounds
+from usage.selectors.filters import ActivityFilter, activity_filter
 
 RANGE_PARAMETERS = [
     OpenApiParameter(
@@ -48,3 +50,36 @@ def _range_time(name: str, raw: str) -> datetime:
     if not in_bounds(value):  # before the default start is computed from it
         raise RangeRefused(f"{name}: {RANGE_OUT_OF_BOUNDS}")
     return value
+
+
+FILTER_PARAMETERS = [
+    OpenApiParameter(
+        "model",
+        str,
+        description="Narrow every figure to the model of this name; one you do not have is "
+        "a 400 `invalid_filter`. Served from the rollups.",
+    ),
+    OpenApiParameter(
+        "consumer",
+        str,
+        description="Narrow every figure to this consumer (agent or user). Consumers are free "
+        "text: one with no usage gives empty figures. Read from the raw events.",
+    ),
+    OpenApiParameter(
+        "host",
+        str,
+        description="Narrow every figure to the host(s) of this name; one you do not have is "
+        "a 400 `invalid_filter`. Read from the raw events.",
+    ),
+]
+
+
+def filter_from(request) -> ActivityFilter:
+    """`model`/`consumer`/`host` from the query string; empty or left out: not filtered."""
+    params = request.query_params
+    return activity_filter(
+        tenant=request.tenant,
+        model=params.get("model", "").strip(),
+        consumer=params.get("consumer", ""),
+        host=params.get("host", "").strip(),
+    )

@@ -2,25 +2,38 @@
 
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
-from decimal import localcontext
+from decimal import Decimal, localcontext
 from typing import Literal
 
 from licensing.models import Tenant
+from tasks.models import Host
 from usage.buckets import Buckets, RangeRefused, buckets_for
 from usage.models import SUMMARY_GRAINS, LlmModel
 from usage.pricing import Cost
-from usage.selectors.breakdowns import TOP, ModelFact, consumer_facts, model_facts, top_tickets
+from usage.selectors.breakdowns import (
+    TOP,
+    ModelFact,
+    SummaryFact,
+    model_facts,
+    summary_facts,
+    top_tickets,
+)
 from usage.selectors.figures import (
     Activity,
     ConsumerUsage,
+    HostUsage,
     ModelUsage,
+    ProviderUsage,
     SeriesPoint,
     Sums,
+    TicketCost,
     UnattributedSpend,
     UncostedUsage,
+    share_of,
 )
+from usage.selectors.filters import NO_FILTER, ActivityFilter
 from usage.selectors.periods import PlanPeriods
 from usage.selectors.rollups import RawEdges, model_grains, pieces, serial_reads
 
@@ -28,8 +41,20 @@ Mode = Literal["tokens", "cost"]
 MODES: tuple[str, ...] = ("tokens", "cost")
 
 
+MAX_ROWS = 1000
+# The breakdowns cut to `rows` rows, in the order the page shows them.
+BREAKDOWNS = ("by_model", "by_provider", "by_host", "top_consumers", "top_tickets")
+
+
 def activity(
-    *, tenant: Tenant, start: datetime, end: datetime, mode: str, bucket: str = "auto"
+    *,
+    tenant: Tenant,
+    start: datetime,
+    end: datetime,
+    mode: str,
+    bucket: str = "auto",
+    narrowed: ActivityFilter = NO_FILTER,
+    rows: int = TOP,
 ) -> Activity:
     """The activity of `[start, end)` for `tenant` (SPEC §5.1).
 
@@ -40,15 +65,22 @@ def activity(
     mode, or more than 2,000 buckets. Cost is exact Decimal: tokens priced by the
     model's plan in force at each event's time; `cost` is the ticket-linked part,
     `unattributed_spend` the rest, `whole_bill` both; `unpriced` the usage no plan prices.
+
+    `narrowed` (`usage.selectors.filters.activity_filter`) limits every figure to one
+    model, consumer and/or host. Each breakdown has its first `rows` rows (1 to
+    MAX_ROWS); `more` names those that have more. Each row's `share` is of the range's
+    tokens in Tokens mode, of its whole bill in Cost mode.
     """
     if mode not in MODES:
         raise RangeRefused(f"Unknown mode {mode!r}: use tokens or cost.", code="invalid_mode")
+    if not 1 <= rows <= MAX_ROWS:
+        raise RangeRefused(f"rows must be 1 to {MAX_ROWS}.", code="invalid_rows")
     buckets = buckets_for(start=start, end=end, zone=tenant.zone, bucket=bucket)
     models = {m.id: m for m in LlmModel.objects.filter(tenant=tenant)}
     periods = PlanPeriods(models, buckets.start, buckets.end)
     with localcontext() as context, serial_reads():
         context.prec = 60  # cost sums stay exact far beyond any real bill
-        return _activity(tenant, buckets, mode, models, periods)
+        return _activity(tenant, buckets, mode, models, periods, narrowed, rows)
 
 
 @dataclass
@@ -78,18 +110,43 @@ class _ModelTally:
 
 
 def _activity(
-    tenant: Tenant, buckets: Buckets, mode: str, models: dict, periods: PlanPeriods
+    tenant: Tenant,
+    buckets: Buckets,
+    mode: str,
+    models: dict,
+    periods: PlanPeriods,
+    narrowed: ActivityFilter,
+    rows: int,
 ) -> Activity:
-    model_pieces = pieces(buckets.start, buckets.end, model_grains(buckets), periods.cuts())
-    consumer_pieces = pieces(buckets.start, buckets.end, SUMMARY_GRAINS)
-    ticket_pieces = pieces(buckets.start, buckets.end, SUMMARY_GRAINS, periods.cuts())
-    raw = RawEdges(tenant, [*model_pieces.raw, *consumer_pieces.raw, *ticket_pieces.raw])
+    # A filter no rollup serves reads the whole range raw (no grains: no windows).
+    grains = () if narrowed.reads_raw else model_grains(buckets)
+    summary_grains = () if narrowed.reads_raw else SUMMARY_GRAINS
+    cuts = periods.cuts()
+    model_pieces = pieces(buckets.start, buckets.end, grains, cuts)
+    summary_pieces = pieces(buckets.start, buckets.end, summary_grains, cuts)
+    raw = RawEdges(tenant, [*model_pieces.raw, *summary_pieces.raw], narrowed)
     tally = _ModelTally([Sums() for _ in buckets.edges], [Cost()] * len(buckets))
-    for fact, sums in model_facts(tenant, buckets, periods, model_pieces, raw).items():
+    model_id = narrowed.model_id
+    for fact, sums in model_facts(tenant, buckets, periods, model_pieces, raw, model_id).items():
         tally.add(fact, sums, periods)
     total = Sums()
     for sums in tally.bucket_sums:
         total.add(sums)
+    cost = sum(tally.model_costs.values(), Cost())
+    unattributed_spend = sum(tally.unattributed_costs.values(), Cost())
+    share = _Share(mode, total.tokens.total, (cost + unattributed_spend).total)
+    summary = {
+        by: _summaries(summary_facts(tenant, by, periods, summary_pieces, raw, model_id), periods)
+        for by in ("consumer", "host")
+    }
+    tickets = top_tickets(tenant, periods, summary_pieces, raw, rows=rows, model_id=model_id)
+    breakdowns: dict[str, list] = {
+        "by_model": _by_model(models, tally, mode, share),
+        "by_provider": _by_provider(models, tally, share),
+        "by_host": _by_host(summary["host"], share),
+        "top_consumers": _top_consumers(summary["consumer"], share),
+        "top_tickets": _shared_tickets(tickets, share),
+    }
     zone = buckets.zone
     return Activity(
         start=buckets.start.astimezone(zone),
@@ -100,15 +157,61 @@ def _activity(
         bucket_seconds=buckets.seconds,
         series=_series(buckets, tally),
         tokens=total.tokens,
-        cost=sum(tally.model_costs.values(), Cost()),
-        unattributed_spend=sum(tally.unattributed_costs.values(), Cost()),
+        cost=cost,
+        unattributed_spend=unattributed_spend,
         requests=total.requests,
-        by_model=_by_model(models, tally, mode),
-        top_consumers=_top_consumers(consumer_facts(tenant, consumer_pieces, raw)),
-        top_tickets=top_tickets(tenant, periods, ticket_pieces, raw),
+        by_model=tuple(breakdowns["by_model"][:rows]),
+        by_provider=tuple(breakdowns["by_provider"][:rows]),
+        by_host=tuple(breakdowns["by_host"][:rows]),
+        top_consumers=tuple(breakdowns["top_consumers"][:rows]),
+        top_tickets=tuple(breakdowns["top_tickets"][:rows]),
         unpriced=_unpriced(models, tally, periods.unpriced_message),
         unattributed=_unattributed(models, tally),
+        narrowed=narrowed,
+        more=tuple(name for name in BREAKDOWNS if len(breakdowns[name]) > rows),
     )
+
+
+@dataclass(frozen=True)
+class _Share:
+    """A row's share of the range: of its tokens (Tokens mode) or whole bill (Cost mode)."""
+
+    mode: str
+    tokens: int
+    whole_bill: Decimal
+
+    def of(self, tokens: int, whole_bill: Decimal) -> Decimal | None:
+        if self.mode == "cost":
+            return share_of(whole_bill, self.whole_bill)
+        return share_of(tokens, self.tokens)
+
+    def rank(self, tokens: int, whole_bill: Decimal) -> tuple:
+        """Sort key: tokens (Tokens mode), or whole bill then tokens (Cost mode), largest first."""
+        if self.mode == "cost":
+            return (-whole_bill, -tokens)
+        return (-tokens,)
+
+
+@dataclass
+class _Summary:
+    """A consumer's, host's or provider's usage summed over its models and plan periods."""
+
+    sums: Sums = field(default_factory=Sums)
+    cost: Cost = field(default_factory=Cost)  # every priced token: its whole bill
+    unpriced: Sums = field(default_factory=Sums)
+
+
+def _summaries(facts: dict[SummaryFact, Sums], periods: PlanPeriods) -> dict:
+    summaries: dict = defaultdict(_Summary)
+    for fact, sums in facts.items():
+        summary = summaries[fact.key]
+        summary.sums.add(sums)
+        cost = periods.cost(fact.model_id, fact.period, sums)
+        if cost is None:
+            summary.unpriced.add(sums)  # counted apart, never as $0
+        else:
+            summary.cost += cost
+    return summaries
 
 
 def _series(buckets: Buckets, tally: _ModelTally) -> tuple[SeriesPoint, ...]:
@@ -125,36 +228,104 @@ def _series(buckets: Buckets, tally: _ModelTally) -> tuple[SeriesPoint, ...]:
     )
 
 
-def _by_model(models: dict, tally: _ModelTally, mode: str) -> tuple[ModelUsage, ...]:
-    by_model = [
-        ModelUsage(
-            model_id=model_id,
-            name=models[model_id].name,
-            provider=models[model_id].provider,
-            tokens=sums.tokens,
-            requests=sums.requests,
-            cost=tally.model_costs.get(model_id, Cost()),
-            unpriced_tokens=tally.unpriced.get(model_id, Sums()).tokens,
-            unattributed_tokens=tally.unattributed.get(model_id, Sums()).tokens,
-            unattributed_cost=tally.unattributed_costs.get(model_id, Cost()),
+def _by_model(models: dict, tally: _ModelTally, mode: str, share: _Share) -> list[ModelUsage]:
+    by_model = []
+    for model_id, sums in tally.model_sums.items():
+        cost = tally.model_costs.get(model_id, Cost())
+        unattributed_cost = tally.unattributed_costs.get(model_id, Cost())
+        by_model.append(
+            ModelUsage(
+                model_id=model_id,
+                name=models[model_id].name,
+                provider=models[model_id].provider,
+                tokens=sums.tokens,
+                requests=sums.requests,
+                cost=cost,
+                unpriced_tokens=tally.unpriced.get(model_id, Sums()).tokens,
+                unattributed_tokens=tally.unattributed.get(model_id, Sums()).tokens,
+                unattributed_cost=unattributed_cost,
+                share=share.of(sums.tokens.total, (cost + unattributed_cost).total),
+            )
         )
-        for model_id, sums in tally.model_sums.items()
-    ]
     if mode == "cost":
         by_model.sort(
             key=lambda m: (-m.cost.total, -m.unattributed_cost.total, -m.tokens.total, m.name)
         )
     else:
         by_model.sort(key=lambda m: (-m.tokens.total, m.name))
-    return tuple(by_model)
+    return by_model
 
 
-def _top_consumers(facts: dict[str, Sums]) -> tuple[ConsumerUsage, ...]:
-    consumers = (
-        ConsumerUsage(consumer=name, tokens=sums.tokens, requests=sums.requests)
-        for name, sums in facts.items()
+def _by_provider(models: dict, tally: _ModelTally, share: _Share) -> list[ProviderUsage]:
+    """The models' usage summed by their provider (model rollups, by the model's provider)."""
+    providers: dict[str, _Summary] = defaultdict(_Summary)
+    for model_id, sums in tally.model_sums.items():
+        summary = providers[models[model_id].provider]
+        summary.sums.add(sums)
+        summary.cost += tally.model_costs.get(model_id, Cost())
+        summary.cost += tally.unattributed_costs.get(model_id, Cost())
+        summary.unpriced.add(tally.unpriced.get(model_id, Sums()))
+    rows = [
+        ProviderUsage(
+            provider=provider,
+            tokens=summary.sums.tokens,
+            requests=summary.sums.requests,
+            cost=summary.cost,
+            unpriced_tokens=summary.unpriced.tokens,
+            share=share.of(summary.sums.tokens.total, summary.cost.total),
+        )
+        for provider, summary in providers.items()
+    ]
+    return sorted(rows, key=lambda r: (*share.rank(r.tokens.total, r.cost.total), r.provider))
+
+
+def _by_host(hosts: dict, share: _Share) -> list[HostUsage]:
+    names = dict(Host.objects.filter(id__in=[h for h in hosts if h]).values_list("id", "name"))
+    rows = [
+        HostUsage(
+            host_id=host_id,
+            name=names.get(host_id, "") if host_id else "",
+            tokens=summary.sums.tokens,
+            requests=summary.sums.requests,
+            cost=summary.cost,
+            unpriced_tokens=summary.unpriced.tokens,
+            share=share.of(summary.sums.tokens.total, summary.cost.total),
+        )
+        for host_id, summary in hosts.items()
+    ]
+    # Among equals: named hosts by name (names may repeat: then by id), no host last.
+    return sorted(
+        rows,
+        key=lambda r: (
+            *share.rank(r.tokens.total, r.cost.total),
+            not r.name,
+            r.name,
+            r.host_id or 0,
+        ),
     )
-    return tuple(sorted(consumers, key=lambda c: (-c.tokens.total, c.consumer))[:TOP])
+
+
+def _top_consumers(consumers: dict, share: _Share) -> list[ConsumerUsage]:
+    rows = [
+        ConsumerUsage(
+            consumer=name,
+            tokens=summary.sums.tokens,
+            requests=summary.sums.requests,
+            cost=summary.cost,
+            unpriced_tokens=summary.unpriced.tokens,
+            share=share.of(summary.sums.tokens.total, summary.cost.total),
+        )
+        for name, summary in consumers.items()
+    ]
+    return sorted(rows, key=lambda r: (*share.rank(r.tokens.total, r.cost.total), r.consumer))
+
+
+def _shared_tickets(tickets: tuple[TicketCost, ...], share: _Share) -> list[TicketCost]:
+    """The tickets with their share (all of a ticket's cost is on the whole bill)."""
+    return [
+        replace(ticket, share=share.of(ticket.tokens.total, ticket.cost.total))
+        for ticket in tickets
+    ]
 
 
 def _by_name(models: dict[int, LlmModel], sums_by_model: dict[int, Sums]):

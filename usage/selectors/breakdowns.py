@@ -1,7 +1,9 @@
-"""The facts an activity is assembled from: sums per bucket and model, consumer, ticket.
+"""The facts an activity is assembled from: sums per bucket and model, consumer, host, ticket.
 
 Each reader takes the whole grains from a rollup (one SQL query) and the partial edges
-from the raw events read once for the activity (`RawEdges`).
+from the raw events read once for the activity (`RawEdges`). A filter by model narrows
+the rollup rows read (`model_id`); a filter no rollup serves reads no rollup at all
+(its pieces have no windows, only raw events).
 """
 
 from collections import defaultdict
@@ -11,7 +13,7 @@ from typing import NamedTuple
 from licensing.models import Tenant
 from tasks.models import Ticket
 from usage.buckets import Buckets
-from usage.models import ConsumerRollup, ModelRollup, TicketRollup
+from usage.models import ConsumerRollup, HostRollup, ModelRollup, TicketRollup
 from usage.pricing import Cost
 from usage.selectors.figures import Sums, TicketCost
 from usage.selectors.periods import PlanPeriods
@@ -19,7 +21,8 @@ from usage.selectors.rollups import SUMS_SQL, Pieces, RawEdges, query
 
 TOP = 10
 # Tickets ranked by an approximate (floating point) cost in SQL; the exact Decimal cost is
-# then computed for this many candidates, so only near-ties at the 10th place could reorder.
+# then computed for this many candidates per ten rows asked, so only near-ties at the last
+# place asked could reorder.
 _TICKET_CANDIDATES = 5 * TOP
 
 
@@ -36,8 +39,21 @@ class TicketFact(NamedTuple):
     period: int
 
 
+class SummaryFact(NamedTuple):
+    """A consumer's or a host's usage of one model in one plan period."""
+
+    key: str | int | None  # the consumer ('' none given), or the host id (None: no host)
+    model_id: int
+    period: int
+
+
 def model_facts(
-    tenant: Tenant, buckets: Buckets, periods: PlanPeriods, pieces: Pieces, raw: RawEdges
+    tenant: Tenant,
+    buckets: Buckets,
+    periods: PlanPeriods,
+    pieces: Pieces,
+    raw: RawEdges,
+    model_id: int | None = None,
 ) -> dict[ModelFact, Sums]:
     """Sums per bucket, model, whether on a ticket, and plan period."""
     facts: dict[ModelFact, Sums] = defaultdict(Sums)
@@ -45,7 +61,7 @@ def model_facts(
         key_sql, key_params = buckets.wall_key_sql("grain_start")
         stretch_sql, stretch_params = buckets.stretch_sql("grain_start")
         period_sql, period_params = periods.period_sql("grain_start")
-        source, source_params = pieces.source(ModelRollup, tenant.id)
+        source, source_params = pieces.source(ModelRollup, tenant.id, model_id)
         rows = query(
             f"SELECT MIN(grain_start), model_id, on_ticket, {period_sql} AS period, {SUMS_SQL} "
             f"FROM {source} "
@@ -68,22 +84,47 @@ def model_facts(
     return facts
 
 
-def consumer_facts(tenant: Tenant, pieces: Pieces, raw: RawEdges) -> dict[str, Sums]:
-    """Sums per consumer over the range."""
-    facts: dict[str, Sums] = defaultdict(Sums)
+# The summary rollups by what they break usage down by: (rollup, its column, RawEvent's).
+_SUMMARIES = {
+    "consumer": (ConsumerRollup, "consumer", "consumer"),
+    "host": (HostRollup, "host_id", "host_id"),
+}
+
+
+def summary_facts(
+    tenant: Tenant,
+    by: str,
+    periods: PlanPeriods,
+    pieces: Pieces,
+    raw: RawEdges,
+    model_id: int | None = None,
+) -> dict[SummaryFact, Sums]:
+    """Sums per consumer (`by="consumer"`) or host (`by="host"`), model and plan period."""
+    rollup, column, attribute = _SUMMARIES[by]
+    facts: dict[SummaryFact, Sums] = defaultdict(Sums)
     if pieces.windows:
-        source, source_params = pieces.source(ConsumerRollup, tenant.id)
-        for consumer, *sums in query(
-            f"SELECT consumer, {SUMS_SQL} FROM {source} GROUP BY consumer", source_params
+        period_sql, period_params = periods.period_sql("grain_start")
+        source, source_params = pieces.source(rollup, tenant.id, model_id)
+        for key, fact_model_id, period, *sums in query(
+            f"SELECT {column}, model_id, {period_sql} AS period, {SUMS_SQL} FROM {source} "
+            f"GROUP BY {column}, model_id" + (", period" if period_params else ""),
+            [*period_params, *source_params],
         ):
-            facts[consumer].add(Sums.of_row(sums))
+            facts[SummaryFact(key, fact_model_id, period)].add(Sums.of_row(sums))
     for event in raw.within(pieces.raw):
-        facts[event.consumer].add(event.sums)
+        period = periods.period_at(event.model_id, event.occurred_at)
+        facts[SummaryFact(getattr(event, attribute), event.model_id, period)].add(event.sums)
     return facts
 
 
 def ticket_facts(
-    tenant: Tenant, periods: PlanPeriods, pieces: Pieces, raw: RawEdges
+    tenant: Tenant,
+    periods: PlanPeriods,
+    pieces: Pieces,
+    raw: RawEdges,
+    *,
+    candidates: int,
+    model_id: int | None = None,
 ) -> dict[TicketFact, Sums]:
     """Sums per ticket, model and plan period of the tickets that can rank in the top.
 
@@ -97,14 +138,14 @@ def ticket_facts(
             facts[TicketFact(event.ticket_id, event.model_id, period)].add(event.sums)
     if not pieces.windows:
         return facts
-    source, source_params = pieces.source(TicketRollup, tenant.id)
-    candidates = {fact.ticket_id for fact in facts} | _ticket_candidates(
-        periods, source, source_params
+    source, source_params = pieces.source(TicketRollup, tenant.id, model_id)
+    ranked = {fact.ticket_id for fact in facts} | _ticket_candidates(
+        periods, source, source_params, candidates
     )
-    if not candidates:
+    if not ranked:
         return facts
     period_sql, period_params = periods.period_sql("grain_start")
-    ids = sorted(candidates)
+    ids = sorted(ranked)
     for ticket_id, model_id, period, *sums in query(
         f"SELECT ticket_id, model_id, {period_sql} AS period, {SUMS_SQL} FROM {source} "
         f"WHERE ticket_id IN ({', '.join(['%s'] * len(ids))}) "
@@ -115,24 +156,35 @@ def ticket_facts(
     return facts
 
 
-def _ticket_candidates(periods: PlanPeriods, source: str, source_params: list) -> set[int]:
-    """The tickets with the highest approximate cost in the whole grains."""
+def _ticket_candidates(
+    periods: PlanPeriods, source: str, source_params: list, limit: int
+) -> set[int]:
+    """The `limit` tickets with the highest approximate cost in the whole grains."""
     cost_sql, cost_params = periods.approximate_cost_sql("grain_start")
     rows = query(
         f"SELECT ticket_id FROM {source} GROUP BY ticket_id "
-        f"ORDER BY {cost_sql} DESC, ticket_id LIMIT {_TICKET_CANDIDATES}",
+        f"ORDER BY {cost_sql} DESC, ticket_id LIMIT {int(limit)}",
         [*source_params, *cost_params],
     )
     return {row[0] for row in rows}
 
 
 def top_tickets(
-    tenant: Tenant, periods: PlanPeriods, pieces: Pieces, raw: RawEdges
+    tenant: Tenant,
+    periods: PlanPeriods,
+    pieces: Pieces,
+    raw: RawEdges,
+    *,
+    rows: int = TOP,
+    model_id: int | None = None,
 ) -> tuple[TicketCost, ...]:
-    """The TOP tickets by exact cost (then tokens, then id)."""
+    """The first `rows` tickets by exact cost (then tokens, then id), and one more when
+    there are more (so a caller can offer the next ones)."""
     sums: dict[int, Sums] = defaultdict(Sums)
     costs: dict[int, Cost] = defaultdict(Cost)
-    for fact, fact_sums in ticket_facts(tenant, periods, pieces, raw).items():
+    candidates = _TICKET_CANDIDATES * -(-(rows + 1) // TOP)
+    facts = ticket_facts(tenant, periods, pieces, raw, candidates=candidates, model_id=model_id)
+    for fact, fact_sums in facts.items():
         cost = periods.cost(fact.model_id, fact.period, fact_sums)
         if cost is None:
             continue  # unpriced usage is counted apart, never as $0
@@ -141,7 +193,7 @@ def top_tickets(
     ranked = sorted(
         costs,
         key=lambda ticket_id: (-costs[ticket_id].total, -sums[ticket_id].tokens.total, ticket_id),
-    )[:TOP]
+    )[: rows + 1]
     tickets = Ticket.objects.in_bulk(ranked)
     return tuple(
         TicketCost(

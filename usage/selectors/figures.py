@@ -2,9 +2,13 @@
 
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
+from typing import TYPE_CHECKING
 
 from usage.pricing import Cost
+
+if TYPE_CHECKING:
+    from usage.selectors.filters import ActivityFilter
 
 
 @dataclass(frozen=True)
@@ -70,6 +74,16 @@ class Sums:
         return Requests(succeeded=self.succeeded, failed=self.failed)
 
 
+SHARE_PLACES = Decimal("0.0001")  # a share of 0.1234 is 12.34 %
+
+
+def share_of(part: Decimal | int, whole: Decimal | int) -> Decimal | None:
+    """`part / whole` as a fraction rounded to 4 places (half even); None when whole is 0."""
+    if not whole:
+        return None
+    return (Decimal(part) / Decimal(whole)).quantize(SHARE_PLACES, rounding=ROUND_HALF_EVEN)
+
+
 @dataclass(frozen=True)
 class SeriesPoint:
     """One bucket. `start`/`end` are aware, in the tenant's zone (`end` exclusive).
@@ -101,15 +115,51 @@ class ModelUsage:
     unpriced_tokens: Tokens
     unattributed_tokens: Tokens
     unattributed_cost: Cost
+    share: Decimal | None = None  # of the range's tokens (Tokens mode) or whole bill (Cost)
+
+    @property
+    def whole_bill(self) -> Cost:
+        return self.cost + self.unattributed_cost
+
+
+@dataclass(frozen=True)
+class ProviderUsage:
+    """The models of one provider over the range (their `ModelUsage` rows summed).
+    `cost` is their whole bill: every priced token, on a ticket or not."""
+
+    provider: str
+    tokens: Tokens
+    requests: Requests
+    cost: Cost
+    unpriced_tokens: Tokens
+    share: Decimal | None
+
+
+@dataclass(frozen=True)
+class HostUsage:
+    """The usage that ran on one host (`host_id` None: no host named, or since deleted).
+    `cost` is its whole bill: every priced token, on a ticket or not."""
+
+    host_id: int | None
+    name: str
+    tokens: Tokens
+    requests: Requests
+    cost: Cost
+    unpriced_tokens: Tokens
+    share: Decimal | None
 
 
 @dataclass(frozen=True)
 class ConsumerUsage:
-    """An agent or user name ('' = none given), ranked by total tokens."""
+    """An agent or user name ('' = none given), ranked by tokens (Tokens mode) or by cost
+    (Cost mode). `cost` is its whole bill: every priced token, on a ticket or not."""
 
     consumer: str
     tokens: Tokens
     requests: Requests
+    cost: Cost = Cost()
+    unpriced_tokens: Tokens = Tokens()
+    share: Decimal | None = None
 
 
 @dataclass(frozen=True)
@@ -121,6 +171,7 @@ class TicketCost:
     subject: str
     tokens: Tokens
     cost: Cost
+    share: Decimal | None = None
 
 
 @dataclass(frozen=True)
@@ -158,7 +209,10 @@ class Activity:
     headline), `unattributed_spend` (priced usage on no ticket, by model in
     `unattributed`), `whole_bill` (the two), and the tokens no plan prices in `unpriced`
     (never as $0). `by_model` is sorted by cost then tokens in Cost mode, by tokens in
-    Tokens mode; `top_consumers` by tokens (at most 10); `top_tickets` by cost (at most 10).
+    Tokens mode; `by_provider`, `by_host` and `top_consumers` by whole-bill cost then
+    tokens in Cost mode, by tokens in Tokens mode; `top_tickets` by cost. Each breakdown
+    holds the rows asked for (10 by default); `more` names those that have more. Every
+    figure is narrowed to `narrowed` (a model, consumer and/or host) when it is set.
     """
 
     start: datetime
@@ -173,10 +227,14 @@ class Activity:
     unattributed_spend: Cost
     requests: Requests
     by_model: tuple[ModelUsage, ...]
+    by_provider: tuple[ProviderUsage, ...]
+    by_host: tuple[HostUsage, ...]
     top_consumers: tuple[ConsumerUsage, ...]
     top_tickets: tuple[TicketCost, ...]
     unpriced: tuple[UncostedUsage, ...]
     unattributed: tuple[UnattributedSpend, ...]
+    narrowed: "ActivityFilter"
+    more: tuple[str, ...]  # the breakdowns with more rows than were asked for
 
     @property
     def whole_bill(self) -> Cost:

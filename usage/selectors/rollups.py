@@ -12,6 +12,7 @@ from licensing.models import Tenant
 from usage.buckets import Buckets
 from usage.models import MODEL_GRAINS, UsageEvent
 from usage.selectors.figures import Sums
+from usage.selectors.filters import NO_FILTER, ActivityFilter
 
 SUMS_SQL = (
     "SUM(input_tokens), SUM(output_tokens), SUM(cached_tokens), "
@@ -52,8 +53,9 @@ class Pieces:
     windows: list[Window]
     raw: list[tuple[datetime, datetime]]  # aware datetimes, half-open
 
-    def source(self, model, tenant_id: int) -> tuple[str, list]:
-        """The rollup rows of the windows, as a subquery `rollup`.
+    def source(self, model, tenant_id: int, model_id: int | None = None) -> tuple[str, list]:
+        """The rollup rows of the windows (of one model, when `model_id` is given), as a
+        subquery `rollup`.
 
         UNION ALL, not OR: each branch is one range scan of the rollup's unique index.
         """
@@ -62,10 +64,13 @@ class Pieces:
             f"SELECT * FROM {table} WHERE tenant_id = %s AND grain_seconds = %s "
             "AND grain_start >= %s AND grain_start < %s"
         )
+        if model_id is not None:
+            branch += " AND model_id = %s"
         params = [
             value
             for window in self.windows
             for value in (tenant_id, window.grain_seconds, window.first, window.end)
+            + ((model_id,) if model_id is not None else ())
         ]
         return "(" + " UNION ALL ".join([branch] * len(self.windows)) + ") AS rollup", params
 
@@ -130,19 +135,27 @@ class RawEvent:
     model_id: int
     ticket_id: int | None
     consumer: str
+    host_id: int | None
     sums: Sums
 
 
 class RawEdges:
-    """The raw events of every partial edge of one activity, read in one query."""
+    """The raw events of every partial edge of one activity (or, for a filter no rollup
+    serves, of the whole range), read in one query, narrowed by the activity's filter."""
 
-    def __init__(self, tenant: Tenant, windows: list) -> None:
+    def __init__(self, tenant: Tenant, windows: list, narrowed: ActivityFilter = NO_FILTER) -> None:
         self.events: list[RawEvent] = []
         if not windows:
             return
         condition = Q()
         for low, high in set(windows):
             condition |= Q(occurred_at__gte=low, occurred_at__lt=high)
+        if narrowed.model_id is not None:
+            condition &= Q(model_id=narrowed.model_id)
+        if narrowed.consumer:
+            condition &= Q(consumer=narrowed.consumer)
+        if narrowed.host:
+            condition &= Q(host_id__in=narrowed.host_ids)
         rows = (
             UsageEvent.objects.filter(condition, tenant=tenant)
             .order_by()
@@ -151,6 +164,7 @@ class RawEdges:
                 "model_id",
                 "ticket_id",
                 "consumer",
+                "host_id",
                 "input_tokens",
                 "output_tokens",
                 "cached_tokens",
@@ -159,9 +173,14 @@ class RawEdges:
         )
         self.events = [
             RawEvent(
-                at, model_id, ticket_id, consumer, Sums(inp, out, cached, int(ok), int(not ok))
+                at,
+                model_id,
+                ticket_id,
+                consumer,
+                host_id,
+                Sums(inp, out, cached, int(ok), int(not ok)),
             )
-            for at, model_id, ticket_id, consumer, inp, out, cached, ok in rows
+            for at, model_id, ticket_id, consumer, host_id, inp, out, cached, ok in rows
         ]
 
     def within(self, windows: list) -> list[RawEvent]:
