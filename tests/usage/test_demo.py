@@ -150,6 +150,9 @@ class TheDemoStory(TestCase):
         llama = LlmModel.objects.get(tenant=self.demo, name="llama-local")
         assert not PricingPlan.objects.filter(model=llama).exists()
         assert events.filter(model=llama).exists()
+        on_hosts = events.filter(host__name="web-1").count()
+        assert on_hosts > events.filter(host__name="db-2").count() > 0
+        assert events.filter(host__isnull=True).exists()  # people, from their laptops
 
     def test_alerts_were_delivered_to_the_local_receiver_and_one_endpoint_is_failing(self):
         receiver, failing = Endpoint.objects.filter(tenant=self.demo).order_by("created_at")
@@ -164,7 +167,8 @@ class TheDemoStory(TestCase):
         attempts = Attempt.objects.filter(delivery__endpoint=failing)
         assert attempts.count() >= 2
         assert set(attempts.values_list("outcome", flat=True)) == {Attempt.Outcome.RETRYING}
-        assert all("Connection error" in error for error in attempts.values_list("error", flat=True))
+        errors = attempts.values_list("error", flat=True)
+        assert all("Connection error" in error for error in errors)
         retrying = Delivery.objects.get(endpoint=failing)
         assert retrying.status == "pending" and retrying.next_attempt_at > self.now
         self._log_in("administrator")

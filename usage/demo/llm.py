@@ -1,6 +1,6 @@
 """The demo's LLM usage: models, a price change, months of events, a budget near its limit.
 
-Events go through `usage_events_insert`, the API's service, in batches of at most
+Events go through `usage_events_record`, the API's service, in batches of at most
 MAX_BATCH, so the rollups, the budget period and the budget alerts stay exact; their
 `occurred_at` is the story's time, which the service takes as given (no backdating).
 
@@ -8,7 +8,8 @@ The story in the figures: usage grows with the tasks; `agent-triage` is the heav
 consumer and `gpt-4o` the heavy model; gpt-4o and claude-sonnet change price in the
 middle (the old price keeps pricing the usage before it); `llama-local` runs on the
 customer's own GPUs with no pricing plan (counted apart and named); about a third of the
-usage is on no ticket (unattributed spend); 4 % of requests fail.
+usage is on no ticket (unattributed spend); 4 % of requests fail. Agents report the host
+they run on; people call from their laptops (no host).
 """
 
 import bisect
@@ -45,14 +46,16 @@ MODELS = (
     Model("claude-sonnet", "Anthropic", ("3.00", "15.00", "0.30"), ("3.00", "12.00", "0.30"), 0.22),
     Model("llama-local", "self-hosted", None, None, 0.10),  # no pricing plan: shown apart
 )
-# (consumer, share of the requests, prompt size factor): the triage agent reads whole
-# incident threads, so its prompts are long, and it prefers the big model.
-CONSUMERS = (
-    ("agent-triage", 0.40, 2.2),
-    ("agent-disk-cleaner", 0.20, 0.6),
-    ("agent-patcher", 0.18, 0.8),
-    ("alice", 0.12, 0.5),
-    ("bob", 0.10, 0.5),
+# (consumer, share of the requests, prompt size factor, the hosts it runs on): the triage
+# agent reads whole incident threads, so its prompts are long, and it prefers the big
+# model; people call from their laptops (no host).
+Consumer = tuple[str, float, float, tuple[str, ...]]
+CONSUMERS: tuple[Consumer, ...] = (
+    ("agent-triage", 0.40, 2.2, ("web-1", "web-2")),
+    ("agent-disk-cleaner", 0.20, 0.6, ("db-1", "db-2")),
+    ("agent-patcher", 0.18, 0.8, ("web-1", "web-2", "web-3", "build-1")),
+    ("alice", 0.12, 0.5, ()),
+    ("bob", 0.10, 0.5, ()),
 )
 # Relative activity per local hour (0-23): people and agents work in office hours.
 HOURLY = (1, 1, 1, 1, 1, 2, 3, 6, 10, 12, 12, 11, 8, 10, 12, 12, 11, 9, 6, 4, 3, 2, 1, 1)
@@ -115,7 +118,7 @@ def events(
     volume: Volume,
     prefix: str,
     models: tuple[Model, ...] = MODELS,
-    consumers: tuple[tuple[str, float, float], ...] = CONSUMERS,
+    consumers: tuple[Consumer, ...] = CONSUMERS,
 ) -> Iterator[UsageEventData]:
     """The usage records of `[start, end)`, hour by hour in the tenant's zone (busy working
     hours, quiet nights and weekends), on tickets received in the days before each."""
@@ -134,7 +137,7 @@ def events(
             at = hour + timedelta(seconds=rng.randrange(3600))
             if not start <= at < end:
                 continue
-            consumer, _, size = rng.choices(consumers, [c[1] for c in consumers])[0]
+            consumer, _, size, hosts = rng.choices(consumers, [c[1] for c in consumers])[0]
             model = "gpt-4o" if size > 2 and rng.random() < 0.5 else rng.choices(names, weights)[0]
             if model not in names:
                 model = names[0]
@@ -150,6 +153,7 @@ def events(
                 "output_tokens": int(rng.lognormvariate(6.3, 0.9)),
                 "ticket": _a_ticket(rng, tickets, at) if rng.random() < ON_A_TICKET else None,
                 "consumer": consumer,
+                "host": rng.choice(hosts) if hosts else None,
                 "succeeded": rng.random() > FAILURE_RATE,
             }
         hour += timedelta(hours=1)
@@ -247,6 +251,7 @@ def runaway_loop(
             "output_tokens": int(rng.lognormvariate(6.5, 0.3)),
             "ticket": ticket[0] if ticket else None,
             "consumer": "agent-triage",
+            "host": "web-1",
             "succeeded": rng.random() > 0.33,
         }
         spent += cost(item)

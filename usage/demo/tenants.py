@@ -27,7 +27,10 @@ from usage.task_counts import task_count_snapshot_take
 # runs the worker's whole sweep over its last month, which would take the missing ones.
 SNAPSHOT_DAYS = timedelta(days=32)
 SMALL_MODELS = (llm.Model("gpt-4o-mini", "OpenAI", ("0.15", "0.60", "0.075"), None, 1.0),)
-SMALL_CONSUMERS = (("agent-ops", 0.7, 1.0), ("ops-lead", 0.3, 0.5))
+SMALL_CONSUMERS: tuple[llm.Consumer, ...] = (
+    ("agent-ops", 0.7, 1.0, ("node-1",)),
+    ("ops-lead", 0.3, 0.5, ()),
+)
 
 
 @dataclass(frozen=True)
@@ -79,7 +82,7 @@ def seed_other(story: Story, other: Other) -> Tenant:
             story, ends if ends is not None and ends <= now else issued_at, tenant=tenant
         )
     for number in range(other.hosts):
-        host_register(tenant=tenant, name=f"{other.slug}-node-{number + 1}")
+        host_register(tenant=tenant, name=f"node-{number + 1}")
     history.assets_at(tenant, issued_at + timedelta(hours=1))
     history.new_alerts_at(story, issued_at + timedelta(hours=1), tenant=tenant)
     _tasks(story, tenant, other, start=issued_at)
