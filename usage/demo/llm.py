@@ -160,8 +160,11 @@ def events(
 
 
 def _tickets_by_time(tenant: Tenant) -> tuple[list[datetime], list[int]]:
+    """The tenant's converted one-off tickets (a schedule's ticket is routine work), by time."""
     rows = list(
-        Ticket.objects.filter(tenant=tenant, status=Ticket.Status.CONVERTED)
+        Ticket.objects.filter(
+            tenant=tenant, status=Ticket.Status.CONVERTED, recurrence__isnull=True
+        )
         .order_by("received_at")
         .values_list("received_at", "id")
     )

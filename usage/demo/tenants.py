@@ -26,7 +26,7 @@ from usage.task_counts import task_count_snapshot_take
 # The days with a task count snapshot: the projection reads the last week; Acme's story
 # runs the worker's whole sweep over its last month, which would take the missing ones.
 SNAPSHOT_DAYS = timedelta(days=32)
-SMALL_MODELS = (llm.Model("gpt-4o-mini", "OpenAI", ("0.15", "0.60", "0.075"), None, 1.0),)
+SMALL_MODELS = (llm.Model("gpt-4o", "OpenAI", ("2.00", "8.00", "1.00"), None, 1.0),)
 SMALL_CONSUMERS: tuple[llm.Consumer, ...] = (
     ("agent-ops", 0.7, 1.0, ("node-1",)),
     ("ops-lead", 0.3, 0.5, ()),
