@@ -119,7 +119,11 @@ def seed_acme(story: Story, *, logins, receiver_url: str | None, progress=None) 
     first_day = today - timedelta(days=CONTRACT_DAYS_AGO)
     contract_start = story.at(first_day, 9)
     license = demo_license_apply(
-        tenant, caps=FIRST_CAPS, issued_at=contract_start, days=CONTRACT_DAYS
+        tenant,
+        caps=FIRST_CAPS,
+        issued_at=contract_start,
+        days=CONTRACT_DAYS,
+        acting_user=users.get("administrator"),
     )
     if license is not None:
         history.license_at(license, contract_start)
@@ -292,6 +296,7 @@ def _upgrade(story: Story, acme: Acme, at: datetime) -> None:
         caps=DEMO_CAPS,
         issued_at=issued_at,
         days=CONTRACT_DAYS - (issued_at - contract_start).days,
+        acting_user=acme.administrator,
     )
     acme.upgraded = True
     if license is None:

@@ -6,6 +6,7 @@ import logging
 from datetime import datetime
 
 from django.conf import settings
+from django.contrib.auth.models import User
 
 from licensing.jwt import encode_license
 from licensing.keys import dev_key_pair, dev_keys_trusted, load_private_key
@@ -22,6 +23,7 @@ def demo_license_apply(
     issued_at: datetime | None = None,
     days: int | None = 365,
     kind: str = "contract",
+    acting_user: User | None = None,
 ) -> License | None:
     """Issue a license with the development key and apply it; None (nothing applied) where
     that key is not trusted (it is only with DEBUG=True and no LICENSE_PUBLIC_KEYS): the
@@ -43,4 +45,4 @@ def demo_license_apply(
         days=days,
         customer=tenant.name,
     )
-    return license_apply(tenant=tenant, token=token, acting_user=None)
+    return license_apply(tenant=tenant, token=token, acting_user=acting_user)
