@@ -12,7 +12,8 @@ from django.core.management import CommandError, call_command
 from licensing.models import License
 from licensing.selectors import tenant_entitlements
 from licensing.services import license_apply
-from usage.demo import DEMO_CAPS, seed_license
+from usage.demo import DEMO_CAPS
+from usage.demo.licenses import demo_license_apply
 
 
 def run(*args) -> str:
@@ -135,7 +136,7 @@ def test_the_demo_license_is_applied_with_the_development_key_in_debug(
 ):
     settings.DEBUG, settings.LICENSE_PUBLIC_KEYS = True, ""
     settings.LICENSE_DEV_KEY_DIR = tmp_path / "dev-license-keys"
-    license = seed_license(tenant_a)
+    license = demo_license_apply(tenant_a, caps=DEMO_CAPS)
     assert license.caps == DEMO_CAPS
     assert license.kind == "contract" and license.customer == "Tenant A"
     assert (license.expires_at - license.starts_at).days == 365
@@ -145,5 +146,5 @@ def test_the_demo_license_is_applied_with_the_development_key_in_debug(
 def test_no_demo_license_where_the_development_key_is_not_trusted(settings, tmp_path, tenant_a):
     settings.DEBUG, settings.LICENSE_PUBLIC_KEYS = False, ""
     settings.LICENSE_DEV_KEY_DIR = tmp_path / "dev-license-keys"
-    assert seed_license(tenant_a) is None
+    assert demo_license_apply(tenant_a, caps=DEMO_CAPS) is None
     assert not License.objects.exists()
