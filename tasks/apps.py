@@ -8,10 +8,10 @@ class TasksConfig(AppConfig):
 
     def ready(self) -> None:
         from licensing.models import Tenant
-        from licensing.selectors import register_usage_reader
+        from licensing.selectors import register_rejected_tickets_reader, register_usage_reader
         from licensing.signals import license_applied
         from tasks import guards
-        from tasks.selectors import tenant_usage
+        from tasks.selectors import rejected_ticket_count, tenant_usage
 
         # No sender filter: proxies and subclasses of Task are guarded too (the receiver
         # checks isinstance).
@@ -26,3 +26,5 @@ class TasksConfig(AppConfig):
         )
         # Licensing's pages and API show usage without knowing the tables that hold it.
         register_usage_reader(tenant_usage)
+        # The license page points to rejected tickets to retry once a license is applied.
+        register_rejected_tickets_reader(rejected_ticket_count)

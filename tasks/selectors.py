@@ -95,3 +95,8 @@ def engine_health(*, tenant: Tenant, now: datetime | None = None) -> EngineHealt
         rejected=Count("pk", filter=Q(status=Ticket.Status.REJECTED)),
     )
     return EngineHealth(now=now or timezone.now(), last_pass_at=last_pass_at, **queue)
+
+
+def rejected_ticket_count(tenant: Tenant) -> int:
+    """The tenant's rejected tickets (the (tenant, status, received_at) index)."""
+    return Ticket.objects.filter(tenant=tenant, status=Ticket.Status.REJECTED).count()

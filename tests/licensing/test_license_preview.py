@@ -4,27 +4,11 @@ and the message says what changed, pointing to the Tickets page when tickets wer
 
 from datetime import UTC, datetime, timedelta
 
-import pytest
-
-from licensing import selectors
 from licensing.models import License
 from licensing.services import license_apply
 from tests.factories import HostFactory, TicketFactory
 
 URL = "/settings/license/"
-
-
-@pytest.fixture
-def rejected_tickets_reader():
-    """The reader the tasks app registers (tickets are its rows), restored afterwards."""
-    from tasks.models import Ticket
-
-    saved = list(selectors._rejected_tickets_readers)
-    selectors.register_rejected_tickets_reader(
-        lambda tenant: Ticket.objects.filter(tenant=tenant, status=Ticket.Status.REJECTED).count()
-    )
-    yield
-    selectors._rejected_tickets_readers[:] = saved
 
 
 def _preview(client, token):
@@ -110,7 +94,7 @@ def test_apply_says_what_changed_with_dates_in_the_tenants_zone(
 
 
 def test_apply_points_to_the_tickets_page_when_tickets_were_rejected(
-    vendor, admin_a, page_client_for, tenant_a, rejected_tickets_reader
+    vendor, admin_a, page_client_for, tenant_a
 ):
     TicketFactory.create_batch(2, tenant=tenant_a, status="rejected")
     TicketFactory(tenant=tenant_a, status="pending")

@@ -58,6 +58,21 @@ def test_the_export_streams_the_range_with_cost_or_why_there_is_none(
     assert rows[2]["consumer"] == "alice"
 
 
+def test_the_export_streams_with_debug_on_as_in_the_demo(
+    admin_a, tenant_a, api_client_for, settings
+):
+    """DEBUG=True wraps the cursor in Django's debug wrapper, whose copy() takes no parameters."""
+    settings.DEBUG = True
+    model_with_plan(tenant_a, "gpt-4o")
+    record(tenant_a, [event(AT, "gpt-4o", request_id="in-the-demo")])
+    response = api_client_for(admin_a).get(
+        "/api/v1/usage/export.csv",
+        {"start": AT.isoformat(), "end": (AT + timedelta(hours=1)).isoformat()},
+    )
+    rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert [r["request_id"] for r in rows] == ["in-the-demo"]
+
+
 def test_an_export_range_ending_before_it_starts_is_a_400(admin_a, api_client_for):
     response = api_client_for(admin_a).get(
         "/api/v1/usage/export.csv", {"start": "2026-11-02T00:00:00Z", "end": "2026-11-01T00:00:00Z"}

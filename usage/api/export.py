@@ -106,7 +106,8 @@ def export_rows(*, tenant: Tenant, start: datetime, end: datetime) -> Iterator[b
     yield (",".join(EXPORT_COLUMNS) + "\n").encode()
     copy_sql = f"COPY ({export_sql()}) TO STDOUT WITH (FORMAT csv)"
     params = [tenant.timezone, tenant.id, start, end]
-    with connection.cursor() as cursor, cursor.copy(copy_sql, params) as copy:
+    # The raw psycopg cursor: Django's debug wrapper (DEBUG=True, so bin/demo) takes no params.
+    with connection.cursor() as cursor, cursor.cursor.copy(copy_sql, params) as copy:
         block = bytearray()
         for data in copy:
             block += data
