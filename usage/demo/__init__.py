@@ -12,7 +12,7 @@ the development key, `task_create`, `ticket_receive` and the engine, the ingesti
 service, `budget_set`, the endpoints and the delivery code). The story's past comes from
 one clearly separated step (`history`): right after a service call, its rows get the
 moment in the story when it happened. Idempotent: nothing is added when the demo tenant
-exists already. About 10 to 20 seconds.
+exists already. About 25 s of CPU (the ingestion and the engine passes), longer on a busy machine.
 """
 
 import logging
