@@ -299,3 +299,24 @@ def test_show_more_and_a_host_filter_work_in_place_and_the_chip_clears_it(
     assert page.text_content("[data-testid=total-tokens]") == tokens
     assert page.evaluate("window.__marker") == "same page"
     assert page.js_errors == []
+
+
+def test_at_phone_width_every_breakdowns_cost_is_on_screen_without_a_sideways_scroll(
+    demo, browser, live_server, screenshot
+):
+    _breakdown_usage(demo)
+    page = _logged_in_page(browser, live_server, width=390)
+    page.goto(f"{live_server.url}/usage/?range=24h&mode=cost")
+    page.wait_for_function(CHART_DRAWN)
+    costs = page.locator(".breakdown [data-testid$='-cost']")
+    assert costs.count() > 0
+    past_the_edge = page.evaluate(
+        """() => [...document.querySelectorAll(".breakdown [data-testid$='-cost']")]
+             .filter(cell => cell.getBoundingClientRect().right > window.innerWidth)
+             .map(cell => cell.dataset.testid)"""
+    )
+    assert past_the_edge == []
+    assert page.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 0
+    page.locator("[data-testid=top-consumers]").scroll_into_view_if_needed()
+    screenshot(page, "usage-breakdowns-cost-phone")
+    assert page.js_errors == []
