@@ -223,3 +223,17 @@ def _edges(start: datetime, end: datetime, seconds: int, zone: ZoneInfo, offsets
                 result.append(edge)
             key += 1
     return result
+
+
+def month_buckets(*, edges: tuple[datetime, ...], last_end: datetime, end: datetime, zone: ZoneInfo):
+    """Calendar months as buckets (the history's cycles): `edges` are the aware UTC starts of
+    consecutive local months, `last_end` the end of the last one, `end` where the range stops
+    (now, inside the current month).
+
+    `seconds` is a day, not a month: what SQL groups rollup rows by (`wall_key_sql`). A local
+    day never straddles two months, so each group falls in one bucket, found by `index()`.
+    """
+    check_range(edges[0], end)
+    start = edges[0].astimezone(UTC)
+    offsets = _offsets(start, end.astimezone(UTC), zone)
+    return Buckets(start, end.astimezone(UTC), "1mo", 86400, zone, edges, last_end, offsets)

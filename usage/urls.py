@@ -5,6 +5,7 @@ from usage.budgets import views as budgets_views
 
 urlpatterns = [
     path("usage/", views.usage_page, name="usage"),
+    path("usage/history/", views.history_page, name="usage-history"),
     path("usage/models/", views.models_page, name="usage-models"),
     path("usage/budget/", budgets_views.budget_update, name="usage-budget"),
 ]

@@ -52,11 +52,15 @@ def activity(
 
 
 @dataclass
-class _ModelTally:
-    """The model facts summed per bucket and per model, priced or kept apart."""
+class ModelTally:
+    """The model facts summed per bucket and per model, priced or kept apart: the one
+    place that sorts usage into ticket-linked cost, unattributed spend and unpriced."""
 
     bucket_sums: list[Sums]
     bucket_costs: list[Cost]
+    # Per bucket too, for the history's cycles (a bucket per month).
+    bucket_unpriced: dict[int, Sums] = field(default_factory=lambda: defaultdict(Sums))
+    bucket_unattributed_costs: dict[int, Cost] = field(default_factory=lambda: defaultdict(Cost))
     model_sums: dict[int, Sums] = field(default_factory=lambda: defaultdict(Sums))
     model_costs: dict[int, Cost] = field(default_factory=lambda: defaultdict(Cost))
     unpriced: dict[int, Sums] = field(default_factory=lambda: defaultdict(Sums))
@@ -69,12 +73,14 @@ class _ModelTally:
         cost = periods.cost(fact.model_id, fact.period, sums)
         if cost is None:
             self.unpriced[fact.model_id].add(sums)  # on a ticket or not: no plan prices it
+            self.bucket_unpriced[fact.bucket].add(sums)
         elif fact.on_ticket:
             self.bucket_costs[fact.bucket] += cost
             self.model_costs[fact.model_id] += cost
         else:
             self.unattributed[fact.model_id].add(sums)
             self.unattributed_costs[fact.model_id] += cost
+            self.bucket_unattributed_costs[fact.bucket] += cost
 
 
 def _activity(
@@ -84,7 +90,7 @@ def _activity(
     consumer_pieces = pieces(buckets.start, buckets.end, SUMMARY_GRAINS)
     ticket_pieces = pieces(buckets.start, buckets.end, SUMMARY_GRAINS, periods.cuts())
     raw = RawEdges(tenant, [*model_pieces.raw, *consumer_pieces.raw, *ticket_pieces.raw])
-    tally = _ModelTally([Sums() for _ in buckets.edges], [Cost()] * len(buckets))
+    tally = ModelTally([Sums() for _ in buckets.edges], [Cost()] * len(buckets))
     for fact, sums in model_facts(tenant, buckets, periods, model_pieces, raw).items():
         tally.add(fact, sums, periods)
     total = Sums()
@@ -111,7 +117,7 @@ def _activity(
     )
 
 
-def _series(buckets: Buckets, tally: _ModelTally) -> tuple[SeriesPoint, ...]:
+def _series(buckets: Buckets, tally: ModelTally) -> tuple[SeriesPoint, ...]:
     zone = buckets.zone
     return tuple(
         SeriesPoint(
@@ -125,7 +131,7 @@ def _series(buckets: Buckets, tally: _ModelTally) -> tuple[SeriesPoint, ...]:
     )
 
 
-def _by_model(models: dict, tally: _ModelTally, mode: str) -> tuple[ModelUsage, ...]:
+def _by_model(models: dict, tally: ModelTally, mode: str) -> tuple[ModelUsage, ...]:
     by_model = [
         ModelUsage(
             model_id=model_id,
@@ -164,7 +170,7 @@ def _by_name(models: dict[int, LlmModel], sums_by_model: dict[int, Sums]):
 
 
 def _unpriced(
-    models: dict[int, LlmModel], tally: _ModelTally, message: Callable[[LlmModel], str]
+    models: dict[int, LlmModel], tally: ModelTally, message: Callable[[LlmModel], str]
 ) -> tuple[UncostedUsage, ...]:
     return tuple(
         UncostedUsage(model.id, model.name, sums.tokens, sums.requests, message(model))
@@ -172,7 +178,7 @@ def _unpriced(
     )
 
 
-def _unattributed(models: dict[int, LlmModel], tally: _ModelTally) -> tuple[UnattributedSpend, ...]:
+def _unattributed(models: dict[int, LlmModel], tally: ModelTally) -> tuple[UnattributedSpend, ...]:
     return tuple(
         UnattributedSpend(
             model.id, model.name, sums.tokens, sums.requests, tally.unattributed_costs[model.id]
