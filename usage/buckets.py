@@ -225,7 +225,9 @@ def _edges(start: datetime, end: datetime, seconds: int, zone: ZoneInfo, offsets
     return result
 
 
-def month_buckets(*, edges: tuple[datetime, ...], last_end: datetime, end: datetime, zone: ZoneInfo):
+def month_buckets(
+    *, edges: tuple[datetime, ...], last_end: datetime, end: datetime, zone: ZoneInfo
+):
     """Calendar months as buckets (the history's cycles): `edges` are the aware UTC starts of
     consecutive local months, `last_end` the end of the last one, `end` where the range stops
     (now, inside the current month).

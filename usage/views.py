@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 
 from django import forms
 from django.contrib import messages
@@ -167,8 +168,10 @@ def history_cells(row: CycleRow) -> list[HistoryCell]:
         value = figures[name]
         if value is None:
             text = "not recorded"
+        elif money:
+            text = cost_usd(Decimal(value))
         else:
-            text = cost_usd(value) if money else f"{value:,}"
+            text = f"{value:,}"
         change = row.changes[name]
         cells.append(HistoryCell(text, change.label, _trend(change)))
     return cells

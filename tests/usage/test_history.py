@@ -46,8 +46,16 @@ def _instants(zone: ZoneInfo) -> list[datetime]:
         midnight = datetime(2026, month, 1, tzinfo=zone).astimezone(UTC)
         if month != 7:  # nothing in the last hours of June: June stays empty
             instants += [midnight - timedelta(seconds=1), midnight - timedelta(minutes=50)]
-        instants += [midnight, midnight + timedelta(minutes=7), midnight + timedelta(days=9, hours=5)]
-    instants = [i for i in instants if not datetime(2026, 6, 1, tzinfo=zone) <= i < datetime(2026, 7, 1, tzinfo=zone)]
+        instants += [
+            midnight,
+            midnight + timedelta(minutes=7),
+            midnight + timedelta(days=9, hours=5),
+        ]
+    instants = [
+        i
+        for i in instants
+        if not datetime(2026, 6, 1, tzinfo=zone) <= i < datetime(2026, 7, 1, tzinfo=zone)
+    ]
     instants += [
         datetime(2026, 10, 25, 0, 59, 59, tzinfo=UTC),  # before the European change
         datetime(2026, 10, 25, 1, 0, tzinfo=UTC),
@@ -161,7 +169,9 @@ def test_the_cycle_of_the_dst_change_is_the_local_month_of_31_days_and_one_hour(
     october = next(row.cycle for row in history.rows if row.cycle.month == "2026-10")
     assert october.start.isoformat() == "2026-10-01T00:00:00+02:00"
     assert october.end.isoformat() == "2026-11-01T00:00:00+01:00"
-    assert october.end.astimezone(UTC) - october.start.astimezone(UTC) == timedelta(days=31, hours=1)
+    assert october.end.astimezone(UTC) - october.start.astimezone(UTC) == timedelta(
+        days=31, hours=1
+    )
 
 
 def test_the_month_of_a_price_change_is_priced_exactly_on_either_side_of_it():
@@ -181,7 +191,9 @@ def test_the_month_of_a_price_change_is_priced_exactly_on_either_side_of_it():
         ],
     )  # fmt: skip
     august = next(
-        row.cycle for row in usage_history(tenant=tenant, now=NOW).rows if row.cycle.month == "2026-08"
+        row.cycle
+        for row in usage_history(tenant=tenant, now=NOW).rows
+        if row.cycle.month == "2026-08"
     )
     assert august.cost.total == Decimal("0.000004")  # 1 token at $1/M + 1 at $3/M
     assert august.unattributed_spend.total == Decimal("0.000021")

@@ -35,6 +35,14 @@ class DecimalTextField(serializers.Field):
         return decimal_text(value)
 
 
+class LocalTimeField(serializers.DateTimeField):
+    """A time as the selector gave it, in the tenant's zone with its offset (as the
+    activity API shows times), not converted to the server's zone."""
+
+    def to_representation(self, value) -> str:
+        return value.isoformat()
+
+
 class TokensSerializer(serializers.Serializer):
     input = serializers.IntegerField(help_text="Uncached input tokens.")
     cached = serializers.IntegerField(help_text="Input tokens served from cache.")
@@ -61,13 +69,15 @@ _LABEL_HELP = '"+12.5 %", "new" (none the cycle before), or "—" (none in eithe
 class CountChangeSerializer(serializers.Serializer):
     difference = serializers.IntegerField(allow_null=True, help_text="null: unknown.")
     percent = DecimalTextField(allow_null=True, help_text="null when the previous is 0.")
-    label = serializers.CharField(help_text=_LABEL_HELP)
+    # A field named like Field.label (DRF takes declared fields out of the class).
+    label = serializers.CharField(help_text=_LABEL_HELP)  # type: ignore[assignment]
 
 
 class MoneyChangeSerializer(serializers.Serializer):
     difference = DecimalTextField(help_text="USD.")
     percent = DecimalTextField(allow_null=True, help_text="null when the previous is 0.")
-    label = serializers.CharField(help_text=_LABEL_HELP)
+    # A field named like Field.label (DRF takes declared fields out of the class).
+    label = serializers.CharField(help_text=_LABEL_HELP)  # type: ignore[assignment]
 
 
 class ChangesSerializer(serializers.Serializer):
@@ -88,10 +98,8 @@ class CycleSerializer(serializers.Serializer):
     """A `usage.selectors.history.CycleRow`: a cycle's figures and their changes."""
 
     month = serializers.CharField(source="cycle.month", help_text="YYYY-MM.")
-    start = serializers.DateTimeField(source="cycle.start")
-    end = serializers.DateTimeField(
-        source="cycle.end", help_text="Exclusive; now for the current cycle."
-    )
+    start = LocalTimeField(source="cycle.start")
+    end = LocalTimeField(source="cycle.end", help_text="Exclusive; now for the current cycle.")
     current = serializers.BooleanField(source="cycle.current", help_text="The cycle so far.")
     tokens = TokensSerializer(source="cycle.tokens", help_text="All usage.")
     cost = CostSerializer(source="cycle.cost", help_text="Priced usage linked to a ticket.")
@@ -261,7 +269,9 @@ class UsageCycleExportApi(APIView):
     )
     def get(self, request, month: str):
         tenant, now = request.tenant, timezone.now()
-        summary = cycle_summary(tenant=tenant, month=cycle_of(month, tenant=tenant, now=now), now=now)
+        summary = cycle_summary(
+            tenant=tenant, month=cycle_of(month, tenant=tenant, now=now), now=now
+        )
         response = HttpResponse(summary_csv(summary), content_type="text/csv")
         response["Content-Disposition"] = f'attachment; filename="usage-cycle-{summary.month}.csv"'
         return response

@@ -193,12 +193,12 @@ def _priced_tickets(
         ):
             facts[TicketFact(ticket_id, model_id, period)].add(Sums.of_row(sums))
     tickets: dict[int, _PricedTicket] = {}
-    for fact, sums in facts.items():
+    for fact, fact_sums in facts.items():
         ticket = tickets.setdefault(fact.ticket_id, _PricedTicket(Sums(), Cost(), Sums()))
-        ticket.sums.add(sums)
-        cost = periods.cost(fact.model_id, fact.period, sums)
+        ticket.sums.add(fact_sums)
+        cost = periods.cost(fact.model_id, fact.period, fact_sums)
         if cost is None:
-            ticket.unpriced.add(sums)  # counted apart, never as $0
+            ticket.unpriced.add(fact_sums)  # counted apart, never as $0
         else:
             ticket.cost += cost
     return tickets

@@ -25,7 +25,7 @@ from usage.selectors.breakdowns import model_facts
 from usage.selectors.figures import Requests, Sums, Tokens
 from usage.selectors.periods import PlanPeriods
 from usage.selectors.rollups import RawEdges, model_grains, pieces, serial_reads
-from usage.task_counts import tasks_created_per_month, task_count_snapshots_since
+from usage.task_counts import task_count_snapshots_since, tasks_created_per_month
 
 CYCLES = 12
 _MONTH = re.compile(r"(\d{4})-(\d{2})")
