@@ -6,4 +6,5 @@ class UsageConfig(AppConfig):
     verbose_name = "LLM usage"
 
     def ready(self) -> None:
-        from usage.notifications import receivers  # noqa: F401 (connects the alert receivers)
+        from usage import receivers  # noqa: F401 (keeps the host rollups in step)
+        from usage.notifications import receivers as alerts  # noqa: F401 (the alert receivers)

@@ -11,8 +11,11 @@ day of 23, 24 or 25 hours) is a union of whole 15-minute grains; 5-minute bucket
 
 - `ModelRollup` at 300 s, 900 s and 3600 s by (model, on a ticket or not): the series,
   totals, requests, by-model, unpriced and unattributed figures.
-- `ConsumerRollup` at 900 s and 86400 s by consumer: top consumers.
+- `ConsumerRollup` at 900 s and 86400 s by (consumer, model): top consumers and their cost.
 - `TicketRollup` at 900 s and 86400 s by (ticket, model): top tickets by cost.
+- `HostRollup` at 900 s and 86400 s by (host, model), no host as null: usage by host.
+
+The summary rollups carry the model because cost is per model (and plan period).
 
 A range is read coarse grains first, finer grains for what is left at its edges, and
 raw events only for the partial 5- or 15-minute grains at its very ends. Pricing plans
@@ -114,6 +117,12 @@ class UsageEvent(models.Model):
     task = models.ForeignKey(
         "tasks.Task", null=True, blank=True, on_delete=models.SET_NULL, related_name="usage_events"
     )
+    # SET_NULL, not PROTECT: deleting a host frees a slot under the hosts cap (tasks keep
+    # running without a target, the same rule); a host with usage must stay deletable. Its
+    # usage stays counted, as "no host" (`usage.receivers` folds its host rollups first).
+    host = models.ForeignKey(
+        "tasks.Host", null=True, blank=True, on_delete=models.SET_NULL, related_name="usage_events"
+    )
     consumer = models.CharField(max_length=200, blank=True)
     succeeded = models.BooleanField(default=True)
     received_at = models.DateTimeField(auto_now_add=True)
@@ -168,20 +177,44 @@ class ModelRollup(_Rollup):
 
 
 class ConsumerRollup(_Rollup):
-    """Usage per grain (SUMMARY_GRAINS) and consumer ('' when the event named none)."""
+    """Usage per grain (SUMMARY_GRAINS), consumer ('' when the event named none) and model."""
 
     consumer = models.CharField(max_length=200)
+    model = models.ForeignKey(LlmModel, on_delete=models.CASCADE, related_name="+")
 
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["tenant", "grain_seconds", "grain_start", "consumer"],
+                fields=["tenant", "grain_seconds", "grain_start", "consumer", "model"],
                 name="consumer_rollup_grain_key",
             )
         ]
 
     def __str__(self) -> str:
-        return f"{self.consumer!r} @ {self.grain_start}+{self.grain_seconds}s"
+        return f"{self.consumer!r}/{self.model_id} @ {self.grain_start}+{self.grain_seconds}s"
+
+
+class HostRollup(_Rollup):
+    """Usage per grain (SUMMARY_GRAINS), host (null: no host) and model: usage by host."""
+
+    # CASCADE is only a backstop: a host's rows are folded into the no-host rows before
+    # the host is deleted (`usage.receivers`), as its events' host becomes null.
+    host = models.ForeignKey("tasks.Host", null=True, on_delete=models.CASCADE, related_name="+")
+    model = models.ForeignKey(LlmModel, on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        constraints = [
+            # NULLS NOT DISTINCT: one no-host row per grain and model, so the upsert's
+            # ON CONFLICT adds to it instead of inserting another.
+            models.UniqueConstraint(
+                fields=["tenant", "grain_seconds", "grain_start", "host", "model"],
+                name="host_rollup_grain_key",
+                nulls_distinct=False,
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"host {self.host_id}/{self.model_id} @ {self.grain_start}+{self.grain_seconds}s"
 
 
 class TicketRollup(_Rollup):

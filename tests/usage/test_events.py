@@ -7,7 +7,8 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from tasks.services import task_create
+from tasks.models import Host
+from tasks.services import host_delete, host_register, task_create
 from tests.usage.usage_helpers import (
     event,
     mixed_events,
@@ -16,7 +17,7 @@ from tests.usage.usage_helpers import (
     rollup_rows,
     ticket_for,
 )
-from usage.models import ConsumerRollup, ModelRollup, TicketRollup, UsageEvent
+from usage.models import ConsumerRollup, HostRollup, ModelRollup, TicketRollup, UsageEvent
 from usage.selectors import activity
 from usage.services import UsageRefused, rollups_rebuild
 
@@ -260,11 +261,12 @@ def test_tasks_tickets_cost_no_query_per_event(tenant_a, gpt, django_assert_max_
     tasks = [_task(tenant_a, ticket) for _ in range(3)]
     record(tenant_a, [event(AT, "gpt-4o", task=tasks[0].id)])  # warm the caches
 
-    # 9 for the batch and its rollups, 4 for the month's budget (prices, settle, period).
-    with django_assert_max_num_queries(13) as one:
+    # 10 for the batch and its rollups, 4 for the month's budget (prices, settle, period).
+    with django_assert_max_num_queries(14) as one:
         record(tenant_a, [event(AT, "gpt-4o", task=tasks[0].id)])
-    with django_assert_max_num_queries(len(one)):
-        record(tenant_a, [event(AT, "gpt-4o", task=task.id) for task in tasks * 100])
+    host_register(tenant=tenant_a, name="web-01")
+    with django_assert_max_num_queries(len(one) + 1):  # + one for the hosts named
+        record(tenant_a, [event(AT, "gpt-4o", task=task.id, host="web-01") for task in tasks * 100])
 
 
 def test_a_consumer_left_out_or_null_is_stored_as_none_given(tenant_a, gpt):
@@ -275,3 +277,70 @@ def test_a_consumer_left_out_or_null_is_stored_as_none_given(tenant_a, gpt):
         "absent": "",
         "null": "",
     }
+
+
+def _host_input(tenant) -> dict[int | None, int]:
+    """Input tokens by host id (None: no host), from the day host rollups."""
+    totals: dict[int | None, int] = {}
+    for row in HostRollup.objects.filter(tenant=tenant, grain_seconds=86400):
+        totals[row.host_id] = totals.get(row.host_id, 0) + row.input_tokens
+    return totals
+
+
+def test_an_event_names_its_host_or_takes_its_tasks_host(tenant_a, gpt):
+    web = host_register(tenant=tenant_a, name="web-01")
+    db = host_register(tenant=tenant_a, name="db-01")
+    task = task_create(tenant=tenant_a, title="Clean disks", source="ui", host=db)
+    record(
+        tenant_a,
+        [
+            event(AT, "gpt-4o", input_tokens=5, host="web-01"),
+            event(AT, "gpt-4o", input_tokens=7, task=task.id),  # the task's host
+            event(AT, "gpt-4o", input_tokens=11, task=task.id, host="web-01"),  # named wins
+            event(AT, "gpt-4o", input_tokens=13, host=None),
+        ],
+    )
+    hosts = dict(UsageEvent.objects.values_list("input_tokens", "host_id"))
+    assert hosts == {5: web.id, 7: db.id, 11: web.id, 13: None}
+    assert _host_input(tenant_a) == {web.id: 16, db.id: 7, None: 13}
+
+
+def test_an_unknown_or_shared_host_name_refuses_the_batch_naming_the_record(
+    tenant_a, tenant_b, gpt
+):
+    host_register(tenant=tenant_b, name="theirs")
+    Host.objects.create(tenant=tenant_a, name="twin")
+    Host.objects.create(tenant=tenant_a, name="twin")
+    with pytest.raises(UsageRefused) as refused:
+        record(
+            tenant_a,
+            [
+                event(AT, "gpt-4o"),
+                event(AT, "gpt-4o", host="theirs"),
+                event(AT, "gpt-4o", host="twin"),
+            ],
+        )
+    errors = refused.value.errors["events"]
+    assert "No host named 'theirs'" in errors["1"]["host"][0]
+    assert "2 of your hosts are named 'twin'" in errors["2"]["host"][0]
+    with pytest.raises(UsageRefused) as blank:
+        record(tenant_a, [event(AT, "gpt-4o", host="")])
+    assert blank.value.errors["events"]["0"]["host"] == [
+        "A host is the name (a string) of one of your hosts."
+    ]
+    assert not UsageEvent.objects.exists()
+
+
+def test_a_deleted_hosts_usage_stays_counted_as_no_host(tenant_a, gpt):
+    web = host_register(tenant=tenant_a, name="web-01")
+    record(tenant_a, mixed_events(AT, "gpt-4o", ticket_for(tenant_a), count=30, minutes=13))
+    record(tenant_a, [event(AT, "gpt-4o", input_tokens=5, host="web-01")])
+    assert _host_input(tenant_a) == {web.id: 5, None: sum(range(30))}
+
+    host_delete(host=web)
+
+    assert _host_input(tenant_a) == {None: sum(range(30)) + 5}
+    assert UsageEvent.objects.filter(host__isnull=False).count() == 0
+    before = rollup_rows()
+    rollups_rebuild(tenant=tenant_a)
+    assert rollup_rows() == before

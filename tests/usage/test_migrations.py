@@ -6,24 +6,52 @@ from datetime import UTC, datetime
 from django.apps import apps
 from django.db import connection
 
+from tasks.models import Host
 from tests.usage.usage_helpers import mixed_events, model_with_plan, record, rollup_rows, ticket_for
-from usage.models import ConsumerRollup, ModelRollup
+from usage.models import ConsumerRollup, HostRollup, ModelRollup, TicketRollup
 
 AT = datetime(2026, 11, 1, 10, 3, 27, tzinfo=UTC)
 
 
-def test_migration_0004_rebuilds_the_rollups_the_services_keep(tenant_a, tenant_b):
+def test_migration_0004_rebuilds_the_rollups_the_services_keep(tenant_a, tenant_b, monkeypatch):
     for tenant in (tenant_a, tenant_b):
         model_with_plan(tenant, "gpt-4o")
         ticket = ticket_for(tenant)
         record(tenant, mixed_events(AT, "gpt-4o", ticket, count=60, minutes=11))
     kept = rollup_rows()
     ModelRollup.objects.filter(tenant=tenant_a).delete()
-    ConsumerRollup.objects.update(input_tokens=0)  # a stale row is replaced, not added to
+    TicketRollup.objects.update(input_tokens=0)  # a stale row is replaced, not added to
     migration = importlib.import_module("usage.migrations.0004_rebuild_rollups_at_every_grain")
+    # Its consumer rollups had no model (0008 gave them one and rebuilt them: tested below).
+    monkeypatch.setattr(
+        migration, "REBUILDS", [r for r in migration.REBUILDS if r[0] != "usage_consumerrollup"]
+    )
 
     with connection.schema_editor() as schema_editor:
         migration.rebuild(apps, schema_editor)
 
     assert len(kept) > 100
+    assert rollup_rows() == kept
+
+
+def test_migration_0008_rebuilds_the_consumer_and_host_rollups_the_services_keep(
+    tenant_a, tenant_b
+):
+    for tenant in (tenant_a, tenant_b):
+        model_with_plan(tenant, "gpt-4o")
+        ticket = ticket_for(tenant)
+        Host.objects.create(tenant=tenant, name="web-01")
+        events = mixed_events(AT, "gpt-4o", ticket, count=60, minutes=11)
+        for i, one in enumerate(events):
+            one["host"] = "web-01" if i % 4 else None
+        record(tenant, events)
+    kept = rollup_rows()
+    HostRollup.objects.filter(tenant=tenant_a).delete()
+    ConsumerRollup.objects.update(input_tokens=0)  # a stale row is replaced, not added to
+    migration = importlib.import_module("usage.migrations.0008_host_on_usage_events")
+
+    with connection.schema_editor() as schema_editor:
+        migration.rebuild(apps, schema_editor)
+
+    assert HostRollup.objects.filter(host__isnull=False).count() > 10
     assert rollup_rows() == kept

@@ -7,7 +7,7 @@ import time_machine
 
 from tasks.models import Gateway, Ticket
 from usage.api.events import validated_events
-from usage.models import ConsumerRollup, ModelRollup, TicketRollup
+from usage.models import ConsumerRollup, HostRollup, ModelRollup, TicketRollup
 from usage.services import llm_model_create, pricing_plan_create, usage_events_record
 
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
@@ -92,7 +92,7 @@ def rollup_rows() -> list[tuple]:
     """Every rollup row of every tenant, comparable across a rebuild (ids left out)."""
     return sorted(
         (rollup.__name__, *map(str, row))
-        for rollup in (ModelRollup, ConsumerRollup, TicketRollup)
+        for rollup in (ModelRollup, ConsumerRollup, TicketRollup, HostRollup)
         for row in rollup.objects.values_list(
             *[f.attname for f in rollup._meta.concrete_fields if f.attname != "id"]
         )

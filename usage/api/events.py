@@ -70,6 +70,14 @@ class UsageEventInputSerializer(UnknownFieldsRefused):
         help_text="With a ticket that is not the task's ticket (or the task has none): "
         "400 on `ticket`.",
     )
+    host = StrictCharField(
+        required=False,
+        allow_null=True,
+        max_length=200,
+        error_messages=one_message("A host is the name (a string) of one of your hosts."),
+        help_text="The name of one of your hosts. Left out or null: the task's host, if any. "
+        "A name no host has, or that several share: 400 on `host`.",
+    )
     consumer = StrictCharField(
         required=False,
         allow_blank=True,
@@ -136,6 +144,7 @@ EVENTS_EXAMPLE = {
             "output_tokens": 350,
             "cached_tokens": 800,
             "ticket": 42,
+            "host": "web-01",
             "consumer": "agent-disk-cleaner",
             "succeeded": True,
         }

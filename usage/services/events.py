@@ -1,5 +1,6 @@
 """Recording usage events: whole batches or nothing, idempotent by request_id."""
 
+from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -10,7 +11,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from licensing.models import Tenant
-from tasks.models import Task, Ticket
+from tasks.models import Host, Task, Ticket
 from usage.budgets.services import Settled, reservations_settle
 from usage.errors import batch_refused
 from usage.models import LlmModel, UsageEvent
@@ -31,6 +32,7 @@ class UsageEventData(TypedDict):
     cached_tokens: NotRequired[int]  # default 0
     ticket: NotRequired[int | None]
     task: NotRequired[int | None]
+    host: NotRequired[str | None]  # the name of one of the tenant's hosts; None: the task's
     consumer: NotRequired[str | None]  # None or left out: none given
     succeeded: NotRequired[bool]  # default True
 
@@ -56,6 +58,7 @@ class Event:
     cached_tokens: int
     ticket_id: int | None
     task_id: int | None
+    host_id: int | None
     consumer: str
     succeeded: bool
 
@@ -65,7 +68,9 @@ def usage_events_record(*, tenant: Tenant, events: Sequence[UsageEventData]) -> 
 
     The records name the tenant's objects: `model` by name, optional `ticket` and `task`
     by id (a record with only `task` takes the task's ticket, and one whose `ticket` is
-    not its task's ticket is refused, also when the task has no ticket). A request_id may
+    not its task's ticket is refused, also when the task has no ticket), optional `host`
+    by name (left out: the task's host, if any; a name two hosts share is refused, as it
+    does not say which). A request_id may
     appear once per batch. A record that breaks one of these raises UsageRefused naming
     its index and field; a request_id already stored is skipped (counted in
     `duplicates`), also when two batches race.
@@ -104,26 +109,37 @@ def _as_settled(events: list[Event]) -> list[Settled]:
 
 @dataclass(frozen=True)
 class _TenantObjects:
-    """What a batch names, looked up in the tenant in three queries (none per event)."""
+    """What a batch names, looked up in the tenant in four queries (none per event)."""
 
     models: dict[str, int]
     tickets: set[int]
     task_tickets: dict[int, int | None]
+    task_hosts: dict[int, int | None]
+    hosts: dict[str, list[int]]  # by name: a name is not unique among a tenant's hosts
 
     @classmethod
     def named_in(cls, tenant: Tenant, events: Sequence[Mapping]) -> "_TenantObjects":
         names = {event["model"] for event in events}
         ticket_ids: set[Any] = {event.get("ticket") for event in events} - {None}
         task_ids: set[Any] = {event.get("task") for event in events} - {None}
+        host_names: set[Any] = {event.get("host") for event in events} - {None}
         models = LlmModel.objects.filter(tenant=tenant, name__in=names)
         tickets = Ticket.objects.filter(tenant=tenant, id__in=ticket_ids)
         # Each task's ticket comes in the same query: an agent that reports only its task
         # is still working on the task's ticket, so its usage is costed (SPEC §5.1).
         tasks = Task.objects.filter(tenant=tenant, id__in=task_ids)
+        task_rows = list(tasks.values_list("id", "ticket_id", "host_id"))
+        hosts: dict[str, list[int]] = defaultdict(list)
+        if host_names:
+            named = Host.objects.filter(tenant=tenant, name__in=host_names).order_by("id")
+            for name, host_id in named.values_list("name", "id"):
+                hosts[name].append(host_id)
         return cls(
             models=dict(models.values_list("name", "id")),
             tickets=set(tickets.values_list("id", flat=True)),
-            task_tickets=dict(tasks.values_list("id", "ticket_id")),
+            task_tickets={task_id: ticket_id for task_id, ticket_id, _ in task_rows},
+            task_hosts={task_id: host_id for task_id, _, host_id in task_rows},
+            hosts=dict(hosts),
         )
 
 
@@ -163,6 +179,14 @@ def _problems(record: UsageEventData, known: _TenantObjects, seen: set[str]) -> 
         mismatch = _ticket_mismatch(ticket, task=task, task_ticket=known.task_tickets[task])
         if mismatch:
             problems["ticket"] = mismatch
+    host = record.get("host")
+    if host is not None and len(known.hosts.get(host, [])) != 1:
+        problems["host"] = (
+            f"No host named {host!r} in your tenant: register it first (POST /api/v1/hosts/)."
+            if host not in known.hosts
+            else f"{len(known.hosts[host])} of your hosts are named {host!r}: rename all but "
+            "one, so usage can say which."
+        )
     return problems
 
 
@@ -190,6 +214,12 @@ def _event(record: UsageEventData, known: _TenantObjects) -> Event:
     ticket = record.get("ticket")
     if task is not None and ticket is None:
         ticket = known.task_tickets[task]  # left out: the task's ticket, if any
+    host = record.get("host")
+    host_id: int | None = None
+    if host is not None:
+        [host_id] = known.hosts[host]
+    elif task is not None:  # left out: the task's host, if any (where the task's agent ran)
+        host_id = known.task_hosts[task]
     return Event(
         request_id=record["request_id"],
         occurred_at=record["occurred_at"].astimezone(UTC),
@@ -199,6 +229,7 @@ def _event(record: UsageEventData, known: _TenantObjects) -> Event:
         cached_tokens=record.get("cached_tokens", 0),
         ticket_id=ticket,
         task_id=task,
+        host_id=host_id,
         consumer=record.get("consumer") or "",
         succeeded=record.get("succeeded", True),
     )
@@ -217,7 +248,7 @@ def _insert_new_events(tenant: Tenant, events: list[Event]) -> list[Event]:
     table = connection.ops.quote_name(UsageEvent._meta.db_table)
     columns = (
         "tenant_id, request_id, occurred_at, model_id, input_tokens, output_tokens, "
-        "cached_tokens, ticket_id, task_id, consumer, succeeded, received_at"
+        "cached_tokens, ticket_id, task_id, host_id, consumer, succeeded, received_at"
     )
     now = timezone.now()
     params: list = []
@@ -232,11 +263,12 @@ def _insert_new_events(tenant: Tenant, events: list[Event]) -> list[Event]:
             e.cached_tokens,
             e.ticket_id,
             e.task_id,
+            e.host_id,
             e.consumer,
             e.succeeded,
             now,
         ]
-    row = "(" + ", ".join(["%s"] * 12) + ")"
+    row = "(" + ", ".join(["%s"] * 13) + ")"
     sql = (
         f"INSERT INTO {table} ({columns}) VALUES {', '.join([row] * len(events))} "
         "ON CONFLICT (tenant_id, request_id) DO NOTHING RETURNING request_id"

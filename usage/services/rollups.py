@@ -7,10 +7,12 @@ from typing import TYPE_CHECKING
 from django.db import connection, transaction
 
 from licensing.models import Tenant
+from tasks.models import Host
 from usage.models import (
     MODEL_GRAINS,
     SUMMARY_GRAINS,
     ConsumerRollup,
+    HostRollup,
     ModelRollup,
     TicketRollup,
     UsageEvent,
@@ -29,6 +31,7 @@ def rollups_add(*, tenant: Tenant, events: Iterable["Event"]) -> None:
     by_model: dict[tuple, Sums] = defaultdict(Sums)
     by_consumer: dict[tuple, Sums] = defaultdict(Sums)
     by_ticket: dict[tuple, Sums] = defaultdict(Sums)
+    by_host: dict[tuple, Sums] = defaultdict(Sums)
     for e in events:
         seconds = int(e.occurred_at.timestamp())
         sums = Sums(
@@ -39,16 +42,17 @@ def rollups_add(*, tenant: Tenant, events: Iterable["Event"]) -> None:
             by_model[(grain, seconds - seconds % grain, e.model_id, on_ticket)].add(sums)
         for grain in SUMMARY_GRAINS:
             start = seconds - seconds % grain
-            by_consumer[(grain, start, e.consumer)].add(sums)
+            by_consumer[(grain, start, e.consumer, e.model_id)].add(sums)
+            by_host[(grain, start, e.host_id, e.model_id)].add(sums)
             if on_ticket:
                 by_ticket[(grain, start, e.ticket_id, e.model_id)].add(sums)
     _upsert(
         ModelRollup, ("grain_seconds", "grain_start", "model_id", "on_ticket"), tenant, by_model
     )
-    _upsert(ConsumerRollup, ("grain_seconds", "grain_start", "consumer"), tenant, by_consumer)
-    _upsert(
-        TicketRollup, ("grain_seconds", "grain_start", "ticket_id", "model_id"), tenant, by_ticket
-    )
+    summary_key = ("grain_seconds", "grain_start")
+    _upsert(ConsumerRollup, (*summary_key, "consumer", "model_id"), tenant, by_consumer)
+    _upsert(TicketRollup, (*summary_key, "ticket_id", "model_id"), tenant, by_ticket)
+    _upsert(HostRollup, (*summary_key, "host_id", "model_id"), tenant, by_host)
 
 
 def _upsert(model, key_columns: tuple[str, ...], tenant: Tenant, sums: dict[tuple, Sums]) -> None:
@@ -62,7 +66,7 @@ def _upsert(model, key_columns: tuple[str, ...], tenant: Tenant, sums: dict[tupl
     columns = ("tenant_id", *key_columns, *_SUMS)
     placeholders = "(" + ", ".join(["%s"] * len(columns)) + ")"
     adds = ", ".join(f"{c} = {table}.{c} + excluded.{c}" for c in _SUMS)
-    keys = sorted(sums)
+    keys = sorted(sums, key=_sortable)
     with connection.cursor() as cursor:
         for chunk_start in range(0, len(keys), _CHUNK):
             chunk = keys[chunk_start : chunk_start + _CHUNK]
@@ -75,6 +79,32 @@ def _upsert(model, key_columns: tuple[str, ...], tenant: Tenant, sums: dict[tupl
                 f"ON CONFLICT (tenant_id, {', '.join(key_columns)}) DO UPDATE SET {adds}",
                 params,
             )
+
+
+def _sortable(key: tuple) -> tuple:
+    """A rollup key that sorts with None in it (no host): None first."""
+    return tuple((value is not None, value) for value in key)
+
+
+def rollups_host_fold(*, host_id: int) -> None:
+    """Move a host's rollup rows to "no host", in the caller's transaction (the host's
+    deletion): its events' host becomes null, so their usage stays counted, as no host."""
+    table = connection.ops.quote_name(HostRollup._meta.db_table)
+    keys = "tenant_id, grain_seconds, grain_start, host_id, model_id"
+    adds = ", ".join(f"{c} = {table}.{c} + excluded.{c}" for c in _SUMS)
+    with connection.cursor() as cursor:
+        # Waits for batches still storing usage on this host (their foreign-key check holds
+        # a share lock on it), so none adds to its rows after they are folded.
+        hosts = connection.ops.quote_name(Host._meta.db_table)
+        cursor.execute(f"SELECT id FROM {hosts} WHERE id = %s FOR UPDATE", [host_id])
+        cursor.execute(
+            f"INSERT INTO {table} ({keys}, {', '.join(_SUMS)}) "
+            f"SELECT tenant_id, grain_seconds, grain_start, NULL, model_id, {', '.join(_SUMS)} "
+            f"FROM {table} WHERE host_id = %s ORDER BY grain_seconds, grain_start, model_id "
+            f"ON CONFLICT ({keys}) DO UPDATE SET {adds}",
+            [host_id],
+        )
+        cursor.execute(f"DELETE FROM {table} WHERE host_id = %s", [host_id])
 
 
 def rollups_rebuild(*, tenant: Tenant) -> None:
@@ -95,7 +125,8 @@ _REBUILD_SUMS = (
 # (rollup, grains, its key columns after the grain, the same selected from the events)
 _REBUILDS = (
     (ModelRollup, MODEL_GRAINS, "model_id, on_ticket", "model_id, ticket_id IS NOT NULL", ""),
-    (ConsumerRollup, SUMMARY_GRAINS, "consumer", "consumer", ""),
+    (ConsumerRollup, SUMMARY_GRAINS, "consumer, model_id", "consumer, model_id", ""),
+    (HostRollup, SUMMARY_GRAINS, "host_id, model_id", "host_id, model_id", ""),
     (TicketRollup, SUMMARY_GRAINS, "ticket_id, model_id", "ticket_id, model_id",
      "AND ticket_id IS NOT NULL"),
 )  # fmt: skip
