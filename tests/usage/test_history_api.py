@@ -11,6 +11,7 @@ import pytest
 import time_machine
 from rest_framework.test import APIClient
 
+from tests.factories import HostFactory
 from tests.usage.usage_helpers import event, model_with_plan, record, scheduled_plan, ticket_for
 from usage.selectors.history import usage_history
 
@@ -48,6 +49,7 @@ def usage_a(tenant_a):
     model_with_plan(tenant_a, "llama", prices=None)
     tickets = [ticket_for(tenant_a, f"INC-{n}", f"Incident {n}") for n in range(3)]
     tickets.append(ticket_for(tenant_a, '=HYPERLINK("http://x")', "+cmd|' /C calc'!A0"))
+    hosts = [HostFactory(tenant=tenant_a, name=name) for name in ("web-1", "db-1", "-rm")]
     start = datetime(2026, 9, 30, 22, 0, tzinfo=UTC)  # 1 October 00:00 in Paris
     events = [
         event(
@@ -57,7 +59,8 @@ def usage_a(tenant_a):
             output_tokens=10 * (n % 7),
             cached_tokens=n % 5,
             ticket=None if n % 4 == 0 else tickets[n % len(tickets)].id,
-            consumer=("agent-a", "agent-b", "@evil")[n % 3],
+            consumer=("agent-a", "agent-b", "@evil", "")[n % 4],
+            **({} if n % 5 == 0 else {"host": hosts[n % 3].name}),
             succeeded=n % 6 != 0,
         )
         for n in range(150)
@@ -163,13 +166,19 @@ def test_the_cycle_csv_parses_and_every_dimension_adds_up_to_the_cycle(usage_a, 
         for column in (*NUMBERS, *MONEY):
             if row[column] != "":
                 sums[row["dimension"]][column] += Decimal(row[column])
-    assert set(sums) == {"total", "model", "provider", "consumer", "ticket"}
+    assert set(sums) == {"total", "model", "provider", "host", "consumer", "ticket"}
     for dimension, columns in sums.items():
-        for column in NUMBERS[:6]:
+        for column in (*NUMBERS, "whole_bill_usd"):
             assert columns[column] == Decimal(total[column]), (dimension, column)
-        if dimension != "consumer":  # consumers carry no price: empty money cells
-            for column in (*MONEY, "unpriced_tokens"):
+        if dimension in ("host", "consumer"):  # no split of the bill: empty cells
+            assert "ticket_cost_usd" not in columns and "unattributed_spend_usd" not in columns
+        else:
+            for column in MONEY:
                 assert columns[column] == Decimal(total[column]), (dimension, column)
+    hosts = {row["name"] for row in rows if row["dimension"] == "host"}
+    assert hosts == {"web-1", "db-1", "'-rm", "(no host)"}
+    consumers = {row["name"] for row in rows if row["dimension"] == "consumer"}
+    assert consumers == {"agent-a", "agent-b", "'@evil", "(no consumer)"}
     providers = {row["name"] for row in rows if row["dimension"] == "provider"}
     assert providers == {"OpenAI", "Anthropic"}
     assert [row["name"] for row in rows if row["dimension"] == "ticket"][-1] == "(no ticket)"

@@ -222,7 +222,7 @@ def _csv_line(month: str, row: SummaryRow) -> list:
         _money(row.cost),
         _money(row.unattributed_spend),
         _money(row.whole_bill),
-        "" if row.unpriced_tokens is None else row.unpriced_tokens.total,
+        row.unpriced_tokens.total,
     ]
 
 
@@ -236,7 +236,7 @@ def summary_csv(summary: CycleSummary) -> str:
 
 
 class UsageCycleExportApi(APIView):
-    """One cycle summarised by model, provider, consumer and ticket, as CSV."""
+    """One cycle summarised by model, provider, host, consumer and ticket, as CSV."""
 
     permission_classes = [IsTenantAdmin]
 
@@ -261,9 +261,10 @@ class UsageCycleExportApi(APIView):
                 response_only=True,
             )
         ],
-        description="`dimension` is total, model, provider, consumer or ticket; within a "
-        "dimension the rows add up to the total row (tickets end with `(no ticket)`). "
-        "Consumers carry no price (their money cells are empty). A month not shaped "
+        description="`dimension` is total, model, provider, host, consumer or ticket; within "
+        "a dimension the rows add up to the total row (tickets end with `(no ticket)`, hosts "
+        "may have `(no host)`). Hosts and consumers have a whole bill but no split into "
+        "ticket-linked cost and unattributed spend (those cells are empty). A month not shaped "
         "YYYY-MM is a 400 `invalid_month`; one before 2000-01 or after the current month a "
         "404 `cycle_not_found`.",
     )

@@ -1,31 +1,33 @@
-"""`cycle_summary`: one cycle summarised by model, provider, consumer and ticket (SPEC §5.5),
+"""`cycle_summary`: one cycle summarised by model, provider, host, consumer and ticket (§5.5),
 for finance to reconcile: within each dimension the rows add up to the cycle's total row.
 
 From the rollups like the history (`model_facts` and `ModelTally` for the totals, models
-and providers; the ticket and consumer rollups for the rest), with raw events only for the
-partial grains before now in the current cycle.
+and providers; the host, consumer and ticket rollups, by model, for the rest), with raw
+events only for the partial grains before now in the current cycle.
 """
 
 from collections import defaultdict
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import localcontext
+from typing import NamedTuple
 
 from licensing.models import Tenant
-from tasks.models import Ticket
+from tasks.models import Host, Ticket
 from usage.buckets import month_buckets
-from usage.models import SUMMARY_GRAINS, LlmModel, TicketRollup
+from usage.models import SUMMARY_GRAINS, ConsumerRollup, HostRollup, LlmModel, TicketRollup
 from usage.pricing import Cost
 from usage.projections import Month
 from usage.selectors.activity import ModelTally
-from usage.selectors.breakdowns import TicketFact, consumer_facts, model_facts
+from usage.selectors.breakdowns import model_facts
 from usage.selectors.figures import Requests, Sums, Tokens
 from usage.selectors.periods import PlanPeriods
 from usage.selectors.rollups import (
     SUMS_SQL,
     Pieces,
     RawEdges,
+    RawEvent,
     model_grains,
     pieces,
     query,
@@ -33,17 +35,31 @@ from usage.selectors.rollups import (
 )
 
 NO_TICKET = "(no ticket)"
+NO_HOST = "(no host)"
+NO_CONSUMER = "(no consumer)"
+
+
+def _host(event: RawEvent) -> int | None:
+    return event.host_id
+
+
+def _consumer(event: RawEvent) -> str:
+    return event.consumer
+
+
+def _ticket(event: RawEvent) -> int | None:
+    return event.ticket_id
 
 
 @dataclass(frozen=True)
 class SummaryRow:
-    """One line of a cycle's summary. `dimension` is total, model, provider, consumer or
-    ticket; `key` the model or ticket id, the provider or the consumer ('' for none);
+    """One line of a cycle's summary. `dimension` is total, model, provider, host,
+    consumer or ticket; `key` the model or ticket id, the provider or the consumer ('' for none);
     `detail` a model's provider or a ticket's subject.
 
-    `cost` is the ticket-linked cost and `unattributed_spend` the priced usage on no ticket;
-    `whole_bill` is both; `unpriced_tokens` the usage no plan prices. None where the rollup
-    cannot tell (consumers carry no model, so no price)."""
+    `whole_bill` is the priced usage, `unpriced_tokens` the usage no plan prices; `cost`
+    (ticket-linked) and `unattributed_spend` split the whole bill, None where the rollup
+    cannot tell the two apart (hosts and consumers)."""
 
     dimension: str
     key: str
@@ -53,13 +69,8 @@ class SummaryRow:
     requests: Requests
     cost: Cost | None
     unattributed_spend: Cost | None
-    unpriced_tokens: Tokens | None
-
-    @property
-    def whole_bill(self) -> Cost | None:
-        if self.cost is None or self.unattributed_spend is None:
-            return None
-        return self.cost + self.unattributed_spend
+    unpriced_tokens: Tokens
+    whole_bill: Cost
 
 
 @dataclass(frozen=True)
@@ -88,12 +99,16 @@ def cycle_summary(*, tenant: Tenant, month: Month, now: datetime) -> CycleSummar
         for fact, sums in model_facts(tenant, buckets, periods, model_pieces, raw).items():
             tally.add(fact, sums, periods)
         total = _total_row(tally)
+        summary = (tenant, periods, summary_pieces, raw)
         rows = [
             total,
             *_model_rows(models, tally),
             *_provider_rows(models, tally),
-            *_consumer_rows(consumer_facts(tenant, summary_pieces, raw)),
-            *_ticket_rows(total, _priced_tickets(tenant, periods, summary_pieces, raw)),
+            *_host_rows(_priced_by(HostRollup, "host_id", _host, *summary)),
+            *_consumer_rows(_priced_by(ConsumerRollup, "consumer", _consumer, *summary)),
+            *_ticket_rows(
+                total, _priced_by(TicketRollup, "ticket_id", _ticket, *summary, keyless=False)
+            ),
         ]
     return CycleSummary(
         month=f"{month.first_day:%Y-%m}",
@@ -114,6 +129,7 @@ def _total_row(tally: ModelTally) -> SummaryRow:
         tally.bucket_costs[0],
         tally.bucket_unattributed_costs.get(0, Cost()),
         tally.bucket_unpriced.get(0, Sums()).tokens,
+        tally.bucket_costs[0] + tally.bucket_unattributed_costs.get(0, Cost()),
     )
 
 
@@ -130,6 +146,8 @@ def _model_rows(models: dict[int, LlmModel], tally: ModelTally) -> Iterator[Summ
             tally.model_costs.get(model_id, Cost()),
             tally.unattributed_costs.get(model_id, Cost()),
             tally.unpriced.get(model_id, Sums()).tokens,
+            tally.model_costs.get(model_id, Cost())
+            + tally.unattributed_costs.get(model_id, Cost()),
         )
 
 
@@ -155,6 +173,7 @@ def _provider_rows(models: dict[int, LlmModel], tally: ModelTally) -> Iterator[S
             costs[provider],
             unattributed[provider],
             unpriced[provider].tokens,
+            costs[provider] + unattributed[provider],
         )
 
 
@@ -167,49 +186,98 @@ def _consumer_rows(facts: dict[str, Sums]) -> Iterator[SummaryRow]:
 
 
 @dataclass
-class _PricedTicket:
-    sums: Sums
-    cost: Cost
-    unpriced: Sums
+class _Priced:
+    """One key's usage in the cycle: its sums, the priced part's cost, the unpriced part."""
+
+    sums: Sums = field(default_factory=Sums)
+    cost: Cost = field(default_factory=Cost)
+    unpriced: Sums = field(default_factory=Sums)
 
 
-def _priced_tickets(
-    tenant: Tenant, periods: PlanPeriods, pieces: Pieces, raw: RawEdges
-) -> dict[int, _PricedTicket]:
-    """Every ticket of the cycle with its sums, cost and unpriced usage (no top: finance
-    needs them all; the rows are as many as the cycle's tickets, not its events)."""
-    facts: dict[TicketFact, Sums] = defaultdict(Sums)
+class _Fact(NamedTuple):
+    key: object
+    model_id: int
+    period: int
+
+
+def _priced_by(
+    rollup,
+    column: str,
+    key_of: Callable[[RawEvent], object],
+    tenant: Tenant,
+    periods: PlanPeriods,
+    pieces: Pieces,
+    raw: RawEdges,
+    *,
+    keyless: bool = True,
+) -> dict[object, _Priced]:
+    """Every value of `column` in a summary rollup keyed by (it, model), with its usage
+    priced by model and plan period (`PlanPeriods.cost`), raw edges added by `key_of`. No
+    top: finance needs them all; the rows are as many as the cycle's keys, not its events.
+    `keyless`: usage with no key has a row (no host); not so for tickets, whose rollup
+    holds only ticket-linked usage."""
+    facts: dict[_Fact, Sums] = defaultdict(Sums)
     for event in raw.within(pieces.raw):
-        if event.ticket_id is not None:
+        key = key_of(event)
+        if key is not None or keyless:
             period = periods.period_at(event.model_id, event.occurred_at)
-            facts[TicketFact(event.ticket_id, event.model_id, period)].add(event.sums)
+            facts[_Fact(key, event.model_id, period)].add(event.sums)
     if pieces.windows:
-        source, source_params = pieces.source(TicketRollup, tenant.id)
+        source, source_params = pieces.source(rollup, tenant.id)
         period_sql, period_params = periods.period_sql("grain_start")
-        for ticket_id, model_id, period, *sums in query(
-            f"SELECT ticket_id, model_id, {period_sql} AS period, {SUMS_SQL} FROM {source} "
-            "GROUP BY ticket_id, model_id" + (", period" if period_params else ""),
+        for key, model_id, period, *sums in query(
+            f"SELECT {column}, model_id, {period_sql} AS period, {SUMS_SQL} FROM {source} "
+            f"GROUP BY {column}, model_id" + (", period" if period_params else ""),
             [*period_params, *source_params],
         ):
-            facts[TicketFact(ticket_id, model_id, period)].add(Sums.of_row(sums))
-    tickets: dict[int, _PricedTicket] = {}
+            facts[_Fact(key, model_id, period)].add(Sums.of_row(sums))
+    priced: dict[object, _Priced] = defaultdict(_Priced)
     for fact, fact_sums in facts.items():
-        ticket = tickets.setdefault(fact.ticket_id, _PricedTicket(Sums(), Cost(), Sums()))
-        ticket.sums.add(fact_sums)
+        one = priced[fact.key]
+        one.sums.add(fact_sums)
         cost = periods.cost(fact.model_id, fact.period, fact_sums)
         if cost is None:
-            ticket.unpriced.add(fact_sums)  # counted apart, never as $0
+            one.unpriced.add(fact_sums)  # counted apart, never as $0
         else:
-            ticket.cost += cost
-    return tickets
+            one.cost += cost
+    return priced
 
 
-def _ticket_rows(total: SummaryRow, priced: dict[int, _PricedTicket]) -> Iterator[SummaryRow]:
+def _keyed_rows(dimension: str, priced: dict, names: dict) -> Iterator[SummaryRow]:
+    """Rows of a dimension whose rollup cannot tell ticket-linked from unattributed: the
+    whole bill and the unpriced tokens of each key, by name."""
+    for key in sorted(priced, key=lambda key: (names[key], str(key))):
+        one = priced[key]
+        yield SummaryRow(
+            dimension,
+            "" if key is None else str(key),
+            names[key],
+            "",
+            one.sums.tokens,
+            one.sums.requests,
+            None,
+            None,
+            one.unpriced.tokens,
+            one.cost,
+        )
+
+
+def _consumer_rows(priced: dict) -> Iterator[SummaryRow]:
+    yield from _keyed_rows("consumer", priced, {key: key or NO_CONSUMER for key in priced})
+
+
+def _host_rows(priced: dict) -> Iterator[SummaryRow]:
+    hosts = Host.objects.in_bulk([key for key in priced if key is not None])
+    names = {key: NO_HOST if key is None else hosts[key].name for key in priced}
+    yield from _keyed_rows("host", priced, names)
+
+
+def _ticket_rows(total: SummaryRow, priced: dict) -> Iterator[SummaryRow]:
     """A row per ticket (by external id), then the usage on no ticket: the total less the
     tickets, so the dimension adds up to the total exactly."""
     tickets = Ticket.objects.in_bulk(list(priced))
-    rest, rest_unpriced = Sums(*_tokens_and_requests(total)), Sums(*_tokens(total.unpriced_tokens))
-    rest_cost = total.cost or Cost()
+    rest, rest_unpriced = _sums_of(total), Sums(*_tokens(total.unpriced_tokens))
+    rest_bill = total.whole_bill
     for ticket_id in sorted(priced, key=lambda pk: (tickets[pk].external_id, pk)):
         ticket = priced[ticket_id]
         yield SummaryRow(
@@ -222,10 +290,11 @@ def _ticket_rows(total: SummaryRow, priced: dict[int, _PricedTicket]) -> Iterato
             ticket.cost,
             Cost(),
             ticket.unpriced.tokens,
+            ticket.cost,
         )
         rest = _less(rest, ticket.sums)
         rest_unpriced = _less(rest_unpriced, ticket.unpriced)
-        rest_cost = _less_cost(rest_cost, ticket.cost)
+        rest_bill = _less_cost(rest_bill, ticket.cost)
     yield SummaryRow(
         "ticket",
         "",
@@ -233,18 +302,19 @@ def _ticket_rows(total: SummaryRow, priced: dict[int, _PricedTicket]) -> Iterato
         "",
         rest.tokens,
         rest.requests,
-        rest_cost,
+        _less_cost(rest_bill, total.unattributed_spend or Cost()),  # 0: tickets hold it all
         total.unattributed_spend,
         rest_unpriced.tokens,
+        rest_bill,
     )
 
 
-def _tokens(tokens: Tokens | None) -> tuple[int, int, int]:
-    return (0, 0, 0) if tokens is None else (tokens.input, tokens.output, tokens.cached)
+def _tokens(tokens: Tokens) -> tuple[int, int, int]:
+    return (tokens.input, tokens.output, tokens.cached)
 
 
-def _tokens_and_requests(row: SummaryRow) -> tuple[int, int, int, int, int]:
-    return (*_tokens(row.tokens), row.requests.succeeded, row.requests.failed)
+def _sums_of(row: SummaryRow) -> Sums:
+    return Sums(*_tokens(row.tokens), row.requests.succeeded, row.requests.failed)
 
 
 def _less(a: Sums, b: Sums) -> Sums:

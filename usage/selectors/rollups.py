@@ -131,6 +131,7 @@ class RawEvent:
     ticket_id: int | None
     consumer: str
     sums: Sums
+    host_id: int | None = None
 
 
 class RawEdges:
@@ -155,13 +156,19 @@ class RawEdges:
                 "output_tokens",
                 "cached_tokens",
                 "succeeded",
+                "host_id",
             )
         )
         self.events = [
             RawEvent(
-                at, model_id, ticket_id, consumer, Sums(inp, out, cached, int(ok), int(not ok))
+                at,
+                model_id,
+                ticket_id,
+                consumer,
+                Sums(inp, out, cached, int(ok), int(not ok)),
+                host_id,
             )
-            for at, model_id, ticket_id, consumer, inp, out, cached, ok in rows
+            for at, model_id, ticket_id, consumer, inp, out, cached, ok, host_id in rows
         ]
 
     def within(self, windows: list) -> list[RawEvent]:
