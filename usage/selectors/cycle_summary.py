@@ -177,14 +177,6 @@ def _provider_rows(models: dict[int, LlmModel], tally: ModelTally) -> Iterator[S
         )
 
 
-def _consumer_rows(facts: dict[str, Sums]) -> Iterator[SummaryRow]:
-    for consumer in sorted(facts):
-        sums = facts[consumer]
-        yield SummaryRow(
-            "consumer", consumer, consumer, "", sums.tokens, sums.requests, None, None, None
-        )
-
-
 @dataclass
 class _Priced:
     """One key's usage in the cycle: its sums, the priced part's cost, the unpriced part."""
