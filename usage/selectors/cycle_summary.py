@@ -15,8 +15,15 @@ from typing import NamedTuple
 
 from licensing.models import Tenant
 from tasks.models import Host, Ticket
-from usage.buckets import month_buckets
-from usage.models import SUMMARY_GRAINS, ConsumerRollup, HostRollup, LlmModel, TicketRollup
+from usage.buckets import month_buckets, month_cuts
+from usage.models import (
+    MODEL_GRAINS,
+    SUMMARY_GRAINS,
+    ConsumerRollup,
+    HostRollup,
+    LlmModel,
+    TicketRollup,
+)
 from usage.pricing import Cost
 from usage.projections import Month
 from usage.selectors.activity import ModelTally
@@ -28,7 +35,6 @@ from usage.selectors.rollups import (
     Pieces,
     RawEdges,
     RawEvent,
-    model_grains,
     pieces,
     query,
     serial_reads,
@@ -92,7 +98,8 @@ def cycle_summary(*, tenant: Tenant, month: Month, now: datetime) -> CycleSummar
     periods = PlanPeriods(models, buckets.start, buckets.end)
     with localcontext() as context, serial_reads():
         context.prec = 60  # exact sums, as in activity
-        model_pieces = pieces(buckets.start, buckets.end, model_grains(buckets), periods.cuts())
+        cuts = [*periods.cuts(), *month_cuts(buckets)]  # no row read straddles two months
+        model_pieces = pieces(buckets.start, buckets.end, MODEL_GRAINS, cuts)
         summary_pieces = pieces(buckets.start, buckets.end, SUMMARY_GRAINS, periods.cuts())
         raw = RawEdges(tenant, [*model_pieces.raw, *summary_pieces.raw])
         tally = ModelTally([Sums()], [Cost()])

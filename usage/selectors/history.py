@@ -16,15 +16,15 @@ from decimal import ROUND_HALF_UP, Decimal, localcontext
 from licensing.errors import DomainError
 from licensing.models import Tenant
 from tasks.selectors import tenant_usage
-from usage.buckets import EARLIEST, Buckets, month_buckets
-from usage.models import LlmModel
+from usage.buckets import EARLIEST, Buckets, month_buckets, month_cuts
+from usage.models import MODEL_GRAINS, LlmModel
 from usage.pricing import Cost
 from usage.projections import Month, month_of
 from usage.selectors.activity import ModelTally
 from usage.selectors.breakdowns import model_facts
 from usage.selectors.figures import Requests, Sums, Tokens
 from usage.selectors.periods import PlanPeriods
-from usage.selectors.rollups import RawEdges, model_grains, pieces, serial_reads
+from usage.selectors.rollups import RawEdges, pieces, serial_reads
 from usage.task_counts import task_count_snapshots_since, tasks_created_per_month
 
 CYCLES = 12
@@ -166,7 +166,8 @@ def usage_history(*, tenant: Tenant, now: datetime, count: int = CYCLES) -> Hist
 
 
 def _tally(tenant: Tenant, buckets: Buckets, periods: PlanPeriods) -> ModelTally:
-    model_pieces = pieces(buckets.start, buckets.end, model_grains(buckets), periods.cuts())
+    cuts = [*periods.cuts(), *month_cuts(buckets)]  # no row read straddles two months
+    model_pieces = pieces(buckets.start, buckets.end, MODEL_GRAINS, cuts)
     raw = RawEdges(tenant, model_pieces.raw)
     tally = ModelTally([Sums() for _ in buckets.edges], [Cost()] * len(buckets))
     for fact, sums in model_facts(tenant, buckets, periods, model_pieces, raw).items():
