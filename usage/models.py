@@ -13,7 +13,9 @@ day of 23, 24 or 25 hours) is a union of whole 15-minute grains; 5-minute bucket
   series, totals, requests, by-model, unpriced and unattributed figures. The UTC day
   grain serves the history's months (SPEC §5.5): a range cut at each local month edge is
   whole UTC days inside and hours (or quarter hours) at its edges, so 12 months read
-  about 4,000 day rows where hours would be 100,000 (bench/activity.py part 5).
+  about 4,000 day rows where hours would be 100,000: 12 cycles over 12,000,000 events in
+  45.1 ms, 9 queries as for one month of data (bench/activity.py part 5, 2026-12-02; hour
+  grains alone took 321 ms at 120,000 events).
 - `ConsumerRollup` at 900 s and 86400 s by (consumer, model): top consumers and their cost.
 - `TicketRollup` at 900 s and 86400 s by (ticket, model): top tickets by cost.
 - `HostRollup` at 900 s and 86400 s by (host, model), no host as null: usage by host.
