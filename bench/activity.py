@@ -1,6 +1,7 @@
 """Benchmark: usage activity from the rollups against a plain GROUP BY over the raw events.
 
     .venv/bin/python bench/activity.py [--events 1000000] [--database-url URL] [--export-only]
+        [--history-only] [--history-events 12000000]
 
 Runs against PostgreSQL in its own database (default `tally_bench_usage`, created and
 migrated if missing; earlier bench data is truncated). It loads, with generate_series:
@@ -28,6 +29,15 @@ then builds the rollups from the events (`rollups_rebuild`) and prints:
    each ending ok or short.
 
 `--export-only` loads the main tenant alone and runs part 4 only (the machine is shared).
+
+5. `--history-only` (minutes at full size: not part of the default run): a tenant with
+   `--history-events` events over the last 12 months (INSERT ... generate_series, the
+   model rollup built in SQL as `rollups_rebuild` does: the page reads no other), the
+   price change 15 days ago, and a tenant with one month of usage (1/120 of the
+   events); times `usage_history` (the 12 cycles of the history page, SPEC §5.5; median
+   of 5) and the whole page, and counts the queries of both tenants; it ends with
+   `aim: history_12_months_ms <ms> <= 100 ok|short` (ok also needs the same query count
+   for 12 months of data as for 1).
 
 Not run by the test suite. Aims: 30 d at least 10x faster than the raw GROUP BY and
 growing with buckets, not events; ingestion at least half the bare insert rate; the
@@ -119,11 +129,11 @@ SELECT %(tenant)s, 'b' || %(tenant)s || '-' || i, t, m,
     -- a ticket is worked on for about an hour: the one due at the event's time, or a neighbour
     CASE WHEN %(tickets)s > 0 AND random() < 0.7 THEN %(first_ticket)s + LEAST(
         %(tickets)s - 1, GREATEST(0, floor(EXTRACT(EPOCH FROM t - %(start)s::timestamptz)
-        / (30 * 86400) * %(tickets)s)::int + (random() * 2)::int - 1)) END,
+        / (%(days)s * 86400) * %(tickets)s)::int + (random() * 2)::int - 1)) END,
     NULL, 'agent-' || (random() * 11)::int, random() > 0.04, now()
 FROM (
     SELECT i,
-        %(start)s::timestamptz + floor(i::float8 / %(n)s * 30) * interval '1 day'
+        %(start)s::timestamptz + floor(i::float8 / %(n)s * %(days)s) * interval '1 day'
         + make_interval(secs => mod((86400 * (0.42 + 0.3 * (random() + random() + random()
         - 1.5)))::int + 86400, 86400)) AS t,
         (%(models)s::int[])[1 + floor(power(random(), 1.6) * %(k)s)::int] AS m
@@ -132,13 +142,42 @@ FROM (
 """
 
 
-def load(tenant, models, tickets, n: int, start: datetime) -> float:
+def load(tenant, models, tickets, n: int, start: datetime, days: int = 30) -> float:
     from usage.services import rollups_rebuild
 
     began = time.perf_counter()
+    load_events(tenant, models, tickets, n, start, days)
+    rollups_rebuild(tenant=tenant)
+    return time.perf_counter() - began
+
+
+# The model rollup rebuilt as `rollups_rebuild` and migration 0004 do it, alone: the history
+# page reads no other rollup, and the other three would add minutes over 12,000,000 events.
+MODEL_ROLLUP_SQL = """
+INSERT INTO usage_modelrollup (tenant_id, grain_seconds, grain_start, model_id, on_ticket,
+    input_tokens, output_tokens, cached_tokens, succeeded_requests, failed_requests)
+SELECT tenant_id, %(grain)s, (CAST(FLOOR(EXTRACT(EPOCH FROM occurred_at)) AS BIGINT)
+    / %(grain)s) * %(grain)s, model_id, ticket_id IS NOT NULL,
+    SUM(input_tokens), SUM(output_tokens), SUM(cached_tokens),
+    SUM(CASE WHEN succeeded THEN 1 ELSE 0 END), SUM(CASE WHEN succeeded THEN 0 ELSE 1 END)
+FROM usage_usageevent WHERE tenant_id = %(tenant)s
+GROUP BY tenant_id, 3, model_id, ticket_id IS NOT NULL
+"""
+
+
+def model_rollups_rebuild(tenant) -> None:
+    from usage.models import MODEL_GRAINS
+
+    execute("DELETE FROM usage_modelrollup WHERE tenant_id = %s", [tenant.id])
+    for grain in MODEL_GRAINS:
+        execute(MODEL_ROLLUP_SQL, {"grain": grain, "tenant": tenant.id})
+
+
+def load_events(tenant, models, tickets, n: int, start: datetime, days: int = 30) -> None:
     execute(
         LOAD_SQL,
         {
+            "days": days,
             "tenant": tenant.id,
             "tickets": len(tickets),
             "first_ticket": tickets[0] if tickets else 0,
@@ -148,8 +187,6 @@ def load(tenant, models, tickets, n: int, start: datetime) -> float:
             "k": len(models),
         },
     )
-    rollups_rebuild(tenant=tenant)
-    return time.perf_counter() - began
 
 
 # --- the raw GROUP BY that answers the same questions -------------------------------
@@ -358,6 +395,92 @@ def export_peak(tenant, now: datetime) -> tuple[int, int, float, int]:
     return lines - 1, size, seconds, peak
 
 
+# --- the history page -----------------------------------------------------------------
+
+
+def history_queries(tenant, now: datetime) -> int:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from usage.selectors.history import usage_history
+
+    with CaptureQueriesContext(connection) as captured:
+        usage_history(tenant=tenant, now=now)
+    return len(captured.captured_queries)
+
+
+def history_page_seconds(tenant, now: datetime) -> tuple[float, int]:
+    """Median seconds of GET /usage/history/ (Django's test client, an administrator
+    logged in) and its query count."""
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    from tests.factories import UserFactory
+
+    client = Client()
+    client.force_login(UserFactory(username="bench-history", is_staff=True, tenant=tenant))
+
+    def get() -> int:
+        response = client.get("/usage/history/", HTTP_HOST="localhost")
+        assert response.status_code == 200, response.status_code
+        return len(response.content)
+
+    seconds, _ = timed(get)
+    with CaptureQueriesContext(connection) as captured:
+        get()
+    return seconds, len(captured.captured_queries)
+
+
+def history_part(events: int) -> None:
+    """Part 5: the history page over `events` events in 12 months, against one month."""
+    from django.conf import settings
+    from django.utils import timezone
+
+    from usage.models import ModelRollup
+    from usage.selectors.history import cycle_months, usage_history
+
+    settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "localhost"]
+    now = timezone.now().replace(microsecond=0)
+    year, year_models, year_tickets = make_tenant("year", now, with_tickets=True)
+    # From the first local day of the oldest of the 12 cycles to yesterday: every event in one.
+    start = cycle_months(year.zone, now, 12)[0].starts_at
+    days = (now - start).days
+    print(
+        f"\n5. the history page: {events:,} events over the {days} days ending "
+        f"{now:%Y-%m-%d %H:%M} UTC (12 cycles in {ZONE})"
+    )
+    # The bench's own database: no commit waits for its WAL flush (the load is minutes).
+    execute("SET synchronous_commit = off")
+    began = time.perf_counter()
+    load_events(year, year_models, year_tickets, events, start, days=days)
+    print(f"   {events:,} events inserted in {time.perf_counter() - began:.0f} s")
+    began = time.perf_counter()
+    model_rollups_rebuild(year)
+    print(f"   model rollups built (SQL) in {time.perf_counter() - began:.0f} s")
+    month, month_models, month_tickets = make_tenant("month", now, with_tickets=True)
+    load_events(
+        month, month_models, month_tickets, max(events // 120, 1000), now - timedelta(days=30)
+    )
+    model_rollups_rebuild(month)
+    for table in ("usage_usageevent", "usage_modelrollup", "usage_pricingplan", "usage_llmmodel"):
+        execute(f"VACUUM ANALYZE {table}")
+    rollup_rows = ModelRollup.objects.filter(tenant=year).count()
+    seconds, history = timed(lambda: usage_history(tenant=year, now=timezone.now()))
+    assert sum(row.cycle.requests.total for row in history.rows) == events
+    queries_year, queries_month = history_queries(year, now), history_queries(month, now)
+    page_seconds, page_queries = history_page_seconds(year, now)
+    print(
+        f"   model rollup rows of the tenant: {rollup_rows:,}; every event in one of the 12 cycles"
+    )
+    print(f"   usage_history, 12 cycles: {seconds * 1000:.1f} ms (median of {RUNS})")
+    print(f"   queries: {queries_year} for 12 months of data, {queries_month} for 1 month")
+    print(f"   GET /usage/history/: {page_seconds * 1000:.1f} ms, {page_queries} queries")
+    milliseconds = seconds * 1000
+    ok = milliseconds <= 100 and queries_year == queries_month
+    print(f"aim: history_12_months_ms {milliseconds:.1f} <= 100 {'ok' if ok else 'short'}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=1_000_000)
@@ -366,6 +489,10 @@ def main() -> None:
     parser.add_argument(
         "--export-only", action="store_true", help="load the main tenant; run part 4 only"
     )
+    parser.add_argument(
+        "--history-only", action="store_true", help="run part 5 only (the history page)"
+    )
+    parser.add_argument("--history-events", type=int, default=12_000_000)
     args = parser.parse_args()
     ensure_database(args.database_url)
     setup_django(args.database_url)
@@ -377,8 +504,11 @@ def main() -> None:
 
     # This database is the benchmark's own: start from no tenants at all.
     execute("TRUNCATE licensing_tenant CASCADE")
-    get_user_model().objects.filter(username="bench-admin").delete()
+    get_user_model().objects.filter(username__in=["bench-admin", "bench-history"]).delete()
 
+    if args.history_only:
+        history_part(args.history_events)
+        return
     now = timezone.now().replace(microsecond=0)
     data_start = (now - timedelta(days=30)).replace(second=0)
     n, small = args.events, args.events // 10

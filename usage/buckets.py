@@ -80,8 +80,11 @@ class Buckets:
     zone: ZoneInfo
     edges: tuple[datetime, ...]
     last_end: datetime
-    # Constant-offset stretches of the range: (from, utc offset in seconds), ascending.
+    # Constant-offset stretches of the range: (from, utc offset in seconds), ascending;
+    # empty for calendar months (`by_edges`).
     offsets: tuple[tuple[datetime, int], ...]
+    # Calendar months (`month_buckets`): SQL numbers the bucket from the edges themselves.
+    by_edges: bool = False
 
     def __len__(self) -> int:
         return len(self.edges)
@@ -95,7 +98,7 @@ class Buckets:
 
     def stretch_sql(self, column: str) -> tuple[str, list[int]]:
         """SQL numbering the constant-offset stretch that `column` (Unix seconds) is in."""
-        if len(self.offsets) == 1:
+        if len(self.offsets) == 1 or self.by_edges:
             return "", []  # one stretch: nothing to group by
         parts, params = [], []
         for number, (following, _) in enumerate(self.offsets[1:]):
@@ -110,6 +113,8 @@ class Buckets:
         `index()` of its earliest instant tells its bucket. Portable integer arithmetic.
         """
         params: list[int] = []
+        if self.by_edges:
+            return self._edge_key_sql(column)
         if len(self.offsets) == 1:
             offset_sql = "%s"
             params.append(self.offsets[0][1])
@@ -121,6 +126,14 @@ class Buckets:
             offset_sql = "CASE " + " ".join(parts) + " ELSE %s END"
             params.append(self.offsets[-1][1])
         return f"(({column} + {offset_sql}) / {self.seconds})", params
+
+    def _edge_key_sql(self, column: str) -> tuple[str, list[int]]:
+        """The bucket index of `column` (Unix seconds) by comparison with the edges."""
+        if len(self.edges) == 1:
+            return f"({column} * 0)", []  # not a bare 0: GROUP BY 0 means "column 0"
+        parts = [f"WHEN {column} < %s THEN {number}" for number in range(len(self.edges) - 1)]
+        params = [int(edge.timestamp()) for edge in self.edges[1:]]
+        return "CASE " + " ".join(parts) + f" ELSE {len(self.edges) - 1} END", params
 
 
 def buckets_for(*, start: datetime, end: datetime, zone: ZoneInfo, bucket: str = "auto") -> Buckets:
@@ -223,3 +236,25 @@ def _edges(start: datetime, end: datetime, seconds: int, zone: ZoneInfo, offsets
                 result.append(edge)
             key += 1
     return result
+
+
+def month_buckets(
+    *, edges: tuple[datetime, ...], last_end: datetime, end: datetime, zone: ZoneInfo
+):
+    """Calendar months as buckets (the history's cycles): `edges` are the aware UTC starts of
+    consecutive local months, `last_end` the end of the last one, `end` where the range stops
+    (now, inside the current month).
+
+    SQL numbers a rollup row's month from the edges (`wall_key_sql`), so the range must be
+    read cut at every edge (`month_cuts`): no row read then straddles two months. `seconds`
+    (a day) is only the size every month is a whole number of.
+    """
+    check_range(edges[0], end)
+    start = edges[0].astimezone(UTC)
+    # No offsets: the edges hold the zone's calendar, and the SQL needs no stretch.
+    return Buckets(start, end.astimezone(UTC), "1mo", 86400, zone, edges, last_end, (), True)
+
+
+def month_cuts(buckets: Buckets) -> list[int]:
+    """The month edges inside the range, in Unix seconds (the `cuts` of a rollup read)."""
+    return [int(edge.timestamp()) for edge in buckets.edges[1:]]

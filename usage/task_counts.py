@@ -221,3 +221,51 @@ def task_histories(tenant_ids: list[int], *, now: datetime) -> dict[int, TaskHis
     for tenant_id, every in schedules.values_list("tenant_id", "every_minutes"):
         minutes[tenant_id].append(every)
     return {pk: TaskHistory(snapshots[pk], minutes[pk]) for pk in tenant_ids}
+
+
+# The history reads the snapshots from this many days before its oldest month: a snapshot
+# before the month's first day is what a gap over that day is spread from.
+_HISTORY_LEAD_DAYS = 40
+
+
+def task_count_snapshots_since(*, tenant: Tenant, day: date) -> list[tuple[date, int]]:
+    """(day, tasks_used) of the tenant's snapshots from a little before `day`, in day order:
+    one query, at most a row per local day (the history's 13 months: about 400 rows)."""
+    rows = TaskCountSnapshot.objects.filter(
+        tenant=tenant, day__gte=day - timedelta(days=_HISTORY_LEAD_DAYS)
+    )
+    return list(rows.order_by("day").values_list("day", "tasks_used"))
+
+
+def tasks_created_per_month(
+    snapshots: list[tuple[date, int]], *, used_now: int, today: date, months: list[date]
+) -> list[int | None]:
+    """Tasks created in each month (given by its first day, oldest first; the last one the
+    current month, counted up to now), schedule ticks included: the lifetime counter's
+    growth, so deleted tasks still count.
+
+    The counter now stands for the end of today, after the snapshots. Days between
+    snapshots get their difference spread evenly (`daily_tasks`, the projection's rule).
+    Days before the first snapshot are known only when that snapshot is 0 (the counter
+    never goes down, so nothing was created before it); a month with an unknown day is None.
+    """
+    points = [(day, used, 0) for day, used in snapshots if day <= today]
+    points.append((today + timedelta(days=1), used_now, 0))
+    first_day = points[0][0]
+    per_day = dict(
+        zip(
+            (first_day + timedelta(days=i) for i in range((today - first_day).days + 1)),
+            daily_tasks(points).counts,
+            strict=True,
+        )
+    )
+    known_before = points[0][1] == 0
+    result: list[int | None] = []
+    tomorrow = today + timedelta(days=1)
+    for first, following in zip(months, [*months[1:], tomorrow], strict=True):
+        days = [first + timedelta(days=i) for i in range((min(following, tomorrow) - first).days)]
+        if not known_before and days and days[0] < first_day:
+            result.append(None)
+        else:
+            result.append(sum(per_day.get(day, 0) for day in days))
+    return result

@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 
 from django import forms
 from django.contrib import messages
@@ -26,10 +27,11 @@ from usage.forms import (
 )
 from usage.models import LlmModel, PricingPlan
 from usage.plan import plan_usage_with_projections
-from usage.pricing import plan_in_force, price_usd
+from usage.pricing import cost_usd, plan_in_force, price_usd
 from usage.selectors import TOP, Activity, activity, llm_model_list
 from usage.selectors.activity import MAX_ROWS
 from usage.selectors.filters import activity_filter
+from usage.selectors.history import Change, CycleRow, usage_history
 
 # Bucket label formats: short buckets show the time, day buckets only the date.
 LABEL_FORMATS = {"1d": "%a %d %b"}
@@ -225,6 +227,69 @@ def usage_breakdown_rows(request, name: str):
         return render(request, "usage/_breakdown_error.html", {"error": refusal.detail}, status=400)
     context = {"table": breakdown_table(name, result, query, int(offset)), "activity": result}
     return render(request, "usage/_breakdown_rows.html", context)
+
+
+# The history table's columns: (figure, heading, money?), in the order shown.
+HISTORY_COLUMNS = (
+    ("input_tokens", "Input tokens", False),
+    ("cached_tokens", "Cached tokens", False),
+    ("output_tokens", "Output tokens", False),
+    ("cost", "Ticket-linked cost", True),
+    ("unattributed_spend", "Unattributed spend", True),
+    ("unpriced_tokens", "Tokens no plan prices", False),
+    ("succeeded_requests", "Requests succeeded", False),
+    ("failed_requests", "Requests failed", False),
+    ("tasks_created", "Tasks created", False),
+)
+
+
+@dataclass(frozen=True)
+class HistoryCell:
+    """A figure as shown, with its change from the previous cycle."""
+
+    value: str
+    change: str
+    trend: str  # "up", "down", "new" or "flat": a class for the change's colour
+
+
+def _trend(change: Change) -> str:
+    if change.difference is None or change.difference == 0:
+        return "flat"
+    if change.percent is None:
+        return "new"
+    return "up" if change.difference > 0 else "down"
+
+
+def history_cells(row: CycleRow) -> list[HistoryCell]:
+    figures = row.cycle.figures()
+    cells = []
+    for name, _, money in HISTORY_COLUMNS:
+        value = figures[name]
+        if value is None:
+            text = "not recorded"
+        elif money:
+            text = cost_usd(Decimal(value))
+        else:
+            text = f"{value:,}"
+        change = row.changes[name]
+        cells.append(HistoryCell(text, change.label, _trend(change)))
+    return cells
+
+
+@staff_required
+def history_page(request):
+    """The last 12 cycles (calendar months in the tenant's zone), from the rollups (SPEC §5.5)."""
+    history = usage_history(tenant=request.tenant, now=timezone.now())
+    rows = [
+        (
+            row.cycle,
+            history_cells(row),
+            reverse("api-usage-cycle-export", args=[row.cycle.month]),
+        )
+        for row in history.rows
+    ]
+    context = {"rows": rows, "columns": HISTORY_COLUMNS, "zone": history.zone}
+    return render(request, "usage/history.html", context)
 
 
 @dataclass(frozen=True)

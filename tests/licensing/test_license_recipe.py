@@ -15,7 +15,9 @@ from licensing.jwt import key_fingerprint
 from licensing.keys import load_private_key
 from licensing.models import License, Tenant
 from licensing.selectors import cap_text, tenant_entitlements
-from usage.demo import seed_license, seed_tenant
+from licensing.services import tenant_create, user_add
+from usage.demo import DEMO_CAPS, DEMO_NAME, DEMO_SLUG, DEMO_ZONE
+from usage.demo.licenses import demo_license_apply
 
 pytestmark = pytest.mark.django_db
 URL = "/settings/license/"
@@ -34,8 +36,9 @@ def demo(settings, tmp_path):
     hosts, tickets and usage take a minute and play no part here)."""
     settings.DEBUG, settings.LICENSE_PUBLIC_KEYS = True, ""
     settings.LICENSE_DEV_KEY_DIR = tmp_path / "var" / "dev-license-keys"
-    tenant = seed_tenant()
-    assert seed_license(tenant) is not None
+    tenant = tenant_create(name=DEMO_NAME, slug=DEMO_SLUG, timezone=DEMO_ZONE)
+    admin = user_add(tenant=tenant, username="admin", admin=True, password="tally-admin")
+    assert demo_license_apply(tenant, caps=DEMO_CAPS, acting_user=admin) is not None
     return tenant
 
 
@@ -49,7 +52,7 @@ def _recipe_token(private_key, tenant: Tenant) -> str:
     return run(
         "issue_license", "--private-key", str(private_key),
         "--subject", str(tenant.license_subject), "--kind", "contract",
-        "--hosts", "12", "--gateways", "5", "--tasks", "1000", "--days", "365",
+        "--hosts", "12", "--gateways", "5", "--tasks", "2000", "--days", "365",
         "--customer", "Initech",
     )  # fmt: skip
 
@@ -66,13 +69,13 @@ def test_the_readme_recipe_applies_on_the_demo_and_says_what_changed(demo, setti
 
     applied = client.post(URL, {"token": token, "action": "apply"}, follow=True)
     page = applied.content.decode()
-    assert f"License applied: Tasks {cap_text(tasks_before)} → 1,000;" in page
+    assert f"License applied: Tasks {cap_text(tasks_before)} → 2,000;" in page
     assert "customer Initech; valid until " in page
     history = page[page.index("License history") :]
-    assert "Initech" in history and "1,000" in history  # the customer, in the history too
+    assert "Initech" in history and "2,000" in history  # the customer, in the history too
     assert "<dt>Customer</dt><dd>Initech</dd>" in page  # and on the current plan
     active = License.objects.get(tenant=demo, status="active")
-    assert (active.customer, active.tasks_cap, active.applied_by_name) == ("Initech", 1000, "admin")
+    assert (active.customer, active.tasks_cap, active.applied_by_name) == ("Initech", 2000, "admin")
 
 
 def test_a_key_from_license_keygen_is_refused_on_the_demo_naming_the_trusted_key(
@@ -108,7 +111,7 @@ def test_the_readme_recipe_with_an_own_key_pair_and_license_public_keys(
     from licensing.services import license_apply
 
     license = license_apply(tenant=tenant_a, token=token, acting_user=None)
-    assert (license.customer, license.caps["tasks"]) == ("Initech", 1000)
+    assert (license.customer, license.caps["tasks"]) == ("Initech", 2000)
 
 
 def manage(*args: str, **environment: str) -> subprocess.CompletedProcess:

@@ -1,4 +1,4 @@
-"""usage/migrations/0004 rebuilds the rollups with SQL frozen in the migration."""
+"""usage/migrations/0004, 0008 and 0010 rebuild the rollups with SQL frozen in the migration."""
 
 import importlib
 from datetime import UTC, datetime
@@ -27,8 +27,11 @@ def test_migration_0004_rebuilds_the_rollups_the_services_keep(tenant_a, tenant_
         migration, "REBUILDS", [r for r in migration.REBUILDS if r[0] != "usage_consumerrollup"]
     )
 
+    day_grain = importlib.import_module("usage.migrations.0010_model_rollup_day_grain")
+
     with connection.schema_editor() as schema_editor:
         migration.rebuild(apps, schema_editor)
+        day_grain.build_day_rows(apps, schema_editor)  # the grain 0010 added, as migrate runs it
 
     assert len(kept) > 100
     assert rollup_rows() == kept
@@ -54,4 +57,23 @@ def test_migration_0008_rebuilds_the_consumer_and_host_rollups_the_services_keep
         migration.rebuild(apps, schema_editor)
 
     assert HostRollup.objects.filter(host__isnull=False).count() > 10
+    assert rollup_rows() == kept
+
+
+def test_migration_0010_builds_the_day_rows_of_the_model_rollup_the_services_keep(
+    tenant_a, tenant_b
+):
+    for tenant in (tenant_a, tenant_b):
+        model_with_plan(tenant, "gpt-4o")
+        ticket = ticket_for(tenant)
+        record(tenant, mixed_events(AT, "gpt-4o", ticket, count=60, minutes=47))
+    kept = rollup_rows()
+    ModelRollup.objects.filter(tenant=tenant_a, grain_seconds=86400).delete()
+    ModelRollup.objects.filter(grain_seconds=86400).update(input_tokens=0)  # replaced, not added to
+    migration = importlib.import_module("usage.migrations.0010_model_rollup_day_grain")
+
+    with connection.schema_editor() as schema_editor:
+        migration.build_day_rows(apps, schema_editor)
+
+    assert ModelRollup.objects.filter(grain_seconds=86400).count() >= 4  # 2 days, 2 tenants
     assert rollup_rows() == kept

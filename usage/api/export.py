@@ -43,6 +43,12 @@ _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 _BLOCK_BYTES = 64 * 1024
 
 
+def inert_text(value: str) -> str:
+    """`_text_cell` for a cell Python writes (the cycle summary): a leading ' when a
+    spreadsheet would run the text as a formula."""
+    return "'" + value if value.startswith(_FORMULA_STARTS) else value
+
+
 def _text_cell(column: str) -> str:
     """Text from agents or administrators, made inert in SQL: a leading ' when a
     spreadsheet would run it as a formula; '' as an empty cell, as the csv module wrote it."""

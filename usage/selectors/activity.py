@@ -84,25 +84,38 @@ def activity(
 
 
 @dataclass
-class _ModelTally:
-    """The model facts summed per bucket and per model, priced or kept apart."""
+class ModelTally:
+    """The model facts summed per bucket and per model, priced or kept apart: the one
+    place that sorts usage into ticket-linked cost, unattributed spend and unpriced."""
 
     bucket_sums: list[Sums]
     bucket_costs: list[Cost]
+    # Per bucket too, for the history's cycles (a bucket per month).
+    bucket_unpriced: dict[int, Sums] = field(default_factory=lambda: defaultdict(Sums))
+    bucket_unattributed_costs: dict[int, Cost] = field(default_factory=lambda: defaultdict(Cost))
     model_sums: dict[int, Sums] = field(default_factory=lambda: defaultdict(Sums))
     model_costs: dict[int, Cost] = field(default_factory=lambda: defaultdict(Cost))
     unpriced: dict[int, Sums] = field(default_factory=lambda: defaultdict(Sums))
     unattributed: dict[int, Sums] = field(default_factory=lambda: defaultdict(Sums))
     unattributed_costs: dict[int, Cost] = field(default_factory=lambda: defaultdict(Cost))
-    # Unattributed usage summed per (model, plan period), priced once each in `finish`:
-    # no series shows it per bucket, and a sum of exact products is the product of the sum.
-    _unattributed: dict[tuple[int, int], Sums] = field(default_factory=lambda: defaultdict(Sums))
+    # Unattributed usage summed per (bucket, model, plan period), priced once each in
+    # `finish`: a sum of exact products is the product of the sum.
+    _unattributed: dict[tuple[int, int, int], Sums] = field(
+        default_factory=lambda: defaultdict(Sums)
+    )
+
+    def add_all(self, facts: dict[ModelFact, Sums], periods: PlanPeriods) -> None:
+        """Sum and price every fact of a read (then the tally is complete)."""
+        for fact, sums in facts.items():
+            self.add(fact, sums, periods)
+        self.finish(periods)
 
     def add(self, fact: ModelFact, sums: Sums, periods: PlanPeriods) -> None:
         self.bucket_sums[fact.bucket].add(sums)
         self.model_sums[fact.model_id].add(sums)
         if not periods.priced(fact.model_id, fact.period):
             self.unpriced[fact.model_id].add(sums)  # on a ticket or not: no plan prices it
+            self.bucket_unpriced[fact.bucket].add(sums)
         elif fact.on_ticket:
             cost = periods.cost(fact.model_id, fact.period, sums)
             assert cost is not None  # priced
@@ -110,14 +123,15 @@ class _ModelTally:
             self.model_costs[fact.model_id] += cost
         else:
             self.unattributed[fact.model_id].add(sums)
-            self._unattributed[(fact.model_id, fact.period)].add(sums)
+            self._unattributed[(fact.bucket, fact.model_id, fact.period)].add(sums)
 
     def finish(self, periods: PlanPeriods) -> None:
         """Price the unattributed usage (after every `add`)."""
-        for (model_id, period), sums in self._unattributed.items():
+        for (bucket, model_id, period), sums in self._unattributed.items():
             cost = periods.cost(model_id, period, sums)
             assert cost is not None  # only priced usage was kept here
             self.unattributed_costs[model_id] += cost
+            self.bucket_unattributed_costs[bucket] += cost
 
 
 def _activity(
@@ -136,11 +150,9 @@ def _activity(
     model_pieces = pieces(buckets.start, buckets.end, grains, cuts)
     summary_pieces = pieces(buckets.start, buckets.end, summary_grains, cuts)
     raw = RawEdges(tenant, [*model_pieces.raw, *summary_pieces.raw], narrowed)
-    tally = _ModelTally([Sums() for _ in buckets.edges], [Cost()] * len(buckets))
+    tally = ModelTally([Sums() for _ in buckets.edges], [Cost()] * len(buckets))
     model_id = narrowed.model_id
-    for fact, sums in model_facts(tenant, buckets, periods, model_pieces, raw, model_id).items():
-        tally.add(fact, sums, periods)
-    tally.finish(periods)
+    tally.add_all(model_facts(tenant, buckets, periods, model_pieces, raw, model_id), periods)
     total = Sums()
     for sums in tally.bucket_sums:
         total.add(sums)
@@ -237,7 +249,7 @@ def _summaries(facts: dict[SummaryFact, Sums], periods: PlanPeriods) -> dict:
     return summaries
 
 
-def _series(buckets: Buckets, tally: _ModelTally) -> tuple[SeriesPoint, ...]:
+def _series(buckets: Buckets, tally: ModelTally) -> tuple[SeriesPoint, ...]:
     zone = buckets.zone
     return tuple(
         SeriesPoint(
@@ -251,7 +263,7 @@ def _series(buckets: Buckets, tally: _ModelTally) -> tuple[SeriesPoint, ...]:
     )
 
 
-def _by_model(models: dict, tally: _ModelTally, mode: str, share: _Share) -> list[ModelUsage]:
+def _by_model(models: dict, tally: ModelTally, mode: str, share: _Share) -> list[ModelUsage]:
     by_model = []
     for model_id, sums in tally.model_sums.items():
         cost = tally.model_costs.get(model_id, Cost())
@@ -279,7 +291,7 @@ def _by_model(models: dict, tally: _ModelTally, mode: str, share: _Share) -> lis
     return by_model
 
 
-def _by_provider(models: dict, tally: _ModelTally, share: _Share) -> list[ProviderUsage]:
+def _by_provider(models: dict, tally: ModelTally, share: _Share) -> list[ProviderUsage]:
     """The models' usage summed by their provider (model rollups, by the model's provider)."""
     providers: dict[str, _Summary] = defaultdict(_Summary)
     for model_id, sums in tally.model_sums.items():
@@ -346,7 +358,7 @@ def _by_name(models: dict[int, LlmModel], sums_by_model: dict[int, Sums]):
 
 
 def _unpriced(
-    models: dict[int, LlmModel], tally: _ModelTally, message: Callable[[LlmModel], str]
+    models: dict[int, LlmModel], tally: ModelTally, message: Callable[[LlmModel], str]
 ) -> tuple[UncostedUsage, ...]:
     return tuple(
         UncostedUsage(model.id, model.name, sums.tokens, sums.requests, message(model))
@@ -354,7 +366,7 @@ def _unpriced(
     )
 
 
-def _unattributed(models: dict[int, LlmModel], tally: _ModelTally) -> tuple[UnattributedSpend, ...]:
+def _unattributed(models: dict[int, LlmModel], tally: ModelTally) -> tuple[UnattributedSpend, ...]:
     return tuple(
         UnattributedSpend(
             model.id, model.name, sums.tokens, sums.requests, tally.unattributed_costs[model.id]

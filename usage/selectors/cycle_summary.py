@@ -1,0 +1,323 @@
+"""`cycle_summary`: one cycle summarised by model, provider, host, consumer and ticket (§5.5),
+for finance to reconcile: within each dimension the rows add up to the cycle's total row.
+
+From the rollups like the history (`model_facts` and `ModelTally` for the totals, models
+and providers; the host, consumer and ticket rollups, by model, for the rest), with raw
+events only for the partial grains before now in the current cycle.
+"""
+
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import localcontext
+from typing import NamedTuple
+
+from licensing.models import Tenant
+from tasks.models import Host, Ticket
+from usage.buckets import month_buckets, month_cuts
+from usage.models import (
+    MODEL_GRAINS,
+    SUMMARY_GRAINS,
+    ConsumerRollup,
+    HostRollup,
+    LlmModel,
+    TicketRollup,
+)
+from usage.pricing import Cost
+from usage.projections import Month
+from usage.selectors.activity import ModelTally
+from usage.selectors.breakdowns import model_facts
+from usage.selectors.figures import Requests, Sums, Tokens
+from usage.selectors.periods import PlanPeriods
+from usage.selectors.rollups import (
+    SUMS_SQL,
+    Pieces,
+    RawEdges,
+    RawEvent,
+    pieces,
+    query,
+    serial_reads,
+)
+
+NO_TICKET = "(no ticket)"
+NO_HOST = "(no host)"
+NO_CONSUMER = "(no consumer)"
+
+
+def _host(event: RawEvent) -> int | None:
+    return event.host_id
+
+
+def _consumer(event: RawEvent) -> str:
+    return event.consumer
+
+
+def _ticket(event: RawEvent) -> int | None:
+    return event.ticket_id
+
+
+@dataclass(frozen=True)
+class SummaryRow:
+    """One line of a cycle's summary. `dimension` is total, model, provider, host,
+    consumer or ticket; `key` the model or ticket id, the provider or the consumer ('' for none);
+    `detail` a model's provider or a ticket's subject.
+
+    `whole_bill` is the priced usage, `unpriced_tokens` the usage no plan prices; `cost`
+    (ticket-linked) and `unattributed_spend` split the whole bill, None where the rollup
+    cannot tell the two apart (hosts and consumers)."""
+
+    dimension: str
+    key: str
+    name: str
+    detail: str
+    tokens: Tokens
+    requests: Requests
+    cost: Cost | None
+    unattributed_spend: Cost | None
+    unpriced_tokens: Tokens
+    whole_bill: Cost
+
+
+@dataclass(frozen=True)
+class CycleSummary:
+    month: str
+    start: datetime
+    end: datetime
+    rows: tuple[SummaryRow, ...]
+
+
+def cycle_summary(*, tenant: Tenant, month: Month, now: datetime) -> CycleSummary:
+    """The summary of `month` (a cycle, see `history.cycle_of`) up to `now` if it is the
+    current one. A constant number of queries: models, plans, the model, ticket and
+    consumer rollups, the raw edges, the tickets named."""
+    zone = tenant.zone
+    end = min(month.ends_at, now)
+    buckets = month_buckets(edges=(month.starts_at,), last_end=month.ends_at, end=end, zone=zone)
+    models = {m.id: m for m in LlmModel.objects.filter(tenant=tenant)}
+    periods = PlanPeriods(models, buckets.start, buckets.end)
+    with localcontext() as context, serial_reads():
+        context.prec = 60  # exact sums, as in activity
+        cuts = [*periods.cuts(), *month_cuts(buckets)]  # no row read straddles two months
+        model_pieces = pieces(buckets.start, buckets.end, MODEL_GRAINS, cuts)
+        summary_pieces = pieces(buckets.start, buckets.end, SUMMARY_GRAINS, periods.cuts())
+        raw = RawEdges(tenant, [*model_pieces.raw, *summary_pieces.raw])
+        tally = ModelTally([Sums()], [Cost()])
+        tally.add_all(model_facts(tenant, buckets, periods, model_pieces, raw), periods)
+        total = _total_row(tally)
+        summary = (tenant, periods, summary_pieces, raw)
+        rows = [
+            total,
+            *_model_rows(models, tally),
+            *_provider_rows(models, tally),
+            *_host_rows(_priced_by(HostRollup, "host_id", _host, *summary)),
+            *_consumer_rows(_priced_by(ConsumerRollup, "consumer", _consumer, *summary)),
+            *_ticket_rows(
+                total, _priced_by(TicketRollup, "ticket_id", _ticket, *summary, keyless=False)
+            ),
+        ]
+    return CycleSummary(
+        month=f"{month.first_day:%Y-%m}",
+        start=month.starts_at.astimezone(zone),
+        end=end.astimezone(zone),
+        rows=tuple(rows),
+    )
+
+
+def _total_row(tally: ModelTally) -> SummaryRow:
+    return SummaryRow(
+        "total",
+        "",
+        "",
+        "",
+        tally.bucket_sums[0].tokens,
+        tally.bucket_sums[0].requests,
+        tally.bucket_costs[0],
+        tally.bucket_unattributed_costs.get(0, Cost()),
+        tally.bucket_unpriced.get(0, Sums()).tokens,
+        tally.bucket_costs[0] + tally.bucket_unattributed_costs.get(0, Cost()),
+    )
+
+
+def _model_rows(models: dict[int, LlmModel], tally: ModelTally) -> Iterator[SummaryRow]:
+    for model_id in sorted(tally.model_sums, key=lambda model_id: models[model_id].name):
+        sums, model = tally.model_sums[model_id], models[model_id]
+        yield SummaryRow(
+            "model",
+            str(model_id),
+            model.name,
+            model.provider,
+            sums.tokens,
+            sums.requests,
+            tally.model_costs.get(model_id, Cost()),
+            tally.unattributed_costs.get(model_id, Cost()),
+            tally.unpriced.get(model_id, Sums()).tokens,
+            tally.model_costs.get(model_id, Cost())
+            + tally.unattributed_costs.get(model_id, Cost()),
+        )
+
+
+def _provider_rows(models: dict[int, LlmModel], tally: ModelTally) -> Iterator[SummaryRow]:
+    sums: dict[str, Sums] = defaultdict(Sums)
+    costs: dict[str, Cost] = defaultdict(Cost)
+    unattributed: dict[str, Cost] = defaultdict(Cost)
+    unpriced: dict[str, Sums] = defaultdict(Sums)
+    for model_id, model_sums in tally.model_sums.items():
+        provider = models[model_id].provider
+        sums[provider].add(model_sums)
+        costs[provider] += tally.model_costs.get(model_id, Cost())
+        unattributed[provider] += tally.unattributed_costs.get(model_id, Cost())
+        unpriced[provider].add(tally.unpriced.get(model_id, Sums()))
+    for provider in sorted(sums):
+        yield SummaryRow(
+            "provider",
+            provider,
+            provider,
+            "",
+            sums[provider].tokens,
+            sums[provider].requests,
+            costs[provider],
+            unattributed[provider],
+            unpriced[provider].tokens,
+            costs[provider] + unattributed[provider],
+        )
+
+
+@dataclass
+class _Priced:
+    """One key's usage in the cycle: its sums, the priced part's cost, the unpriced part."""
+
+    sums: Sums = field(default_factory=Sums)
+    cost: Cost = field(default_factory=Cost)
+    unpriced: Sums = field(default_factory=Sums)
+
+
+class _Fact(NamedTuple):
+    key: object
+    model_id: int
+    period: int
+
+
+def _priced_by(
+    rollup,
+    column: str,
+    key_of: Callable[[RawEvent], object],
+    tenant: Tenant,
+    periods: PlanPeriods,
+    pieces: Pieces,
+    raw: RawEdges,
+    *,
+    keyless: bool = True,
+) -> dict[object, _Priced]:
+    """Every value of `column` in a summary rollup keyed by (it, model), with its usage
+    priced by model and plan period (`PlanPeriods.cost`), raw edges added by `key_of`. No
+    top: finance needs them all; the rows are as many as the cycle's keys, not its events.
+    `keyless`: usage with no key has a row (no host); not so for tickets, whose rollup
+    holds only ticket-linked usage."""
+    facts: dict[_Fact, Sums] = defaultdict(Sums)
+    for event in raw.within(pieces.raw):
+        key = key_of(event)
+        if key is not None or keyless:
+            period = periods.period_at(event.model_id, event.occurred_at)
+            facts[_Fact(key, event.model_id, period)].add(event.sums)
+    if pieces.windows:
+        source, source_params = pieces.source(rollup, tenant.id)
+        period_sql, period_params = periods.period_sql("grain_start")
+        for key, model_id, period, *sums in query(
+            f"SELECT {column}, model_id, {period_sql} AS period, {SUMS_SQL} FROM {source} "
+            f"GROUP BY {column}, model_id" + (", period" if period_params else ""),
+            [*period_params, *source_params],
+        ):
+            facts[_Fact(key, model_id, period)].add(Sums.of_row(sums))
+    priced: dict[object, _Priced] = defaultdict(_Priced)
+    for fact, fact_sums in facts.items():
+        one = priced[fact.key]
+        one.sums.add(fact_sums)
+        cost = periods.cost(fact.model_id, fact.period, fact_sums)
+        if cost is None:
+            one.unpriced.add(fact_sums)  # counted apart, never as $0
+        else:
+            one.cost += cost
+    return priced
+
+
+def _keyed_rows(dimension: str, priced: dict, names: dict) -> Iterator[SummaryRow]:
+    """Rows of a dimension whose rollup cannot tell ticket-linked from unattributed: the
+    whole bill and the unpriced tokens of each key, by name."""
+    for key in sorted(priced, key=lambda key: (names[key], str(key))):
+        one = priced[key]
+        yield SummaryRow(
+            dimension,
+            "" if key is None else str(key),
+            names[key],
+            "",
+            one.sums.tokens,
+            one.sums.requests,
+            None,
+            None,
+            one.unpriced.tokens,
+            one.cost,
+        )
+
+
+def _consumer_rows(priced: dict) -> Iterator[SummaryRow]:
+    yield from _keyed_rows("consumer", priced, {key: key or NO_CONSUMER for key in priced})
+
+
+def _host_rows(priced: dict) -> Iterator[SummaryRow]:
+    hosts = Host.objects.in_bulk([key for key in priced if key is not None])
+    names = {key: NO_HOST if key is None else hosts[key].name for key in priced}
+    yield from _keyed_rows("host", priced, names)
+
+
+def _ticket_rows(total: SummaryRow, priced: dict) -> Iterator[SummaryRow]:
+    """A row per ticket (by external id), then the usage on no ticket: the total less the
+    tickets, so the dimension adds up to the total exactly."""
+    tickets = Ticket.objects.in_bulk(list(priced))
+    rest, rest_unpriced = _sums_of(total), Sums(*_tokens(total.unpriced_tokens))
+    rest_bill = total.whole_bill
+    for ticket_id in sorted(priced, key=lambda pk: (tickets[pk].external_id, pk)):
+        ticket = priced[ticket_id]
+        yield SummaryRow(
+            "ticket",
+            str(ticket_id),
+            tickets[ticket_id].external_id,
+            tickets[ticket_id].subject,
+            ticket.sums.tokens,
+            ticket.sums.requests,
+            ticket.cost,
+            Cost(),
+            ticket.unpriced.tokens,
+            ticket.cost,
+        )
+        rest = _less(rest, ticket.sums)
+        rest_unpriced = _less(rest_unpriced, ticket.unpriced)
+        rest_bill = _less_cost(rest_bill, ticket.cost)
+    yield SummaryRow(
+        "ticket",
+        "",
+        NO_TICKET,
+        "",
+        rest.tokens,
+        rest.requests,
+        _less_cost(rest_bill, total.unattributed_spend or Cost()),  # 0: tickets hold it all
+        total.unattributed_spend,
+        rest_unpriced.tokens,
+        rest_bill,
+    )
+
+
+def _tokens(tokens: Tokens) -> tuple[int, int, int]:
+    return (tokens.input, tokens.output, tokens.cached)
+
+
+def _sums_of(row: SummaryRow) -> Sums:
+    return Sums(*_tokens(row.tokens), row.requests.succeeded, row.requests.failed)
+
+
+def _less(a: Sums, b: Sums) -> Sums:
+    return Sums(*(x - y for x, y in zip(a.values(), b.values(), strict=True)))
+
+
+def _less_cost(a: Cost, b: Cost) -> Cost:
+    return Cost(input=a.input - b.input, output=a.output - b.output, cached=a.cached - b.cached)
