@@ -33,7 +33,7 @@ def test_the_page_shows_the_free_tier_and_the_license_id_with_a_copy_button(
 ):
     page = page_client_for(admin_a).get(URL).content.decode()
     assert str(tenant_a.license_subject) in page
-    assert 'data-copy-target="license-subject"' in page and "js/license.js" in page
+    assert 'data-copy-target="license-subject"' in page and "js/copy.js" in page
     assert "Free tier" in page and "No license has been applied yet" in page
     assert 'name="action" value="preview"' in page and "Apply License" not in page
 
