@@ -101,7 +101,7 @@ def test_the_administrator_reads_twelve_cycles_and_downloads_one_as_csv(
 
     month = current.get_attribute("data-month")
     with page.expect_download() as download_info:
-        current.locator("a", has_text=".csv").click()
+        current.get_by_role("link", name="Download the CSV of").click()
     text = download_info.value.path().read_text()
     lines = list(csv.DictReader(io.StringIO(text)))
     total = next(line for line in lines if line["dimension"] == "total")
