@@ -15,8 +15,9 @@ from usage.pricing import Cost
 from usage.selectors.breakdowns import (
     TOP,
     ModelFact,
-    SummaryFact,
+    Summary,
     model_facts,
+    priced_summaries,
     summary_facts,
     top_tickets,
 )
@@ -160,7 +161,9 @@ def _activity(
     unattributed_spend = sum(tally.unattributed_costs.values(), Cost())
     share = _Share(mode, total.tokens.total, (cost + unattributed_spend).total)
     summary = {
-        by: _summaries(summary_facts(tenant, by, periods, summary_pieces, raw, model_id), periods)
+        by: priced_summaries(
+            summary_facts(tenant, by, periods, summary_pieces, raw, model_id), periods
+        )
         for by in ("consumer", "host")
     }
     tickets = top_tickets(tenant, periods, summary_pieces, raw, rows=rows, model_id=model_id)
@@ -216,16 +219,7 @@ class _Share:
         return (-tokens,)
 
 
-@dataclass
-class _Summary:
-    """A consumer's, host's or provider's usage summed over its models and plan periods."""
-
-    sums: Sums = field(default_factory=Sums)
-    cost: Cost = field(default_factory=Cost)  # every priced token: its whole bill
-    unpriced: Sums = field(default_factory=Sums)
-
-
-def _figures(summary: _Summary, share: _Share) -> dict:
+def _figures(summary: Summary, share: _Share) -> dict:
     """The figures every provider, host and consumer row has, from its summary."""
     return {
         "tokens": summary.sums.tokens,
@@ -234,19 +228,6 @@ def _figures(summary: _Summary, share: _Share) -> dict:
         "unpriced_tokens": summary.unpriced.tokens,
         "share": share.of(summary.sums.tokens.total, summary.cost.total),
     }
-
-
-def _summaries(facts: dict[SummaryFact, Sums], periods: PlanPeriods) -> dict:
-    summaries: dict = defaultdict(_Summary)
-    for fact, sums in facts.items():
-        summary = summaries[fact.key]
-        summary.sums.add(sums)
-        cost = periods.cost(fact.model_id, fact.period, sums)
-        if cost is None:
-            summary.unpriced.add(sums)  # counted apart, never as $0
-        else:
-            summary.cost += cost
-    return summaries
 
 
 def _series(buckets: Buckets, tally: ModelTally) -> tuple[SeriesPoint, ...]:
@@ -293,7 +274,7 @@ def _by_model(models: dict, tally: ModelTally, mode: str, share: _Share) -> list
 
 def _by_provider(models: dict, tally: ModelTally, share: _Share) -> list[ProviderUsage]:
     """The models' usage summed by their provider (model rollups, by the model's provider)."""
-    providers: dict[str, _Summary] = defaultdict(_Summary)
+    providers: dict[str, Summary] = defaultdict(Summary)
     for model_id, sums in tally.model_sums.items():
         summary = providers[models[model_id].provider]
         summary.sums.add(sums)

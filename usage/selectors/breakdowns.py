@@ -7,6 +7,7 @@ the rollup rows read (`model_id`); a filter no rollup serves reads no rollup at 
 """
 
 from collections import defaultdict
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import NamedTuple
 
@@ -42,9 +43,33 @@ class TicketFact(NamedTuple):
 class SummaryFact(NamedTuple):
     """A consumer's or a host's usage of one model in one plan period."""
 
-    key: str | int | None  # the consumer ('' none given), or the host id (None: no host)
+    key: object  # the consumer ('' none given), the host id (None: no host), a ticket id
     model_id: int
     period: int
+
+
+@dataclass
+class Summary:
+    """A consumer's, host's, provider's or ticket's usage summed over its models and plan
+    periods: its sums, the whole bill of its priced part, and its unpriced part."""
+
+    sums: Sums = field(default_factory=Sums)
+    cost: Cost = field(default_factory=Cost)  # every priced token: its whole bill
+    unpriced: Sums = field(default_factory=Sums)
+
+
+def priced_summaries(facts: dict[SummaryFact, Sums], periods: PlanPeriods) -> dict:
+    """Each key's `Summary`, its facts priced by model and plan period (`PlanPeriods.cost`)."""
+    summaries: dict = defaultdict(Summary)
+    for fact, sums in facts.items():
+        summary = summaries[fact.key]
+        summary.sums.add(sums)
+        cost = periods.cost(fact.model_id, fact.period, sums)
+        if cost is None:
+            summary.unpriced.add(sums)  # counted apart, never as $0
+        else:
+            summary.cost += cost
+    return summaries
 
 
 def model_facts(

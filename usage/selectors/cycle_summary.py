@@ -8,10 +8,9 @@ events only for the partial grains before now in the current cycle.
 
 from collections import defaultdict
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import localcontext
-from typing import NamedTuple
 
 from licensing.models import Tenant
 from tasks.models import Host, Ticket
@@ -27,7 +26,7 @@ from usage.models import (
 from usage.pricing import Cost
 from usage.projections import Month
 from usage.selectors.activity import ModelTally
-from usage.selectors.breakdowns import model_facts
+from usage.selectors.breakdowns import Summary, SummaryFact, model_facts, priced_summaries
 from usage.selectors.figures import Requests, Sums, Tokens
 from usage.selectors.periods import PlanPeriods
 from usage.selectors.rollups import (
@@ -183,21 +182,6 @@ def _provider_rows(models: dict[int, LlmModel], tally: ModelTally) -> Iterator[S
         )
 
 
-@dataclass
-class _Priced:
-    """One key's usage in the cycle: its sums, the priced part's cost, the unpriced part."""
-
-    sums: Sums = field(default_factory=Sums)
-    cost: Cost = field(default_factory=Cost)
-    unpriced: Sums = field(default_factory=Sums)
-
-
-class _Fact(NamedTuple):
-    key: object
-    model_id: int
-    period: int
-
-
 def _priced_by(
     rollup,
     column: str,
@@ -208,18 +192,18 @@ def _priced_by(
     raw: RawEdges,
     *,
     keyless: bool = True,
-) -> dict[object, _Priced]:
+) -> dict[object, Summary]:
     """Every value of `column` in a summary rollup keyed by (it, model), with its usage
     priced by model and plan period (`PlanPeriods.cost`), raw edges added by `key_of`. No
     top: finance needs them all; the rows are as many as the cycle's keys, not its events.
     `keyless`: usage with no key has a row (no host); not so for tickets, whose rollup
     holds only ticket-linked usage."""
-    facts: dict[_Fact, Sums] = defaultdict(Sums)
+    facts: dict[SummaryFact, Sums] = defaultdict(Sums)
     for event in raw.within(pieces.raw):
         key = key_of(event)
         if key is not None or keyless:
             period = periods.period_at(event.model_id, event.occurred_at)
-            facts[_Fact(key, event.model_id, period)].add(event.sums)
+            facts[SummaryFact(key, event.model_id, period)].add(event.sums)
     if pieces.windows:
         source, source_params = pieces.source(rollup, tenant.id)
         period_sql, period_params = periods.period_sql("grain_start")
@@ -228,17 +212,8 @@ def _priced_by(
             f"GROUP BY {column}, model_id" + (", period" if period_params else ""),
             [*period_params, *source_params],
         ):
-            facts[_Fact(key, model_id, period)].add(Sums.of_row(sums))
-    priced: dict[object, _Priced] = defaultdict(_Priced)
-    for fact, fact_sums in facts.items():
-        one = priced[fact.key]
-        one.sums.add(fact_sums)
-        cost = periods.cost(fact.model_id, fact.period, fact_sums)
-        if cost is None:
-            one.unpriced.add(fact_sums)  # counted apart, never as $0
-        else:
-            one.cost += cost
-    return priced
+            facts[SummaryFact(key, model_id, period)].add(Sums.of_row(sums))
+    return priced_summaries(facts, periods)
 
 
 def _keyed_rows(dimension: str, priced: dict, names: dict) -> Iterator[SummaryRow]:
