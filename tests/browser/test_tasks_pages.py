@@ -181,10 +181,13 @@ def test_the_copy_buttons_copy_the_secret_and_the_curl_line(
         _fits(page, width)
 
     page.get_by_role("button", name="Copy secret").click()
-    page.wait_for_function("document.querySelector('.copy-status').textContent === 'Copied'")
+    # By selector, not wait_for_function: its polling evaluates a string, which the CSP refuses.
+    page.locator(".copy-status", has_text="Copied").first.wait_for()
     assert page.evaluate("navigator.clipboard.readText()") == secret
 
     page.get_by_role("button", name="Copy command").click()
+    # The copy is asynchronous: read the clipboard once the command's own status says so.
+    page.locator(".copy-status", has_text="Copied").nth(1).wait_for()
     copied = page.evaluate("navigator.clipboard.readText()")
     assert copied.startswith(f"curl -sS -X POST {live_server.url}/api/v1/gateways/")
     assert f"Authorization: Bearer {secret}" in copied
