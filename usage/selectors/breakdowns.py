@@ -113,6 +113,8 @@ def model_facts(
 _SUMMARIES = {
     "consumer": (ConsumerRollup, "consumer", "consumer"),
     "host": (HostRollup, "host_id", "host_id"),
+    # The ticket rollup holds ticket-linked usage only: raw events with no ticket are left out.
+    "ticket": (TicketRollup, "ticket_id", "ticket_id"),
 }
 
 
@@ -124,7 +126,8 @@ def summary_facts(
     raw: RawEdges,
     model_id: int | None = None,
 ) -> dict[SummaryFact, Sums]:
-    """Sums per consumer (`by="consumer"`) or host (`by="host"`), model and plan period."""
+    """Sums per consumer (`by="consumer"`), host (`by="host"`) or ticket (`by="ticket"`),
+    model and plan period: every key of the range (no top)."""
     rollup, column, attribute = _SUMMARIES[by]
     facts: dict[SummaryFact, Sums] = defaultdict(Sums)
     if pieces.windows:
@@ -137,8 +140,11 @@ def summary_facts(
         ):
             facts[SummaryFact(key, fact_model_id, period)].add(Sums.of_row(sums))
     for event in raw.within(pieces.raw):
+        key = getattr(event, attribute)
+        if key is None and by == "ticket":
+            continue
         period = periods.period_at(event.model_id, event.occurred_at)
-        facts[SummaryFact(getattr(event, attribute), event.model_id, period)].add(event.sums)
+        facts[SummaryFact(key, event.model_id, period)].add(event.sums)
     return facts
 
 

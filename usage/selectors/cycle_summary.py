@@ -7,7 +7,7 @@ events only for the partial grains before now in the current cycle.
 """
 
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import localcontext
@@ -18,42 +18,24 @@ from usage.buckets import month_buckets, month_cuts
 from usage.models import (
     MODEL_GRAINS,
     SUMMARY_GRAINS,
-    ConsumerRollup,
-    HostRollup,
     LlmModel,
-    TicketRollup,
 )
 from usage.pricing import Cost
 from usage.projections import Month
 from usage.selectors.activity import ModelTally
-from usage.selectors.breakdowns import Summary, SummaryFact, model_facts, priced_summaries
+from usage.selectors.breakdowns import Summary, model_facts, priced_summaries, summary_facts
 from usage.selectors.figures import Requests, Sums, Tokens
 from usage.selectors.periods import PlanPeriods
 from usage.selectors.rollups import (
-    SUMS_SQL,
     Pieces,
     RawEdges,
-    RawEvent,
     pieces,
-    query,
     serial_reads,
 )
 
 NO_TICKET = "(no ticket)"
 NO_HOST = "(no host)"
 NO_CONSUMER = "(no consumer)"
-
-
-def _host(event: RawEvent) -> int | None:
-    return event.host_id
-
-
-def _consumer(event: RawEvent) -> str:
-    return event.consumer
-
-
-def _ticket(event: RawEvent) -> int | None:
-    return event.ticket_id
 
 
 @dataclass(frozen=True)
@@ -109,11 +91,9 @@ def cycle_summary(*, tenant: Tenant, month: Month, now: datetime) -> CycleSummar
             total,
             *_model_rows(models, tally),
             *_provider_rows(models, tally),
-            *_host_rows(_priced_by(HostRollup, "host_id", _host, *summary)),
-            *_consumer_rows(_priced_by(ConsumerRollup, "consumer", _consumer, *summary)),
-            *_ticket_rows(
-                total, _priced_by(TicketRollup, "ticket_id", _ticket, *summary, keyless=False)
-            ),
+            *_host_rows(_priced_by("host", *summary)),
+            *_consumer_rows(_priced_by("consumer", *summary)),
+            *_ticket_rows(total, _priced_by("ticket", *summary)),
         ]
     return CycleSummary(
         month=f"{month.first_day:%Y-%m}",
@@ -183,37 +163,11 @@ def _provider_rows(models: dict[int, LlmModel], tally: ModelTally) -> Iterator[S
 
 
 def _priced_by(
-    rollup,
-    column: str,
-    key_of: Callable[[RawEvent], object],
-    tenant: Tenant,
-    periods: PlanPeriods,
-    pieces: Pieces,
-    raw: RawEdges,
-    *,
-    keyless: bool = True,
+    by: str, tenant: Tenant, periods: PlanPeriods, pieces: Pieces, raw: RawEdges
 ) -> dict[object, Summary]:
-    """Every value of `column` in a summary rollup keyed by (it, model), with its usage
-    priced by model and plan period (`PlanPeriods.cost`), raw edges added by `key_of`. No
-    top: finance needs them all; the rows are as many as the cycle's keys, not its events.
-    `keyless`: usage with no key has a row (no host); not so for tickets, whose rollup
-    holds only ticket-linked usage."""
-    facts: dict[SummaryFact, Sums] = defaultdict(Sums)
-    for event in raw.within(pieces.raw):
-        key = key_of(event)
-        if key is not None or keyless:
-            period = periods.period_at(event.model_id, event.occurred_at)
-            facts[SummaryFact(key, event.model_id, period)].add(event.sums)
-    if pieces.windows:
-        source, source_params = pieces.source(rollup, tenant.id)
-        period_sql, period_params = periods.period_sql("grain_start")
-        for key, model_id, period, *sums in query(
-            f"SELECT {column}, model_id, {period_sql} AS period, {SUMS_SQL} FROM {source} "
-            f"GROUP BY {column}, model_id" + (", period" if period_params else ""),
-            [*period_params, *source_params],
-        ):
-            facts[SummaryFact(key, model_id, period)].add(Sums.of_row(sums))
-    return priced_summaries(facts, periods)
+    """Every host, consumer or ticket of the cycle with its usage priced (no top: finance
+    needs them all; the rows are as many as the cycle's keys, not its events)."""
+    return priced_summaries(summary_facts(tenant, by, periods, pieces, raw), periods)
 
 
 def _keyed_rows(dimension: str, priced: dict, names: dict) -> Iterator[SummaryRow]:
