@@ -2,7 +2,7 @@
 
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal, localcontext
 from typing import Literal
@@ -14,9 +14,7 @@ from usage.models import SUMMARY_GRAINS, LlmModel
 from usage.pricing import Cost
 from usage.selectors.breakdowns import (
     TOP,
-    ModelFact,
     Summary,
-    model_facts,
     priced_summaries,
     summary_facts,
     top_tickets,
@@ -37,6 +35,7 @@ from usage.selectors.figures import (
 from usage.selectors.filters import NO_FILTER, ActivityFilter
 from usage.selectors.periods import PlanPeriods
 from usage.selectors.rollups import RawEdges, model_grains, pieces, serial_reads
+from usage.selectors.tally import ModelTally, model_tally
 
 Mode = Literal["tokens", "cost"]
 MODES: tuple[str, ...] = ("tokens", "cost")
@@ -84,57 +83,6 @@ def activity(
         return _activity(tenant, buckets, mode, models, periods, narrowed, rows)
 
 
-@dataclass
-class ModelTally:
-    """The model facts summed per bucket and per model, priced or kept apart: the one
-    place that sorts usage into ticket-linked cost, unattributed spend and unpriced."""
-
-    bucket_sums: list[Sums]
-    bucket_costs: list[Cost]
-    # Per bucket too, for the history's cycles (a bucket per month).
-    bucket_unpriced: dict[int, Sums] = field(default_factory=lambda: defaultdict(Sums))
-    bucket_unattributed_costs: dict[int, Cost] = field(default_factory=lambda: defaultdict(Cost))
-    model_sums: dict[int, Sums] = field(default_factory=lambda: defaultdict(Sums))
-    model_costs: dict[int, Cost] = field(default_factory=lambda: defaultdict(Cost))
-    unpriced: dict[int, Sums] = field(default_factory=lambda: defaultdict(Sums))
-    unattributed: dict[int, Sums] = field(default_factory=lambda: defaultdict(Sums))
-    unattributed_costs: dict[int, Cost] = field(default_factory=lambda: defaultdict(Cost))
-    # Unattributed usage summed per (bucket, model, plan period), priced once each in
-    # `finish`: a sum of exact products is the product of the sum.
-    _unattributed: dict[tuple[int, int, int], Sums] = field(
-        default_factory=lambda: defaultdict(Sums)
-    )
-
-    def add_all(self, facts: dict[ModelFact, Sums], periods: PlanPeriods) -> None:
-        """Sum and price every fact of a read (then the tally is complete)."""
-        for fact, sums in facts.items():
-            self.add(fact, sums, periods)
-        self.finish(periods)
-
-    def add(self, fact: ModelFact, sums: Sums, periods: PlanPeriods) -> None:
-        self.bucket_sums[fact.bucket].add(sums)
-        self.model_sums[fact.model_id].add(sums)
-        if not periods.priced(fact.model_id, fact.period):
-            self.unpriced[fact.model_id].add(sums)  # on a ticket or not: no plan prices it
-            self.bucket_unpriced[fact.bucket].add(sums)
-        elif fact.on_ticket:
-            cost = periods.cost(fact.model_id, fact.period, sums)
-            assert cost is not None  # priced
-            self.bucket_costs[fact.bucket] += cost
-            self.model_costs[fact.model_id] += cost
-        else:
-            self.unattributed[fact.model_id].add(sums)
-            self._unattributed[(fact.bucket, fact.model_id, fact.period)].add(sums)
-
-    def finish(self, periods: PlanPeriods) -> None:
-        """Price the unattributed usage (after every `add`)."""
-        for (bucket, model_id, period), sums in self._unattributed.items():
-            cost = periods.cost(model_id, period, sums)
-            assert cost is not None  # only priced usage was kept here
-            self.unattributed_costs[model_id] += cost
-            self.bucket_unattributed_costs[bucket] += cost
-
-
 def _activity(
     tenant: Tenant,
     buckets: Buckets,
@@ -151,9 +99,8 @@ def _activity(
     model_pieces = pieces(buckets.start, buckets.end, grains, cuts)
     summary_pieces = pieces(buckets.start, buckets.end, summary_grains, cuts)
     raw = RawEdges(tenant, [*model_pieces.raw, *summary_pieces.raw], narrowed)
-    tally = ModelTally([Sums() for _ in buckets.edges], [Cost()] * len(buckets))
     model_id = narrowed.model_id
-    tally.add_all(model_facts(tenant, buckets, periods, model_pieces, raw, model_id), periods)
+    tally = model_tally(tenant, buckets, periods, model_pieces, raw, model_id)
     total = Sums()
     for sums in tally.bucket_sums:
         total.add(sums)

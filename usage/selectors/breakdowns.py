@@ -1,4 +1,5 @@
-"""The facts an activity is assembled from: sums per bucket and model, consumer, host, ticket.
+"""The facts an activity is assembled from besides its model tally (`tally.py`): sums per
+consumer, host and ticket.
 
 Each reader takes the whole grains from a rollup (one SQL query) and the partial edges
 from the raw events read once for the activity (`RawEdges`). A filter by model narrows
@@ -8,13 +9,11 @@ the rollup rows read (`model_id`); a filter no rollup serves reads no rollup at 
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import NamedTuple
 
 from licensing.models import Tenant
 from tasks.models import Ticket
-from usage.buckets import Buckets
-from usage.models import ConsumerRollup, HostRollup, ModelRollup, TicketRollup
+from usage.models import ConsumerRollup, HostRollup, TicketRollup
 from usage.pricing import Cost
 from usage.selectors.figures import Sums, TicketCost
 from usage.selectors.periods import PlanPeriods
@@ -25,13 +24,10 @@ TOP = 10
 # then computed for this many candidates per ten rows asked, so only near-ties at the last
 # place asked could reorder.
 _TICKET_CANDIDATES = 5 * TOP
-
-
-class ModelFact(NamedTuple):
-    bucket: int
-    model_id: int
-    on_ticket: bool
-    period: int
+_FACT_COLUMNS = (
+    "ticket_id, model_id, period, input_tokens, output_tokens, cached_tokens, "
+    "succeeded_requests, failed_requests"
+)
 
 
 class TicketFact(NamedTuple):
@@ -70,43 +66,6 @@ def priced_summaries(facts: dict[SummaryFact, Sums], periods: PlanPeriods) -> di
         else:
             summary.cost += cost
     return summaries
-
-
-def model_facts(
-    tenant: Tenant,
-    buckets: Buckets,
-    periods: PlanPeriods,
-    pieces: Pieces,
-    raw: RawEdges,
-    model_id: int | None = None,
-) -> dict[ModelFact, Sums]:
-    """Sums per bucket, model, whether on a ticket, and plan period."""
-    facts: dict[ModelFact, Sums] = defaultdict(Sums)
-    if pieces.windows:
-        key_sql, key_params = buckets.wall_key_sql("grain_start")
-        stretch_sql, stretch_params = buckets.stretch_sql("grain_start")
-        period_sql, period_params = periods.period_sql("grain_start")
-        source, source_params = pieces.source(ModelRollup, tenant.id, model_id)
-        rows = query(
-            f"SELECT MIN(grain_start), model_id, on_ticket, {period_sql} AS period, {SUMS_SQL} "
-            f"FROM {source} "
-            f"GROUP BY {key_sql}, {stretch_sql + ', ' if stretch_sql else ''}model_id, on_ticket"
-            + (", period" if period_params else ""),
-            [*period_params, *source_params, *key_params, *stretch_params],
-        )
-        for first, model_id, on_ticket, period, *sums in rows:
-            index = buckets.index(datetime.fromtimestamp(first, UTC))
-            facts[ModelFact(index, model_id, bool(on_ticket), period)].add(Sums.of_row(sums))
-    for event in raw.within(pieces.raw):
-        at, model_id = event.occurred_at, event.model_id
-        key = ModelFact(
-            buckets.index(at),
-            model_id,
-            event.ticket_id is not None,
-            periods.period_at(model_id, at),
-        )
-        facts[key].add(event.sums)
-    return facts
 
 
 # The summary rollups by what they break usage down by: (rollup, its column, RawEvent's).
@@ -169,35 +128,42 @@ def ticket_facts(
             facts[TicketFact(event.ticket_id, event.model_id, period)].add(event.sums)
     if not pieces.windows:
         return facts
-    source, source_params = pieces.source(TicketRollup, tenant.id, model_id)
-    ranked = {fact.ticket_id for fact in facts} | _ticket_candidates(
-        periods, source, source_params, candidates
-    )
-    if not ranked:
-        return facts
-    period_sql, period_params = periods.period_sql("grain_start")
-    ids = sorted(ranked)
-    for ticket_id, model_id, period, *sums in query(
-        f"SELECT ticket_id, model_id, {period_sql} AS period, {SUMS_SQL} FROM {source} "
-        f"WHERE ticket_id IN ({', '.join(['%s'] * len(ids))}) "
-        "GROUP BY ticket_id, model_id" + (", period" if period_params else ""),
-        [*period_params, *source_params, *ids],
+    edge_tickets = sorted({fact.ticket_id for fact in facts})
+    for ticket_id, fact_model_id, period, *sums in _candidate_rows(
+        tenant, periods, pieces, candidates, edge_tickets, model_id
     ):
-        facts[TicketFact(ticket_id, model_id, period)].add(Sums.of_row(sums))
+        facts[TicketFact(ticket_id, fact_model_id, period)].add(Sums.of_row(sums))
     return facts
 
 
-def _ticket_candidates(
-    periods: PlanPeriods, source: str, source_params: list, limit: int
-) -> set[int]:
-    """The `limit` tickets with the highest approximate cost in the whole grains."""
-    cost_sql, cost_params = periods.approximate_cost_sql("grain_start")
-    rows = query(
-        f"SELECT ticket_id FROM {source} GROUP BY ticket_id "
-        f"ORDER BY {cost_sql} DESC, ticket_id LIMIT {int(limit)}",
-        [*source_params, *cost_params],
+def _candidate_rows(
+    tenant: Tenant,
+    periods: PlanPeriods,
+    pieces: Pieces,
+    limit: int,
+    edge_tickets: list[int],
+    model_id: int | None,
+) -> list[tuple]:
+    """The whole grains' sums per ticket, model and plan period, of the `limit` tickets with
+    the highest approximate cost there and of `edge_tickets`: one statement, one scan of
+    the rollup (summed first, then ranked: far fewer rows to price than the rollup's)."""
+    source, source_params = pieces.source(TicketRollup, tenant.id, model_id)
+    period_sql, period_params = periods.period_sql("grain_start")
+    prices_sql, prices_params = periods.approximate_prices_sql()
+    group_period = ", period" if period_params else ""
+    return query(
+        f"WITH fact ({_FACT_COLUMNS}) AS MATERIALIZED ("
+        f"SELECT ticket_id, model_id, {period_sql} AS period, {SUMS_SQL} FROM {source} "
+        f"GROUP BY ticket_id, model_id{group_period}), "
+        "ranked AS (SELECT fact.ticket_id FROM fact "
+        f"JOIN {prices_sql} ON price.model_id = fact.model_id AND price.period = fact.period "
+        "GROUP BY fact.ticket_id ORDER BY SUM(fact.input_tokens * price.input "
+        "+ fact.output_tokens * price.output + fact.cached_tokens * price.cached) DESC, "
+        f"fact.ticket_id LIMIT {int(limit)}) "
+        "SELECT * FROM fact WHERE ticket_id IN (SELECT ticket_id FROM ranked) "
+        "OR ticket_id = ANY(%s)",
+        [*period_params, *source_params, *prices_params, edge_tickets],
     )
-    return {row[0] for row in rows}
 
 
 def top_tickets(

@@ -1,7 +1,7 @@
 """`cycle_summary`: one cycle summarised by model, provider, host, consumer and ticket (§5.5),
 for finance to reconcile: within each dimension the rows add up to the cycle's total row.
 
-From the rollups like the history (`model_facts` and `ModelTally` for the totals, models
+From the rollups like the history (`usage.selectors.tally` for the totals, models
 and providers; the host, consumer and ticket rollups, by model, for the rest), with raw
 events only for the partial grains before now in the current cycle.
 """
@@ -22,8 +22,7 @@ from usage.models import (
 )
 from usage.pricing import Cost
 from usage.projections import Month
-from usage.selectors.activity import ModelTally
-from usage.selectors.breakdowns import Summary, model_facts, priced_summaries, summary_facts
+from usage.selectors.breakdowns import Summary, priced_summaries, summary_facts
 from usage.selectors.figures import Requests, Sums, Tokens
 from usage.selectors.periods import PlanPeriods
 from usage.selectors.rollups import (
@@ -32,6 +31,7 @@ from usage.selectors.rollups import (
     pieces,
     serial_reads,
 )
+from usage.selectors.tally import ModelTally, model_tally
 
 NO_TICKET = "(no ticket)"
 NO_HOST = "(no host)"
@@ -83,8 +83,7 @@ def cycle_summary(*, tenant: Tenant, month: Month, now: datetime) -> CycleSummar
         model_pieces = pieces(buckets.start, buckets.end, MODEL_GRAINS, cuts)
         summary_pieces = pieces(buckets.start, buckets.end, SUMMARY_GRAINS, periods.cuts())
         raw = RawEdges(tenant, [*model_pieces.raw, *summary_pieces.raw])
-        tally = ModelTally([Sums()], [Cost()])
-        tally.add_all(model_facts(tenant, buckets, periods, model_pieces, raw), periods)
+        tally = model_tally(tenant, buckets, periods, model_pieces, raw)
         total = _total_row(tally)
         summary = (tenant, periods, summary_pieces, raw)
         rows = [

@@ -1,7 +1,7 @@
 """`usage_history`: the last 12 cycles (calendar months in the tenant's zone), SPEC §5.5.
 
 One read of the model rollup for all the months, bucketed by month: the same facts and the
-same tally as `activity` (`model_facts`, `ModelTally`), so the figures are those of an
+same tally as `activity` (`usage.selectors.tally`), so the figures are those of an
 activity over each month, to the last Decimal. A month is a union of whole local days, each
 a union of whole hour (or 15-minute) grains: the only raw events read are the partial
 grains before now. Tasks created come from the daily snapshots of the lifetime counter
@@ -20,11 +20,10 @@ from usage.buckets import EARLIEST, Buckets, month_buckets, month_cuts
 from usage.models import MODEL_GRAINS, LlmModel
 from usage.pricing import Cost
 from usage.projections import Month, month_of
-from usage.selectors.activity import ModelTally
-from usage.selectors.breakdowns import model_facts
 from usage.selectors.figures import Requests, Sums, Tokens
 from usage.selectors.periods import PlanPeriods
 from usage.selectors.rollups import RawEdges, pieces, serial_reads
+from usage.selectors.tally import ModelTally, model_tally
 from usage.task_counts import task_count_snapshots_since, tasks_created_per_month
 
 CYCLES = 12
@@ -169,9 +168,7 @@ def _tally(tenant: Tenant, buckets: Buckets, periods: PlanPeriods) -> ModelTally
     cuts = [*periods.cuts(), *month_cuts(buckets)]  # no row read straddles two months
     model_pieces = pieces(buckets.start, buckets.end, MODEL_GRAINS, cuts)
     raw = RawEdges(tenant, model_pieces.raw)
-    tally = ModelTally([Sums() for _ in buckets.edges], [Cost()] * len(buckets))
-    tally.add_all(model_facts(tenant, buckets, periods, model_pieces, raw), periods)
-    return tally
+    return model_tally(tenant, buckets, periods, model_pieces, raw)
 
 
 def _cycle(

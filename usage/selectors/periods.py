@@ -8,8 +8,10 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 
 from usage.models import LlmModel, PricingPlan
-from usage.pricing import Cost, PricingTimeline, token_cost
+from usage.pricing import Cost, PicoPrices, PricingTimeline, token_cost
 from usage.selectors.figures import Sums
+
+KINDS = ("input", "output", "cached")
 
 
 class PlanPeriods:
@@ -37,37 +39,37 @@ class PlanPeriods:
                 params += [model_id, int(plan.effective_at.timestamp())]
         return ("(" + " + ".join(parts) + ")" if parts else "0"), params
 
-    def approximate_cost_sql(self, column: str) -> tuple[str, list]:
-        """SUM of the cost in floating point (for ranking only; never shown)."""
-        kinds = ("input", "output", "cached")
-        cases: dict[str, list[str]] = {kind: [] for kind in kinds}
-        params: dict[str, list] = {kind: [] for kind in kinds}
-        for model_id, plan, since in self._in_force_newest_first():
-            for kind in kinds:
-                price = float(getattr(plan, f"{kind}_per_million"))
-                if since is None:
-                    cases[kind].append("WHEN model_id = %s THEN %s")
-                    params[kind] += [model_id, price]
-                else:
-                    cases[kind].append(f"WHEN model_id = %s AND {column} >= %s THEN %s")
-                    params[kind] += [model_id, since, price]
-        if not cases["input"]:
-            return "SUM(0)", []  # not a bare 0: that would mean "column 0" in ORDER BY
-        parts, values = [], []
-        for kind in kinds:
-            # Floating point on purpose: numeric arithmetic would cost more and ranks the same.
-            price_sql = f"CAST(CASE {' '.join(cases[kind])} ELSE 0 END AS DOUBLE PRECISION)"
-            parts.append(f"{kind}_tokens * {price_sql}")
-            values += params[kind]
-        return "SUM(" + " + ".join(parts) + ")", values
+    def pico_prices(self) -> dict[tuple[int, int], PicoPrices | None]:
+        """The prices of each model's plan in each period (None: no plan then)."""
+        return {
+            (model_id, period): None if plan is None else PicoPrices.of(plan)
+            for model_id, period, plan in self._plans_by_period()
+        }
 
-    def _in_force_newest_first(self) -> Iterator[tuple[int, PricingPlan, int | None]]:
-        """(model id, plan, since in Unix seconds or None for "from the start")."""
+    def approximate_prices_sql(self) -> tuple[str, list]:
+        """A table `price` (model_id, period, input, output, cached) of each priced period's
+        prices per million tokens in floating point: for ranking only, never shown (numeric
+        would cost more and rank the same). No row for a period no plan prices."""
+        rows = [
+            (model_id, period, *(float(getattr(plan, f"{kind}_per_million")) for kind in KINDS))
+            for model_id, period, plan in self._plans_by_period()
+            if plan is not None
+        ]
+        columns = "model_id, period, input, output, cached"
+        if not rows:
+            empty = "SELECT CAST(NULL AS BIGINT), 0, 0.0, 0.0, 0.0 WHERE FALSE"
+            return f"({empty}) AS price ({columns})", []
+        typed = "(CAST(%s AS BIGINT), CAST(%s AS INTEGER), CAST(%s AS DOUBLE PRECISION), " + (
+            "CAST(%s AS DOUBLE PRECISION), CAST(%s AS DOUBLE PRECISION))"
+        )
+        values = ", ".join([typed] + ["(%s, %s, %s, %s, %s)"] * (len(rows) - 1))
+        return f"(VALUES {values}) AS price ({columns})", [v for row in rows for v in row]
+
+    def _plans_by_period(self) -> Iterator[tuple[int, int, PricingPlan | None]]:
+        """(model id, period, the plan in force then or None) of every period."""
         for model_id, changes in self.changes.items():
-            for plan in reversed(changes):
-                yield model_id, plan, int(plan.effective_at.timestamp())
-            if (base := self.base[model_id]) is not None:
-                yield model_id, base, None
+            for period, plan in enumerate([self.base[model_id], *changes]):
+                yield model_id, period, plan
 
     def cuts(self) -> list[int]:
         """Plan changes inside the range, in Unix seconds."""
@@ -75,10 +77,6 @@ class PlanPeriods:
 
     def period_at(self, model_id: int, instant: datetime) -> int:
         return sum(1 for plan in self.changes[model_id] if plan.effective_at <= instant)
-
-    def priced(self, model_id: int, period: int) -> bool:
-        """Whether a plan is in force in the model's `period` (`cost` is not None)."""
-        return (self.changes[model_id][period - 1] if period else self.base[model_id]) is not None
 
     def cost(self, model_id: int, period: int, sums: Sums) -> Cost | None:
         """The cost of `sums` under the plan of `period`; None when no plan is in force."""
