@@ -166,7 +166,7 @@ SELECT tenant_id, %(grain)s, (CAST(FLOOR(EXTRACT(EPOCH FROM occurred_at)) AS BIG
     SUM(input_tokens), SUM(output_tokens), SUM(cached_tokens),
     SUM(CASE WHEN succeeded THEN 1 ELSE 0 END), SUM(CASE WHEN succeeded THEN 0 ELSE 1 END)
 FROM usage_usageevent WHERE tenant_id = %(tenant)s
-GROUP BY tenant_id, 3, model_id, ticket_id IS NOT NULL
+GROUP BY tenant_id, 3, model_id, ticket_id IS NOT NULL ORDER BY 3
 """
 
 

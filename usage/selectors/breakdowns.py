@@ -24,10 +24,7 @@ TOP = 10
 # then computed for this many candidates per ten rows asked, so only near-ties at the last
 # place asked could reorder.
 _TICKET_CANDIDATES = 5 * TOP
-_FACT_COLUMNS = (
-    "ticket_id, model_id, period, input_tokens, output_tokens, cached_tokens, "
-    "succeeded_requests, failed_requests"
-)
+_ROW_COLUMNS = "input_tokens, output_tokens, cached_tokens, succeeded_requests, failed_requests"
 
 
 class TicketFact(NamedTuple):
@@ -145,23 +142,23 @@ def _candidate_rows(
     model_id: int | None,
 ) -> list[tuple]:
     """The whole grains' sums per ticket, model and plan period, of the `limit` tickets with
-    the highest approximate cost there and of `edge_tickets`: one statement, one scan of
-    the rollup (summed first, then ranked: far fewer rows to price than the rollup's)."""
+    the highest approximate cost there and of `edge_tickets`: one statement. The ranking
+    sums floating point costs per ticket straight from the rollup rows; only the chosen
+    tickets' rows are summed exactly (numeric sums of every ticket's rows cost far more)."""
     source, source_params = pieces.source(TicketRollup, tenant.id, model_id)
     period_sql, period_params = periods.period_sql("grain_start")
     prices_sql, prices_params = periods.approximate_prices_sql()
-    group_period = ", period" if period_params else ""
     return query(
-        f"WITH fact ({_FACT_COLUMNS}) AS MATERIALIZED ("
-        f"SELECT ticket_id, model_id, {period_sql} AS period, {SUMS_SQL} FROM {source} "
-        f"GROUP BY ticket_id, model_id{group_period}), "
-        "ranked AS (SELECT fact.ticket_id FROM fact "
-        f"JOIN {prices_sql} ON price.model_id = fact.model_id AND price.period = fact.period "
-        "GROUP BY fact.ticket_id ORDER BY SUM(fact.input_tokens * price.input "
-        "+ fact.output_tokens * price.output + fact.cached_tokens * price.cached) DESC, "
-        f"fact.ticket_id LIMIT {int(limit)}) "
-        "SELECT * FROM fact WHERE ticket_id IN (SELECT ticket_id FROM ranked) "
-        "OR ticket_id = ANY(%s)",
+        f"WITH piece AS MATERIALIZED (SELECT ticket_id, model_id, {period_sql} AS period, "
+        f"{_ROW_COLUMNS} FROM {source}), "
+        "ranked AS (SELECT piece.ticket_id FROM piece "
+        f"JOIN {prices_sql} ON price.model_id = piece.model_id AND price.period = piece.period "
+        "GROUP BY piece.ticket_id ORDER BY SUM(piece.input_tokens * price.input "
+        "+ piece.output_tokens * price.output + piece.cached_tokens * price.cached) DESC, "
+        f"piece.ticket_id LIMIT {int(limit)}) "
+        f"SELECT ticket_id, model_id, period, {SUMS_SQL} FROM piece "
+        "WHERE ticket_id IN (SELECT ticket_id FROM ranked) OR ticket_id = ANY(%s) "
+        f"GROUP BY ticket_id, model_id, period",
         [*period_params, *source_params, *prices_params, edge_tickets],
     )
 

@@ -133,7 +133,11 @@ _REBUILDS = (
 
 
 def rollups_rebuild_within(*, tenant_id: int) -> None:
-    """`rollups_rebuild` inside the caller's transaction."""
+    """`rollups_rebuild` inside the caller's transaction.
+
+    Inserted in time order, as ingestion appends them: a range's rows then share heap
+    pages (in hash order, each row of a range read was on a page of its own).
+    """
     quote = connection.ops.quote_name
     events = quote(UsageEvent._meta.db_table)
     with transaction.atomic(savepoint=False), connection.cursor() as cursor:
@@ -145,6 +149,6 @@ def rollups_rebuild_within(*, tenant_id: int) -> None:
                     f"(tenant_id, grain_seconds, grain_start, {keys}, {', '.join(_SUMS)}) "
                     f"SELECT tenant_id, {grain}, ({_EPOCH_SQL} / {grain}) * {grain}, {selected}, "
                     f"{_REBUILD_SUMS} FROM {events} WHERE tenant_id = %s {condition} "
-                    f"GROUP BY tenant_id, 3, {selected}",
+                    f"GROUP BY tenant_id, 3, {selected} ORDER BY 3",
                     [tenant_id],
                 )
