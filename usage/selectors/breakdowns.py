@@ -17,14 +17,13 @@ from usage.models import ConsumerRollup, HostRollup, TicketRollup
 from usage.pricing import Cost
 from usage.selectors.figures import Sums, TicketCost
 from usage.selectors.periods import PlanPeriods
-from usage.selectors.rollups import SUMS_SQL, Pieces, RawEdges, query
+from usage.selectors.rollups import ROW_SUMS_SQL, SUMS_SQL, Pieces, RawEdges, query
 
 TOP = 10
 # Tickets ranked by an approximate (floating point) cost in SQL; the exact Decimal cost is
 # then computed for this many candidates per ten rows asked, so only near-ties at the last
 # place asked could reorder.
 _TICKET_CANDIDATES = 5 * TOP
-_ROW_COLUMNS = "input_tokens, output_tokens, cached_tokens, succeeded_requests, failed_requests"
 
 
 class TicketFact(NamedTuple):
@@ -150,7 +149,7 @@ def _candidate_rows(
     prices_sql, prices_params = periods.approximate_prices_sql()
     return query(
         f"WITH piece AS MATERIALIZED (SELECT ticket_id, model_id, {period_sql} AS period, "
-        f"{_ROW_COLUMNS} FROM {source}), "
+        f"{ROW_SUMS_SQL} FROM {source}), "
         "ranked AS (SELECT piece.ticket_id FROM piece "
         f"JOIN {prices_sql} ON price.model_id = piece.model_id AND price.period = piece.period "
         "GROUP BY piece.ticket_id ORDER BY SUM(piece.input_tokens * price.input "

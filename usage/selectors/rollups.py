@@ -17,16 +17,15 @@ from usage.selectors.filters import NO_FILTER, ActivityFilter
 # Cast back to bigint: SUM(bigint) is a numeric, which the driver turns into a Decimal
 # that then costs an int() per value (a sum would need ~4e9 events of 2^31 tokens to
 # overflow, and would then fail loudly, not wrap).
-SUMS_SQL = ", ".join(
-    f"CAST(SUM({column}) AS BIGINT)"
-    for column in (
-        "input_tokens",
-        "output_tokens",
-        "cached_tokens",
-        "succeeded_requests",
-        "failed_requests",
-    )
+SUM_COLUMNS = (
+    "input_tokens",
+    "output_tokens",
+    "cached_tokens",
+    "succeeded_requests",
+    "failed_requests",
 )
+SUMS_SQL = ", ".join(f"CAST(SUM({column}) AS BIGINT)" for column in SUM_COLUMNS)
+ROW_SUMS_SQL = ", ".join(SUM_COLUMNS)  # the same columns of single rows, unsummed
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICRO = timedelta(microseconds=1)
 

@@ -23,7 +23,7 @@ from usage.models import ModelRollup
 from usage.pricing import Cost, pico_cost
 from usage.selectors.figures import Sums
 from usage.selectors.periods import PlanPeriods
-from usage.selectors.rollups import SUMS_SQL, Pieces, RawEdges, query
+from usage.selectors.rollups import ROW_SUMS_SQL, SUMS_SQL, Pieces, RawEdges, query
 
 
 @dataclass
@@ -70,11 +70,18 @@ def model_tally(
 def _rollup_rows(
     tenant: Tenant, buckets: Buckets, periods: PlanPeriods, pieces: Pieces, model_id: int | None
 ) -> list[tuple]:
-    """Sums per bucket (by its earliest grain), model, ticket-or-not and plan period."""
-    key_sql, key_params = buckets.wall_key_sql("grain_start")
-    stretch_sql, stretch_params = buckets.stretch_sql("grain_start")
+    """Sums per bucket (by its earliest grain), model, ticket-or-not and plan period; or the
+    rows themselves when the coarsest grain read is the bucket (one row per group: summing
+    them in SQL cost more than reading them, 4.6 against 1.8 ms for the 24 h preset)."""
     period_sql, period_params = periods.period_sql("grain_start")
     source, source_params = pieces.source(ModelRollup, tenant.id, model_id)
+    if max(window.grain_seconds for window in pieces.windows) == buckets.seconds:
+        return query(
+            f"SELECT grain_start, model_id, on_ticket, {period_sql}, {ROW_SUMS_SQL} FROM {source}",
+            [*period_params, *source_params],
+        )
+    key_sql, key_params = buckets.wall_key_sql("grain_start")
+    stretch_sql, stretch_params = buckets.stretch_sql("grain_start")
     return query(
         f"SELECT MIN(grain_start), model_id, on_ticket, {period_sql} AS period, {SUMS_SQL} "
         f"FROM {source} "
