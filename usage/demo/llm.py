@@ -298,6 +298,7 @@ def story_usage(
         * 10,
         (month_to_date / BUDGET_USE).quantize(Decimal("0.01"), ROUND_CEILING),
     )
+    loop_end = now - timedelta(minutes=10)
     if limit > 0:
         budget_set(tenant=tenant, limit_usd=limit, limit_tokens=None, kind="hard")
         loop_start = max(month_start, now - RUNAWAY_HOURS)
@@ -306,16 +307,22 @@ def story_usage(
             tenant,
             costing=limit * BUDGET_USE - month_to_date,
             start=loop_start,
-            end=now - timedelta(minutes=10),
+            end=loop_end,
         )
         this_month.sort(key=lambda item: item["occurred_at"])
-    record(
-        tenant,
-        this_month,
-        batch=200,
-        after_batch=after_batch,
-        progress=progress,
-        done=len(earlier),
-        total=len(earlier) + len(this_month),
-    )
-    return len(earlier) + len(this_month)
+    # Recorded in two parts, cut where the loop ends: early in a month one batch can span
+    # the whole loop, and its alerts would be raised at its last event, about `now`: too
+    # late for any retry of a failing endpoint to lie in the past.
+    cut = bisect.bisect_left([item["occurred_at"] for item in this_month], loop_end)
+    total = len(earlier) + len(this_month)
+    for done, part in ((len(earlier), this_month[:cut]), (len(earlier) + cut, this_month[cut:])):
+        record(
+            tenant,
+            part,
+            batch=200,
+            after_batch=after_batch,
+            progress=progress,
+            done=done,
+            total=total,
+        )
+    return total
