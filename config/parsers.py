@@ -51,7 +51,9 @@ def read_json(raw: bytes) -> Any:
         raise _too_deep() from None
     except ValueError as error:  # JSONDecodeError, and integers of more than 4,300 digits
         raise JsonRefused("parse_error", f"The body is not valid JSON: {error}.") from None
-    _check_tree(value)
+    # A NUL or a lone surrogate can only arrive escaped (\u0000, \ud800): json.loads refuses
+    # raw control characters in strings, and decode() refuses UTF-8-encoded surrogates.
+    _check_tree(value, texts="\\u" in text)
     return value
 
 
@@ -66,36 +68,62 @@ def unstorable_character(text: str) -> str | None:
     return None
 
 
-def _check_tree(value: Any) -> None:
-    # Iterative, so the check itself never recurses however the value is shaped.
-    stack: list[tuple[Any, str, int]] = [(value, "", 1)]
+_Path = tuple[Any, str | int] | None  # (parent path, key or index); None: the body itself
+
+
+def _check_tree(value: Any, *, texts: bool) -> None:
+    """Refuse nesting deeper than MAX_DEPTH and, when `texts`, unstorable text anywhere."""
+    # Iterative, so the check itself never recurses however the value is shaped. A node's
+    # path stays a chain of tuples, made text only for a refusal (most bodies have none).
+    stack: list[tuple[Any, _Path, int]] = [(value, None, 1)]
     while stack:
         node, path, depth = stack.pop()
         if isinstance(node, str):
             _check_text(node, path)
             continue
-        if not isinstance(node, dict | list):
+        if not isinstance(node, dict | list):  # the body itself: a number, true, null
             continue
         if depth > MAX_DEPTH:
             raise _too_deep()
         if isinstance(node, dict):
-            for key, item in node.items():
-                child = f"{path}.{_shown(key)}" if path else _shown(key)
-                _check_text(key, child)
-                stack.append((item, child, depth + 1))
+            if texts:
+                for key in node:
+                    _check_text(key, (path, key))
+            items: Any = node.items()
         else:
-            stack.extend((item, f"{path}[{index}]", depth + 1) for index, item in enumerate(node))
+            items = enumerate(node)
+        stack.extend(
+            (item, (path, step), depth + 1)
+            for step, item in items
+            if isinstance(item, dict | list) or (texts and isinstance(item, str))
+        )
 
 
-def _check_text(text: str, path: str) -> None:
+def _check_text(text: str, path: _Path) -> None:
     problem = unstorable_character(text)
     if problem is not None:
-        where = path or "the body"
+        where = _path_text(path)
         raise JsonRefused(
             "invalid_text",
-            f"The text at {where} holds {problem}, which Tally cannot store; remove it.",
-            path=path or "body",
+            f"The text at {where or 'the body'} holds {problem}, which Tally cannot store; "
+            "remove it.",
+            path=where or "body",
         )
+
+
+def _path_text(path: _Path) -> str:
+    """`events[3].model` for the chain (((None, "events"), 3), "model")."""
+    steps: list[str | int] = []
+    while path is not None:
+        path, step = path
+        steps.append(step)
+    text = ""
+    for step in reversed(steps):
+        if isinstance(step, int):
+            text += f"[{step}]"
+        else:
+            text += f".{_shown(step)}" if text else _shown(step)
+    return text
 
 
 def _shown(key: str) -> str:

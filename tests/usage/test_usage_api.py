@@ -6,6 +6,7 @@ import pytest
 
 from tasks.services import task_create
 from tests.usage.usage_helpers import event, model_with_plan, plan, post_plan, ticket_for
+from usage.api.events import UsageEventInputSerializer, validated_events
 from usage.models import LlmModel, UsageEvent
 
 AT = datetime(2026, 11, 1, 10, 0, tzinfo=UTC)
@@ -53,6 +54,21 @@ def test_a_bad_record_is_a_400_naming_the_record_and_the_field(admin_a, tenant_a
     assert body["detail"].startswith("Event 1, field model: No model named 'gpt-9'")
     assert list(body["errors"]["events"]["1"]) == ["model"]
     assert UsageEvent.objects.count() == 0
+
+
+def test_good_records_are_validated_exactly_as_their_serializer_validates_them():
+    # validated_events checks good batches field by field, without the serializer's
+    # per-record machinery (for speed); what it hands the service must not differ.
+    records = [
+        event(AT, "gpt-4o"),
+        {k: v for k, v in event(AT, "gpt-4o").items() if k != "cached_tokens"},
+        event(AT, "gpt-4o", ticket=None, task=None, host=None, consumer=None),
+        event(AT, "gpt-4o", ticket=7, task=8, host="web-01", consumer="", succeeded=False),
+        event(AT, "gpt-4o", occurred_at="2026-11-01T11:00:00+01:00", consumer=" agent "),
+    ]
+    serializer = UsageEventInputSerializer(data=records, many=True)
+    assert serializer.is_valid(), serializer.errors
+    assert validated_events(records) == serializer.validated_data
 
 
 def test_a_body_without_an_events_list_is_a_400(admin_a, api_client_for):

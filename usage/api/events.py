@@ -1,9 +1,13 @@
 """`POST /api/v1/usage/events/`: a batch of LLM usage records in (SPEC §6.1)."""
 
 from collections.abc import Mapping
+from functools import cache
+from typing import cast
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import serializers, status
+from rest_framework.fields import Field, SkipField, empty
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -96,6 +100,9 @@ class UsageEventInputSerializer(UnknownFieldsRefused):
 def validated_events(records) -> list[UsageEventData]:
     """The records validated by their input serializer, or one UsageRefused naming each
     bad record and field (`{"events": {index: {field: [messages]}}}`)."""
+    valid = _valid_by_fields(records)
+    if valid is not None:
+        return valid
     # many=True hands max_length to the ListSerializer; the stubs do not know it.
     serializer = UsageEventInputSerializer(  # type: ignore[call-arg]
         data=records, many=True, allow_empty=False, max_length=MAX_BATCH
@@ -111,6 +118,39 @@ def validated_events(records) -> list[UsageEventData]:
     raise batch_refused(
         {str(index): _record_errors(fields) for index, fields in sorted(by_index) if fields}
     )
+
+
+def _valid_by_fields(records) -> list[UsageEventData] | None:
+    """The batch as the serializer validates it when every record is good, else None (the
+    serializer then runs, and its errors are the answer).
+
+    Each value goes through its own field's `run_validation`, as the serializer does it, but
+    without the serializer's per-record machinery, which cost more than half of the
+    validation of a batch of 1,000 (`bench/activity.py`'s ingestion data: 21 ms with the
+    serializer, 9 ms this way)."""
+    if not isinstance(records, list) or not 1 <= len(records) <= MAX_BATCH:
+        return None
+    fields = _record_fields()
+    valid = []
+    for record in records:
+        if not isinstance(record, dict) or not fields.keys() >= record.keys():
+            return None  # not an object, or an unknown field
+        clean = {}
+        for name, field in fields.items():
+            try:
+                clean[name] = field.run_validation(record.get(name, empty))
+            except SkipField:  # an optional field left out: no key, as the serializer does
+                continue
+            except (serializers.ValidationError, DjangoValidationError):
+                return None
+        valid.append(clean)
+    return cast(list[UsageEventData], valid)
+
+
+@cache
+def _record_fields() -> dict[str, Field]:
+    """The record serializer's fields, bound once (they keep no state between records)."""
+    return dict(UsageEventInputSerializer().fields)
 
 
 def _record_errors(errors) -> dict[str, list[str]]:

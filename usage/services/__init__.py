@@ -2,7 +2,8 @@
 
 - `events.py`: recording batches of usage events;
 - `rollups.py`: keeping the rollups in step (added per batch, rebuilt on demand);
-- `models.py`: LLM models and their pricing plans.
+- `models.py`: LLM models and their pricing plans;
+- `array_insert.py`: many rows in one INSERT as one array per column (events and rollups).
 """
 
 from usage.errors import UsageRefused

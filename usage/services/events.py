@@ -5,6 +5,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
+from operator import attrgetter
 from typing import Any, NotRequired, TypedDict
 
 from django.db import connection, transaction
@@ -16,6 +17,7 @@ from usage.budgets.services import Settled, reservations_settle
 from usage.errors import batch_refused
 from usage.models import LlmModel, UsageEvent
 from usage.pricing import PricingTimeline, token_cost
+from usage.services.array_insert import array_columns, array_insert_sql
 from usage.services.rollups import rollups_add
 
 MAX_BATCH = 1000
@@ -245,35 +247,31 @@ def _insert_new_events(tenant: Tenant, events: list[Event]) -> list[Event]:
     if not events:
         return []
     events = sorted(events, key=lambda event: event.request_id)
+    rows = [_EVENT_ROW(event) for event in events]
     table = connection.ops.quote_name(UsageEvent._meta.db_table)
-    columns = (
-        "tenant_id, request_id, occurred_at, model_id, input_tokens, output_tokens, "
-        "cached_tokens, ticket_id, task_id, host_id, consumer, succeeded, received_at"
-    )
-    now = timezone.now()
-    params: list = []
-    for e in events:
-        params += [
-            tenant.id,
-            e.request_id,
-            e.occurred_at,
-            e.model_id,
-            e.input_tokens,
-            e.output_tokens,
-            e.cached_tokens,
-            e.ticket_id,
-            e.task_id,
-            e.host_id,
-            e.consumer,
-            e.succeeded,
-            now,
-        ]
-    row = "(" + ", ".join(["%s"] * 13) + ")"
     sql = (
-        f"INSERT INTO {table} ({columns}) VALUES {', '.join([row] * len(events))} "
+        f"{array_insert_sql(table, constants=_EVENT_CONSTANTS, columns=_EVENT_COLUMNS)} "
         "ON CONFLICT (tenant_id, request_id) DO NOTHING RETURNING request_id"
     )
+    params: list[Any] = [tenant.id, timezone.now(), *array_columns(rows, len(_EVENT_COLUMNS))]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         inserted = {row[0] for row in cursor.fetchall()}
     return [event for event in events if event.request_id in inserted]
+
+
+_EVENT_CONSTANTS = ("tenant_id", "received_at")
+_EVENT_COLUMNS = {  # Event's fields by column name, with their SQL types (\d usage_usageevent)
+    "request_id": "text",
+    "occurred_at": "timestamptz",
+    "model_id": "bigint",
+    "input_tokens": "integer",
+    "output_tokens": "integer",
+    "cached_tokens": "integer",
+    "ticket_id": "bigint",
+    "task_id": "bigint",
+    "host_id": "bigint",
+    "consumer": "text",
+    "succeeded": "boolean",
+}
+_EVENT_ROW = attrgetter(*_EVENT_COLUMNS)  # an Event as a tuple in that order

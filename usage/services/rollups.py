@@ -18,12 +18,12 @@ from usage.models import (
     UsageEvent,
 )
 from usage.selectors.figures import Sums
+from usage.services.array_insert import array_columns, array_insert_sql
 
 if TYPE_CHECKING:
     from usage.services.events import Event
 
 _SUMS = ("input_tokens", "output_tokens", "cached_tokens", "succeeded_requests", "failed_requests")
-_CHUNK = 500
 
 
 def rollups_add(*, tenant: Tenant, events: Iterable["Event"]) -> None:
@@ -46,39 +46,32 @@ def rollups_add(*, tenant: Tenant, events: Iterable["Event"]) -> None:
             by_host[(grain, start, e.host_id, e.model_id)].add(sums)
             if on_ticket:
                 by_ticket[(grain, start, e.ticket_id, e.model_id)].add(sums)
-    _upsert(
-        ModelRollup, ("grain_seconds", "grain_start", "model_id", "on_ticket"), tenant, by_model
-    )
-    summary_key = ("grain_seconds", "grain_start")
-    _upsert(ConsumerRollup, (*summary_key, "consumer", "model_id"), tenant, by_consumer)
-    _upsert(TicketRollup, (*summary_key, "ticket_id", "model_id"), tenant, by_ticket)
-    _upsert(HostRollup, (*summary_key, "host_id", "model_id"), tenant, by_host)
+    bucket = {"grain_seconds": "integer", "grain_start": "bigint"}  # key columns: SQL types
+    model = {"model_id": "bigint"}
+    _upsert(ModelRollup, {**bucket, **model, "on_ticket": "boolean"}, tenant, by_model)
+    _upsert(ConsumerRollup, {**bucket, "consumer": "text", **model}, tenant, by_consumer)
+    _upsert(TicketRollup, {**bucket, "ticket_id": "bigint", **model}, tenant, by_ticket)
+    # host_id may be NULL (no host): the key is NULLS NOT DISTINCT, so ON CONFLICT matches it.
+    _upsert(HostRollup, {**bucket, "host_id": "bigint", **model}, tenant, by_host)
 
 
-def _upsert(model, key_columns: tuple[str, ...], tenant: Tenant, sums: dict[tuple, Sums]) -> None:
-    """INSERT ... ON CONFLICT DO UPDATE adding the sums.
+def _upsert(model, key_columns: dict[str, str], tenant: Tenant, sums: dict[tuple, Sums]) -> None:
+    """INSERT ... ON CONFLICT DO UPDATE adding the sums; `key_columns` are {name: SQL type}.
 
     Keys are sorted so concurrent batches lock rollup rows in one order (no deadlock).
     """
     if not sums:
         return
     table = connection.ops.quote_name(model._meta.db_table)
-    columns = ("tenant_id", *key_columns, *_SUMS)
-    placeholders = "(" + ", ".join(["%s"] * len(columns)) + ")"
+    columns = {**key_columns, **dict.fromkeys(_SUMS, "bigint")}
     adds = ", ".join(f"{c} = {table}.{c} + excluded.{c}" for c in _SUMS)
-    keys = sorted(sums, key=_sortable)
+    rows = [(*key, *sums[key].values()) for key in sorted(sums, key=_sortable)]
     with connection.cursor() as cursor:
-        for chunk_start in range(0, len(keys), _CHUNK):
-            chunk = keys[chunk_start : chunk_start + _CHUNK]
-            params = []
-            for key in chunk:
-                params += [tenant.id, *key, *sums[key].values()]
-            cursor.execute(
-                f"INSERT INTO {table} ({', '.join(columns)}) "
-                f"VALUES {', '.join([placeholders] * len(chunk))} "
-                f"ON CONFLICT (tenant_id, {', '.join(key_columns)}) DO UPDATE SET {adds}",
-                params,
-            )
+        cursor.execute(
+            f"{array_insert_sql(table, constants=('tenant_id',), columns=columns)} "
+            f"ON CONFLICT (tenant_id, {', '.join(key_columns)}) DO UPDATE SET {adds}",
+            [tenant.id, *array_columns(rows, len(columns))],
+        )
 
 
 def _sortable(key: tuple) -> tuple:
