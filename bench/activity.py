@@ -361,11 +361,16 @@ def plain_copy(tenant, start: datetime, end: datetime) -> int:
     """PostgreSQL's COPY of the priced rows, read and dropped: the bytes it wrote."""
     from django.db import connection
 
-    from usage.pricing_sql import PLANS_IN_FORCE_CTE, cost_sql, plan_join
+    from usage.pricing_sql import cost_sql, period_join, plan_periods_cte
 
-    sql = PLAIN_COPY_SQL.format(plans=PLANS_IN_FORCE_CTE, cost=cost_sql("e"), join=plan_join("e"))
+    # The plan in force joined as the export joins it: the gap is the export's formatting.
+    plans = "model AS (SELECT id FROM usage_llmmodel WHERE tenant_id = %s), " + (
+        plan_periods_cte(models="model")
+    )
+    sql = PLAIN_COPY_SQL.format(plans=plans, cost=cost_sql("e"), join=period_join("e"))
     size = 0
-    with connection.cursor() as cursor, cursor.copy(sql, [tenant.id, start, end]) as copy:
+    params = [tenant.id, tenant.id, start, end]
+    with connection.cursor() as cursor, cursor.copy(sql, params) as copy:
         for data in copy:
             size += len(data)
     return size

@@ -14,6 +14,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from usage.models import PricingPlan
 
 CENT = Decimal("0.01")
+KINDS = ("input", "output", "cached")  # the kinds of token a plan prices
 SMALLEST_SHOWN = Decimal("0.0001")
 
 
@@ -64,12 +65,7 @@ class PicoPrices:
 
     @classmethod
     def of(cls, plan: PricingPlan) -> "PicoPrices":
-        return cls(
-            *(
-                _whole(getattr(plan, f"{kind}_per_million").scaleb(6))
-                for kind in ("input", "output", "cached")
-            )
-        )
+        return cls(*(_whole(getattr(plan, f"{kind}_per_million").scaleb(6)) for kind in KINDS))
 
 
 def _whole(value: Decimal) -> int:

@@ -1,50 +1,30 @@
 """The SQL form of `usage/pricing.py`'s rule, for reads that price every event in SQL.
 
 `PricingTimeline.in_force` says a plan is in force from its `effective_at` until the
-model's next plan, and `token_cost` prices tokens at USD per million. Here the same
-rule is a range join: each plan carries the `effective_at` of the model's next plan
-(`LEAD`), and an event joins the one plan whose `[effective_at, next)` holds its time
-(a LEFT JOIN: no plan then means unpriced, never $0). Cost is numeric, exact: tokens
-times price times 0.000001, the scale adding up, nothing rounded.
+model's next plan, and `token_cost` prices tokens at USD per million. Here the same rule
+is a join to periods: each plan lasts until the `effective_at` of the model's next plan
+(`LEAD`), and the time before a model's first plan is a period with no prices (unpriced,
+never $0), so every event joins exactly one period. Cost is numeric, exact: tokens times
+price times 0.000001, the scale adding up, nothing rounded.
 
-`plan_periods_cte` is the same rule in the form the CSV export joins fastest (every
-event matches exactly one row). `tests/usage/test_pricing_sql.py` checks, event by event
-on random data, that both forms and `pricing.py` agree; change all or none.
+`tests/usage/test_pricing_sql.py` checks, event by event on random data, that this SQL
+and `pricing.py` agree; change both or neither.
 """
 
 from django.db import connection
 
 from usage.models import PricingPlan
 
-# Which plan is in force when: one row per plan with the time the next one takes effect.
-PLANS_IN_FORCE_CTE = f"""
-plan AS (
-    SELECT model_id, input_per_million, output_per_million, cached_per_million,
-        effective_at AS since,
-        LEAD(effective_at) OVER (PARTITION BY model_id ORDER BY effective_at) AS until
-    FROM {connection.ops.quote_name(PricingPlan._meta.db_table)}
-)
-"""
-
-
-def plan_join(event: str) -> str:
-    """`LEFT JOIN plan`: the plan in force at the time of the events aliased `event`."""
-    return (
-        f"LEFT JOIN plan ON plan.model_id = {event}.model_id "
-        f"AND {event}.occurred_at >= plan.since "
-        f"AND (plan.until IS NULL OR {event}.occurred_at < plan.until)"
-    )
-
 
 def plan_periods_cte(*, models: str) -> str:
-    """`plan AS (...)`: `PLANS_IN_FORCE_CTE` for the models of the CTE named `models` (its
-    `id`s) as periods covering all time, each joined by `period_join`. A model's time before
-    its first plan is a period with NULL prices (unpriced: `cost_sql` is NULL), and the last
+    """`plan AS (...)`: the plan periods of the models of the CTE named `models` (its
+    `id`s), covering all time, each joined by `period_join`. A model's time before its
+    first plan is a period with NULL prices (unpriced: `cost_sql` is NULL), and the last
     plan lasts `until` 'infinity'.
 
-    Exactly one row per event makes `period_join` an inner equality join PostgreSQL hashes,
-    where `plan_join` checks every plan's range for every event in a nested loop (the export
-    of 1,000,000 events of bench/activity.py: 2.7 s instead of 3.5 s, same run).
+    Exactly one row per event makes `period_join` an inner join PostgreSQL hashes, where a
+    LEFT JOIN to the plans alone checked every plan's range for every event in a nested
+    loop (the export of 1,000,000 events of bench/activity.py: 2.7 s instead of 3.5 s).
     """
     plans = connection.ops.quote_name(PricingPlan._meta.db_table)
     return f"""

@@ -8,10 +8,8 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 
 from usage.models import LlmModel, PricingPlan
-from usage.pricing import Cost, PicoPrices, PricingTimeline, token_cost
+from usage.pricing import KINDS, Cost, PicoPrices, PricingTimeline, token_cost
 from usage.selectors.figures import Sums
-
-KINDS = ("input", "output", "cached")
 
 
 class PlanPeriods:

@@ -18,12 +18,11 @@ from usage.models import (
     UsageEvent,
 )
 from usage.selectors.figures import Sums
+from usage.selectors.rollups import ROW_SUMS_SQL, SUM_COLUMNS
 from usage.services.array_insert import array_columns, array_insert_sql
 
 if TYPE_CHECKING:
     from usage.services.events import Event
-
-_SUMS = ("input_tokens", "output_tokens", "cached_tokens", "succeeded_requests", "failed_requests")
 
 
 def rollups_add(*, tenant: Tenant, events: Iterable["Event"]) -> None:
@@ -63,8 +62,8 @@ def _upsert(model, key_columns: dict[str, str], tenant: Tenant, sums: dict[tuple
     if not sums:
         return
     table = connection.ops.quote_name(model._meta.db_table)
-    columns = {**key_columns, **dict.fromkeys(_SUMS, "bigint")}
-    adds = ", ".join(f"{c} = {table}.{c} + excluded.{c}" for c in _SUMS)
+    columns = {**key_columns, **dict.fromkeys(SUM_COLUMNS, "bigint")}
+    adds = _adding(table)
     rows = [(*key, *sums[key].values()) for key in sorted(sums, key=_sortable)]
     with connection.cursor() as cursor:
         cursor.execute(
@@ -72,6 +71,11 @@ def _upsert(model, key_columns: dict[str, str], tenant: Tenant, sums: dict[tuple
             f"ON CONFLICT (tenant_id, {', '.join(key_columns)}) DO UPDATE SET {adds}",
             [tenant.id, *array_columns(rows, len(columns))],
         )
+
+
+def _adding(table: str) -> str:
+    """ON CONFLICT's SET: the sums of the row coming in added to the row already there."""
+    return ", ".join(f"{c} = {table}.{c} + excluded.{c}" for c in SUM_COLUMNS)
 
 
 def _sortable(key: tuple) -> tuple:
@@ -84,15 +88,15 @@ def rollups_host_fold(*, host_id: int) -> None:
     deletion): its events' host becomes null, so their usage stays counted, as no host."""
     table = connection.ops.quote_name(HostRollup._meta.db_table)
     keys = "tenant_id, grain_seconds, grain_start, host_id, model_id"
-    adds = ", ".join(f"{c} = {table}.{c} + excluded.{c}" for c in _SUMS)
+    adds = _adding(table)
     with connection.cursor() as cursor:
         # Waits for batches still storing usage on this host (their foreign-key check holds
         # a share lock on it), so none adds to its rows after they are folded.
         hosts = connection.ops.quote_name(Host._meta.db_table)
         cursor.execute(f"SELECT id FROM {hosts} WHERE id = %s FOR UPDATE", [host_id])
         cursor.execute(
-            f"INSERT INTO {table} ({keys}, {', '.join(_SUMS)}) "
-            f"SELECT tenant_id, grain_seconds, grain_start, NULL, model_id, {', '.join(_SUMS)} "
+            f"INSERT INTO {table} ({keys}, {ROW_SUMS_SQL}) "
+            f"SELECT tenant_id, grain_seconds, grain_start, NULL, model_id, {ROW_SUMS_SQL} "
             f"FROM {table} WHERE host_id = %s ORDER BY grain_seconds, grain_start, model_id "
             f"ON CONFLICT ({keys}) DO UPDATE SET {adds}",
             [host_id],
@@ -139,7 +143,7 @@ def rollups_rebuild_within(*, tenant_id: int) -> None:
             for grain in grains:
                 cursor.execute(
                     f"INSERT INTO {quote(rollup._meta.db_table)} "
-                    f"(tenant_id, grain_seconds, grain_start, {keys}, {', '.join(_SUMS)}) "
+                    f"(tenant_id, grain_seconds, grain_start, {keys}, {ROW_SUMS_SQL}) "
                     f"SELECT tenant_id, {grain}, ({_EPOCH_SQL} / {grain}) * {grain}, {selected}, "
                     f"{_REBUILD_SUMS} FROM {events} WHERE tenant_id = %s {condition} "
                     f"GROUP BY tenant_id, 3, {selected} ORDER BY 3",
