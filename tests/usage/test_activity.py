@@ -328,10 +328,8 @@ def test_day_buckets_in_a_quarter_hour_zone_are_exact(world):
     assert {p.start.date().isoformat(): p.tokens.output for p in result.series} == expected
 
 
-def test_top_tickets_stay_exact_when_few_candidates_are_ranked_in_sql(world, monkeypatch):
+def test_the_top_ticket_asked_alone_is_the_one_of_highest_exact_cost(world):
     tenant, events, _ = world
-    monkeypatch.setattr("usage.selectors.breakdowns._TICKET_CANDIDATES", 1)
-    monkeypatch.setattr("usage.selectors.breakdowns.TOP", 1)
     start, end = DAY_START + timedelta(hours=3), DAY_START + timedelta(days=3, hours=5)
     per_ticket = defaultdict(Decimal)
     for e in _in(events, start, end):
@@ -342,3 +340,28 @@ def test_top_tickets_stay_exact_when_few_candidates_are_ranked_in_sql(world, mon
     result = activity(tenant=tenant, start=start, end=end, mode="cost", rows=1)
     assert [(t.ticket_id, t.cost.total) for t in result.top_tickets] == [best]
     assert "top_tickets" in result.more
+
+
+def test_costs_beyond_a_bigint_of_picodollars_stay_exact(tenant_a):
+    """A price near the highest allowed (99,999,999 USD per million tokens) times a few
+    million tokens is more than 2^63 picodollars: summed again in numeric, still exact."""
+    prices = ("99999999.999999", "1", "0.000001")
+    model_with_plan(tenant_a, "gpt-huge", prices=prices)
+    ticket = ticket_for(tenant_a)
+    start = datetime(2026, 5, 1, 10, 7, tzinfo=UTC)
+    events = [
+        event(start + timedelta(minutes=5 * i), "gpt-huge", input_tokens=10**6 + i, ticket=t)
+        for i, t in enumerate([ticket.id, None] * 30)
+    ]
+    record(tenant_a, events)
+    plans = [(datetime(2000, 1, 1, tzinfo=UTC), prices)]
+    on_ticket = sum(price_of(e, plans) for e in events if e["ticket"])
+    unattributed = sum(price_of(e, plans) for e in events if not e["ticket"])
+    assert on_ticket * 10**12 > 2**63
+
+    result = activity(tenant=tenant_a, start=start, end=start + timedelta(days=1), mode="cost")
+
+    assert result.cost.total == on_ticket
+    assert result.unattributed_spend.total == unattributed
+    assert sum(point.cost.total for point in result.series) == on_ticket
+    assert [(t.ticket_id, t.cost.total) for t in result.top_tickets] == [(ticket.id, on_ticket)]

@@ -100,7 +100,7 @@ def _activity(
     summary_pieces = pieces(buckets.start, buckets.end, summary_grains, cuts)
     raw = RawEdges(tenant, [*model_pieces.raw, *summary_pieces.raw], narrowed)
     model_id = narrowed.model_id
-    tally = model_tally(tenant, buckets, periods, model_pieces, raw, model_id)
+    tally = model_tally(tenant, buckets, periods, model_pieces, raw, model_id, apart=False)
     total = Sums()
     for sums in tally.bucket_sums:
         total.add(sums)

@@ -9,27 +9,20 @@ the rollup rows read (`model_id`); a filter no rollup serves reads no rollup at 
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from functools import partial
 from typing import NamedTuple
+
+from django.db import connection
 
 from licensing.models import Tenant
 from tasks.models import Ticket
 from usage.models import ConsumerRollup, HostRollup, TicketRollup
-from usage.pricing import Cost
-from usage.selectors.figures import Sums, TicketCost
+from usage.pricing import KINDS, Cost, pico_cost
+from usage.selectors.figures import Sums, TicketCost, Tokens
 from usage.selectors.periods import PlanPeriods
-from usage.selectors.rollups import ROW_SUMS_SQL, SUMS_SQL, Pieces, RawEdges, query
+from usage.selectors.rollups import SUMS_SQL, Pieces, RawEdges, exact_query, query
 
 TOP = 10
-# Tickets ranked by an approximate (floating point) cost in SQL; the exact Decimal cost is
-# then computed for this many candidates per ten rows asked, so only near-ties at the last
-# place asked could reorder.
-_TICKET_CANDIDATES = 5 * TOP
-
-
-class TicketFact(NamedTuple):
-    ticket_id: int
-    model_id: int
-    period: int
 
 
 class SummaryFact(NamedTuple):
@@ -103,65 +96,6 @@ def summary_facts(
     return facts
 
 
-def ticket_facts(
-    tenant: Tenant,
-    periods: PlanPeriods,
-    pieces: Pieces,
-    raw: RawEdges,
-    *,
-    candidates: int,
-    model_id: int | None = None,
-) -> dict[TicketFact, Sums]:
-    """Sums per ticket, model and plan period of the tickets that can rank in the top.
-
-    The partial edges come from raw events; the whole grains from the ticket rollup, for
-    the best candidates by approximate cost plus every ticket seen in the edges.
-    """
-    facts: dict[TicketFact, Sums] = defaultdict(Sums)
-    for event in raw.within(pieces.raw):
-        if event.ticket_id is not None:
-            period = periods.period_at(event.model_id, event.occurred_at)
-            facts[TicketFact(event.ticket_id, event.model_id, period)].add(event.sums)
-    if not pieces.windows:
-        return facts
-    edge_tickets = sorted({fact.ticket_id for fact in facts})
-    for ticket_id, fact_model_id, period, *sums in _candidate_rows(
-        tenant, periods, pieces, candidates, edge_tickets, model_id
-    ):
-        facts[TicketFact(ticket_id, fact_model_id, period)].add(Sums.of_row(sums))
-    return facts
-
-
-def _candidate_rows(
-    tenant: Tenant,
-    periods: PlanPeriods,
-    pieces: Pieces,
-    limit: int,
-    edge_tickets: list[int],
-    model_id: int | None,
-) -> list[tuple]:
-    """The whole grains' sums per ticket, model and plan period, of the `limit` tickets with
-    the highest approximate cost there and of `edge_tickets`: one statement. The ranking
-    sums floating point costs per ticket straight from the rollup rows; only the chosen
-    tickets' rows are summed exactly (numeric sums of every ticket's rows cost far more)."""
-    source, source_params = pieces.source(TicketRollup, tenant.id, model_id)
-    period_sql, period_params = periods.period_sql("grain_start")
-    prices_sql, prices_params = periods.approximate_prices_sql()
-    return query(
-        f"WITH piece AS MATERIALIZED (SELECT ticket_id, model_id, {period_sql} AS period, "
-        f"{ROW_SUMS_SQL} FROM {source}), "
-        "ranked AS (SELECT piece.ticket_id FROM piece "
-        f"JOIN {prices_sql} ON price.model_id = piece.model_id AND price.period = piece.period "
-        "GROUP BY piece.ticket_id ORDER BY SUM(piece.input_tokens * price.input "
-        "+ piece.output_tokens * price.output + piece.cached_tokens * price.cached) DESC, "
-        f"piece.ticket_id LIMIT {int(limit)}) "
-        f"SELECT ticket_id, model_id, period, {SUMS_SQL} FROM piece "
-        "WHERE ticket_id IN (SELECT ticket_id FROM ranked) OR ticket_id = ANY(%s) "
-        f"GROUP BY ticket_id, model_id, period",
-        [*period_params, *source_params, *prices_params, edge_tickets],
-    )
-
-
 def top_tickets(
     tenant: Tenant,
     periods: PlanPeriods,
@@ -172,29 +106,73 @@ def top_tickets(
     model_id: int | None = None,
 ) -> tuple[TicketCost, ...]:
     """The first `rows` tickets by exact cost (then tokens, then id), and one more when
-    there are more (so a caller can offer the next ones)."""
-    sums: dict[int, Sums] = defaultdict(Sums)
-    costs: dict[int, Cost] = defaultdict(Cost)
-    candidates = _TICKET_CANDIDATES * -(-(rows + 1) // TOP)
-    facts = ticket_facts(tenant, periods, pieces, raw, candidates=candidates, model_id=model_id)
-    for fact, fact_sums in facts.items():
-        cost = periods.cost(fact.model_id, fact.period, fact_sums)
-        if cost is None:
-            continue  # unpriced usage is counted apart, never as $0
-        sums[fact.ticket_id].add(fact_sums)
-        costs[fact.ticket_id] += cost
-    ranked = sorted(
-        costs,
-        key=lambda ticket_id: (-costs[ticket_id].total, -sums[ticket_id].tokens.total, ticket_id),
-    )[: rows + 1]
-    tickets = Ticket.objects.in_bulk(ranked)
+    there are more (so a caller can offer the next ones). Only priced usage counts: a
+    ticket's unpriced usage is counted apart, never as $0."""
     return tuple(
         TicketCost(
             ticket_id=ticket_id,
-            external_id=tickets[ticket_id].external_id,
-            subject=tickets[ticket_id].subject,
-            tokens=sums[ticket_id].tokens,
-            cost=costs[ticket_id],
+            external_id=external_id,
+            subject=subject,
+            tokens=Tokens(inp, out, cached),
+            cost=pico_cost(*(int(cost) for cost in costs)),
         )
-        for ticket_id in ranked
+        for ticket_id, inp, out, cached, *costs, _, _, external_id, subject in exact_query(
+            partial(_ranked_tickets, tenant, periods, pieces, raw, rows + 1, model_id)
+        )
     )
+
+
+def _ranked_tickets(
+    tenant: Tenant,
+    periods: PlanPeriods,
+    pieces: Pieces,
+    raw: RawEdges,
+    limit: int,
+    model_id: int | None,
+    sql_type: str,
+) -> tuple[str, list]:
+    """One statement: the ticket rollup's whole grains and the raw edges, priced, summed
+    per ticket, ranked and named. Exact in SQL, so no near tie can leave a ticket out."""
+    branches = []
+    if pieces.windows:
+        source, params = pieces.source(TicketRollup, tenant.id, model_id)
+        branches.append(_priced_tokens(periods, "grain_start", source, params, sql_type))
+    if pieces.raw:
+        events = raw.queryset(pieces.raw).filter(ticket__isnull=False)  # narrowed as the rest
+        sql, params = events.values(*_RAW_TICKET_COLUMNS).query.sql_with_params()
+        at = "EXTRACT(EPOCH FROM occurred_at)"  # exact: numeric, to the microsecond
+        branches.append(_priced_tokens(periods, at, f"({sql}) AS event", params, sql_type))
+    if not branches:
+        return "SELECT 1 WHERE FALSE", []
+    tokens = [f"{kind}_tokens" for kind in KINDS]
+    sums = [f"CAST(SUM({column}) AS BIGINT)" for column in tokens]
+    costs = [f"CAST(SUM({kind}_tokens * {kind}_price) AS {sql_type})" for kind in KINDS]
+    cost = " + ".join(f"{kind}_tokens * {kind}_price" for kind in KINDS)
+    order = "ranked.cost DESC, ranked.tokens DESC, ranked.ticket_id"
+    ticket = connection.ops.quote_name(Ticket._meta.db_table)
+    return (
+        f"WITH piece AS ({' UNION ALL '.join(sql for sql, _ in branches)}), "
+        f"ranked AS (SELECT ticket_id, {', '.join(sums + costs)}, "
+        f"CAST(SUM({cost}) AS {sql_type}) AS cost, SUM({' + '.join(tokens)}) AS tokens "
+        f"FROM piece WHERE input_price IS NOT NULL GROUP BY ticket_id "
+        f"ORDER BY cost DESC, tokens DESC, ticket_id LIMIT {int(limit)}) "
+        f"SELECT ranked.*, ticket.external_id, ticket.subject FROM ranked "
+        f"JOIN {ticket} AS ticket ON ticket.id = ranked.ticket_id ORDER BY {order}",
+        [param for _, params in branches for param in params],
+    )
+
+
+_RAW_TICKET_COLUMNS = ("ticket_id", "model_id", "occurred_at", *(f"{k}_tokens" for k in KINDS))
+
+
+def _priced_tokens(
+    periods: PlanPeriods, at: str, source: str, params: list, sql_type: str
+) -> tuple[str, list]:
+    """Each row of `source`: its ticket, tokens by kind and their prices by kind at `at`."""
+    prices = [periods.pico_price_sql(kind, at, sql_type) for kind in KINDS]
+    columns = ", ".join(
+        [f"{kind}_tokens" for kind in KINDS]
+        + [f"{sql} AS {kind}_price" for kind, (sql, _) in zip(KINDS, prices, strict=True)]
+    )
+    price_params = [param for _, kind_params in prices for param in kind_params]
+    return f"SELECT ticket_id, {columns} FROM {source}", [*price_params, *params]

@@ -1,12 +1,12 @@
 """Reading a range from the rollups: whole grains from rollup rows, raw events at the edges."""
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from django.db import connection, transaction
-from django.db.models import Q
+from django.db import DataError, connection, transaction
+from django.db.models import Q, QuerySet
 
 from licensing.models import Tenant
 from usage.buckets import Buckets
@@ -152,32 +152,20 @@ class RawEdges:
     serves, of the whole range), read in one query, narrowed by the activity's filter."""
 
     def __init__(self, tenant: Tenant, windows: list, narrowed: ActivityFilter = NO_FILTER) -> None:
+        self.tenant, self.narrowed = tenant, narrowed
         self.events: list[RawEvent] = []
         if not windows:
             return
-        condition = Q()
-        for low, high in set(windows):
-            condition |= Q(occurred_at__gte=low, occurred_at__lt=high)
-        if narrowed.model_id is not None:
-            condition &= Q(model_id=narrowed.model_id)
-        if narrowed.consumer:
-            condition &= Q(consumer=narrowed.consumer)
-        if narrowed.host:
-            condition &= Q(host_id__in=narrowed.host_ids)
-        rows = (
-            UsageEvent.objects.filter(condition, tenant=tenant)
-            .order_by()
-            .values_list(
-                "occurred_at",
-                "model_id",
-                "ticket_id",
-                "consumer",
-                "host_id",
-                "input_tokens",
-                "output_tokens",
-                "cached_tokens",
-                "succeeded",
-            )
+        rows = self.queryset(windows).values_list(
+            "occurred_at",
+            "model_id",
+            "ticket_id",
+            "consumer",
+            "host_id",
+            "input_tokens",
+            "output_tokens",
+            "cached_tokens",
+            "succeeded",
         )
         self.events = [
             RawEvent(
@@ -191,9 +179,34 @@ class RawEdges:
             for at, model_id, ticket_id, consumer, host_id, inp, out, cached, ok in rows
         ]
 
+    def queryset(self, windows: list) -> QuerySet[UsageEvent]:
+        """The tenant's events in `windows` (half-open `(low, high)` pairs), narrowed."""
+        condition = Q()
+        for low, high in set(windows):
+            condition |= Q(occurred_at__gte=low, occurred_at__lt=high)
+        if self.narrowed.model_id is not None:
+            condition &= Q(model_id=self.narrowed.model_id)
+        if self.narrowed.consumer:
+            condition &= Q(consumer=self.narrowed.consumer)
+        if self.narrowed.host:
+            condition &= Q(host_id__in=self.narrowed.host_ids)
+        return UsageEvent.objects.filter(condition, tenant=self.tenant).order_by()
+
     def within(self, windows: list) -> list[RawEvent]:
         return [
             event
             for event in self.events
             if any(low <= event.occurred_at < high for low, high in windows)
         ]
+
+
+def exact_query(statement: Callable[[str], tuple[str, list]]) -> list[tuple]:
+    """The rows of `statement(sql_type)`, which sums products of tokens and picodollar
+    prices as `sql_type`: BIGINT (fast), or NUMERIC when a product or sum does not fit a
+    bigint (beyond 2^63 picodollars, 9.2 million USD, in one row or sum; rolled back to a
+    savepoint and run again). Exact either way."""
+    try:
+        with transaction.atomic():
+            return query(*statement("BIGINT"))
+    except DataError:
+        return query(*statement("NUMERIC"))
