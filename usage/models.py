@@ -40,7 +40,7 @@ TOKENS_LIMIT = 2**31 - 1
 FINE_GRAIN_SECONDS = 300
 GRAIN_SECONDS = 900  # the pricing grain, and the finest grain of every rollup but one
 MODEL_GRAINS = (86400, 3600, GRAIN_SECONDS, FINE_GRAIN_SECONDS)  # coarsest first
-SUMMARY_GRAINS = (86400, GRAIN_SECONDS)  # consumers and tickets: totals, no buckets
+SUMMARY_GRAINS = (86400, 3600, GRAIN_SECONDS)  # consumers, hosts, tickets: totals, no buckets
 
 
 class LlmModel(models.Model):

@@ -1,4 +1,4 @@
-"""usage/migrations/0004, 0008 and 0010 rebuild the rollups with SQL frozen in the migration."""
+"""usage/migrations/0004, 0008, 0010 and 0011 rebuild the rollups with SQL frozen there."""
 
 import importlib
 from datetime import UTC, datetime
@@ -11,6 +11,7 @@ from tests.usage.usage_helpers import mixed_events, model_with_plan, record, rol
 from usage.models import ConsumerRollup, HostRollup, ModelRollup, TicketRollup
 
 AT = datetime(2026, 11, 1, 10, 3, 27, tzinfo=UTC)
+HOUR_GRAIN = importlib.import_module("usage.migrations.0011_summary_rollups_hour_grain")
 
 
 def test_migration_0004_rebuilds_the_rollups_the_services_keep(tenant_a, tenant_b, monkeypatch):
@@ -31,7 +32,8 @@ def test_migration_0004_rebuilds_the_rollups_the_services_keep(tenant_a, tenant_
 
     with connection.schema_editor() as schema_editor:
         migration.rebuild(apps, schema_editor)
-        day_grain.build_day_rows(apps, schema_editor)  # the grain 0010 added, as migrate runs it
+        day_grain.build_day_rows(apps, schema_editor)  # the grains added later, as migrate runs
+        HOUR_GRAIN.build_hour_rows(apps, schema_editor)
 
     assert len(kept) > 100
     assert rollup_rows() == kept
@@ -55,6 +57,7 @@ def test_migration_0008_rebuilds_the_consumer_and_host_rollups_the_services_keep
 
     with connection.schema_editor() as schema_editor:
         migration.rebuild(apps, schema_editor)
+        HOUR_GRAIN.build_hour_rows(apps, schema_editor)  # the grain 0011 added
 
     assert HostRollup.objects.filter(host__isnull=False).count() > 10
     assert rollup_rows() == kept
@@ -76,4 +79,28 @@ def test_migration_0010_builds_the_day_rows_of_the_model_rollup_the_services_kee
         migration.build_day_rows(apps, schema_editor)
 
     assert ModelRollup.objects.filter(grain_seconds=86400).count() >= 4  # 2 days, 2 tenants
+    assert rollup_rows() == kept
+
+
+def test_migration_0011_builds_the_hour_rows_of_the_summary_rollups_the_services_keep(
+    tenant_a, tenant_b
+):
+    for tenant in (tenant_a, tenant_b):
+        model_with_plan(tenant, "gpt-4o")
+        ticket = ticket_for(tenant)
+        Host.objects.create(tenant=tenant, name="web-01")
+        events = mixed_events(AT, "gpt-4o", ticket, count=60, minutes=47)
+        for i, one in enumerate(events):
+            one["host"] = "web-01" if i % 3 else None
+        record(tenant, events)
+    kept = rollup_rows()
+    for rollup in (ConsumerRollup, HostRollup, TicketRollup):
+        rollup.objects.filter(tenant=tenant_a, grain_seconds=3600).delete()
+        rollup.objects.filter(grain_seconds=3600).update(input_tokens=0)  # replaced, not added to
+
+    with connection.schema_editor() as schema_editor:
+        HOUR_GRAIN.build_hour_rows(apps, schema_editor)
+
+    for rollup in (ConsumerRollup, HostRollup, TicketRollup):
+        assert rollup.objects.filter(grain_seconds=3600).count() >= 4  # 2 tenants, 2+ hours
     assert rollup_rows() == kept

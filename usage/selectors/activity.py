@@ -4,7 +4,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
-from decimal import Decimal, localcontext
+from decimal import Decimal
 from typing import Literal
 
 from licensing.models import Tenant
@@ -15,8 +15,7 @@ from usage.pricing import Cost
 from usage.selectors.breakdowns import (
     TOP,
     Summary,
-    priced_summaries,
-    summary_facts,
+    summaries,
     top_tickets,
 )
 from usage.selectors.figures import (
@@ -34,7 +33,7 @@ from usage.selectors.figures import (
 )
 from usage.selectors.filters import NO_FILTER, ActivityFilter
 from usage.selectors.periods import PlanPeriods
-from usage.selectors.rollups import RawEdges, model_grains, pieces, serial_reads
+from usage.selectors.rollups import RawEdges, exact_reads, model_grains, pieces
 from usage.selectors.tally import ModelTally, model_tally
 
 Mode = Literal["tokens", "cost"]
@@ -78,9 +77,7 @@ def activity(
     buckets = buckets_for(start=start, end=end, zone=tenant.zone, bucket=bucket)
     models = {m.id: m for m in LlmModel.objects.filter(tenant=tenant)}
     periods = PlanPeriods(models, buckets.start, buckets.end)
-    with localcontext() as context, serial_reads():
-        context.prec = 60  # cost sums stay exact far beyond any real bill
-        return _activity(tenant, buckets, mode, models, periods, narrowed, rows)
+    return exact_reads(lambda: _activity(tenant, buckets, mode, models, periods, narrowed, rows))
 
 
 def _activity(
@@ -108,9 +105,7 @@ def _activity(
     unattributed_spend = sum(tally.unattributed_costs.values(), Cost())
     share = _Share(mode, total.tokens.total, (cost + unattributed_spend).total)
     summary = {
-        by: priced_summaries(
-            summary_facts(tenant, by, periods, summary_pieces, raw, model_id), periods
-        )
+        by: summaries(tenant, by, periods, summary_pieces, raw, model_id)
         for by in ("consumer", "host")
     }
     tickets = top_tickets(tenant, periods, summary_pieces, raw, rows=rows, model_id=model_id)

@@ -7,10 +7,8 @@ the rollup rows read (`model_id`); a filter no rollup serves reads no rollup at 
 (its pieces have no windows, only raw events).
 """
 
-from collections import defaultdict
 from dataclasses import dataclass, field
 from functools import partial
-from typing import NamedTuple
 
 from django.db import connection
 
@@ -20,17 +18,16 @@ from usage.models import ConsumerRollup, HostRollup, TicketRollup
 from usage.pricing import KINDS, Cost, pico_cost
 from usage.selectors.figures import Sums, TicketCost, Tokens
 from usage.selectors.periods import PlanPeriods
-from usage.selectors.rollups import SUMS_SQL, Pieces, RawEdges, exact_query, query
+from usage.selectors.rollups import (
+    ROW_SUMS_SQL,
+    SUM_COLUMNS,
+    SUMS_SQL,
+    Pieces,
+    RawEdges,
+    exact_query,
+)
 
 TOP = 10
-
-
-class SummaryFact(NamedTuple):
-    """A consumer's or a host's usage of one model in one plan period."""
-
-    key: object  # the consumer ('' none given), the host id (None: no host), a ticket id
-    model_id: int
-    period: int
 
 
 @dataclass
@@ -43,57 +40,56 @@ class Summary:
     unpriced: Sums = field(default_factory=Sums)
 
 
-def priced_summaries(facts: dict[SummaryFact, Sums], periods: PlanPeriods) -> dict:
-    """Each key's `Summary`, its facts priced by model and plan period (`PlanPeriods.cost`)."""
-    summaries: dict = defaultdict(Summary)
-    for fact, sums in facts.items():
-        summary = summaries[fact.key]
-        summary.sums.add(sums)
-        cost = periods.cost(fact.model_id, fact.period, sums)
-        if cost is None:
-            summary.unpriced.add(sums)  # counted apart, never as $0
-        else:
-            summary.cost += cost
-    return summaries
-
-
-# The summary rollups by what they break usage down by: (rollup, its column, RawEvent's).
+# The summary rollups by what they break usage down by: (rollup, its key column, and the
+# raw events' filter: the ticket rollup holds ticket-linked usage only).
 _SUMMARIES = {
-    "consumer": (ConsumerRollup, "consumer", "consumer"),
-    "host": (HostRollup, "host_id", "host_id"),
-    # The ticket rollup holds ticket-linked usage only: raw events with no ticket are left out.
-    "ticket": (TicketRollup, "ticket_id", "ticket_id"),
+    "consumer": (ConsumerRollup, "consumer", ""),
+    "host": (HostRollup, "host_id", ""),
+    "ticket": (TicketRollup, "ticket_id", "ticket_id IS NOT NULL"),
 }
 
 
-def summary_facts(
+def summaries(
     tenant: Tenant,
     by: str,
     periods: PlanPeriods,
     pieces: Pieces,
     raw: RawEdges,
     model_id: int | None = None,
-) -> dict[SummaryFact, Sums]:
-    """Sums per consumer (`by="consumer"`), host (`by="host"`) or ticket (`by="ticket"`),
-    model and plan period: every key of the range (no top)."""
-    rollup, column, attribute = _SUMMARIES[by]
-    facts: dict[SummaryFact, Sums] = defaultdict(Sums)
-    if pieces.windows:
-        period_sql, period_params = periods.period_sql("grain_start")
-        source, source_params = pieces.source(rollup, tenant.id, model_id)
-        for key, fact_model_id, period, *sums in query(
-            f"SELECT {column}, model_id, {period_sql} AS period, {SUMS_SQL} FROM {source} "
-            f"GROUP BY {column}, model_id" + (", period" if period_params else ""),
-            [*period_params, *source_params],
-        ):
-            facts[SummaryFact(key, fact_model_id, period)].add(Sums.of_row(sums))
-    for event in raw.within(pieces.raw):
-        key = getattr(event, attribute)
-        if key is None and by == "ticket":
-            continue
-        period = periods.period_at(event.model_id, event.occurred_at)
-        facts[SummaryFact(key, event.model_id, period)].add(event.sums)
-    return facts
+) -> dict[object, Summary]:
+    """Every consumer (`by="consumer"`, '' none given), host (`by="host"`, None: no host)
+    or ticket (`by="ticket"`) of the range with its `Summary`: one statement over the
+    rollup's whole grains and the raw edges, priced in SQL (inside `exact_reads`)."""
+    return {
+        key: Summary(Sums(*values[:5]), _pico_cost(values[5:8]), Sums(*values[8:]))
+        for key, *values in exact_query(
+            partial(_summary_sums, tenant, by, periods, pieces, raw, model_id)
+        )
+    }
+
+
+def _summary_sums(
+    tenant: Tenant,
+    by: str,
+    periods: PlanPeriods,
+    pieces: Pieces,
+    raw: RawEdges,
+    model_id: int | None,
+    sql_type: str,
+) -> tuple[str, list]:
+    """Per key: the sums, the whole bill in picodollars by kind, the unpriced sums."""
+    key = _SUMMARIES[by][1]
+    piece, params = _priced_rows(tenant, periods, pieces, raw, model_id, sql_type, by)
+    costs = [f"CAST(SUM({kind}_tokens * {kind}_price) AS {sql_type})" for kind in KINDS]
+    unpriced = [
+        f"CAST(COALESCE(SUM({column}) FILTER (WHERE input_price IS NULL), 0) AS BIGINT)"
+        for column in SUM_COLUMNS
+    ]
+    return (
+        f"WITH piece AS ({piece}) SELECT {key}, {SUMS_SQL}, {', '.join(costs + unpriced)} "
+        f"FROM piece GROUP BY {key}",
+        params,
+    )
 
 
 def top_tickets(
@@ -114,7 +110,7 @@ def top_tickets(
             external_id=external_id,
             subject=subject,
             tokens=Tokens(inp, out, cached),
-            cost=pico_cost(*(int(cost) for cost in costs)),
+            cost=_pico_cost(costs),
         )
         for ticket_id, inp, out, cached, *costs, _, _, external_id, subject in exact_query(
             partial(_ranked_tickets, tenant, periods, pieces, raw, rows + 1, model_id)
@@ -133,17 +129,7 @@ def _ranked_tickets(
 ) -> tuple[str, list]:
     """One statement: the ticket rollup's whole grains and the raw edges, priced, summed
     per ticket, ranked and named. Exact in SQL, so no near tie can leave a ticket out."""
-    branches = []
-    if pieces.windows:
-        source, params = pieces.source(TicketRollup, tenant.id, model_id)
-        branches.append(_priced_tokens(periods, "grain_start", source, params, sql_type))
-    if pieces.raw:
-        events = raw.queryset(pieces.raw).filter(ticket__isnull=False)  # narrowed as the rest
-        sql, params = events.values(*_RAW_TICKET_COLUMNS).query.sql_with_params()
-        at = "EXTRACT(EPOCH FROM occurred_at)"  # exact: numeric, to the microsecond
-        branches.append(_priced_tokens(periods, at, f"({sql}) AS event", params, sql_type))
-    if not branches:
-        return "SELECT 1 WHERE FALSE", []
+    piece, params = _priced_rows(tenant, periods, pieces, raw, model_id, sql_type, "ticket")
     tokens = [f"{kind}_tokens" for kind in KINDS]
     sums = [f"CAST(SUM({column}) AS BIGINT)" for column in tokens]
     costs = [f"CAST(SUM({kind}_tokens * {kind}_price) AS {sql_type})" for kind in KINDS]
@@ -151,28 +137,58 @@ def _ranked_tickets(
     order = "ranked.cost DESC, ranked.tokens DESC, ranked.ticket_id"
     ticket = connection.ops.quote_name(Ticket._meta.db_table)
     return (
-        f"WITH piece AS ({' UNION ALL '.join(sql for sql, _ in branches)}), "
+        f"WITH piece AS ({piece}), "
         f"ranked AS (SELECT ticket_id, {', '.join(sums + costs)}, "
         f"CAST(SUM({cost}) AS {sql_type}) AS cost, SUM({' + '.join(tokens)}) AS tokens "
         f"FROM piece WHERE input_price IS NOT NULL GROUP BY ticket_id "
         f"ORDER BY cost DESC, tokens DESC, ticket_id LIMIT {int(limit)}) "
         f"SELECT ranked.*, ticket.external_id, ticket.subject FROM ranked "
         f"JOIN {ticket} AS ticket ON ticket.id = ranked.ticket_id ORDER BY {order}",
+        params,
+    )
+
+
+# The raw events' columns as the rollups' (succeeded: one request, succeeded or failed).
+_RAW_SUMS = (
+    "input_tokens, output_tokens, cached_tokens, "
+    "CASE WHEN succeeded THEN 1 ELSE 0 END AS succeeded_requests, "
+    "CASE WHEN succeeded THEN 0 ELSE 1 END AS failed_requests"
+)
+
+
+def _priced_rows(
+    tenant: Tenant,
+    periods: PlanPeriods,
+    pieces: Pieces,
+    raw: RawEdges,
+    model_id: int | None,
+    sql_type: str,
+    by: str,
+) -> tuple[str, list]:
+    """The summary rollup's rows of the whole grains and the raw events of the edges, as
+    one table: the key, the sum columns, and the price of each kind of token at the row's
+    time (`PlanPeriods.pico_price_sql`; NULL: unpriced)."""
+    rollup, key, raw_where = _SUMMARIES[by]
+    branches: list[tuple[str, list]] = []
+
+    def branch(sums: str, at: str, source: tuple[str, list]) -> None:
+        """Priced in each branch, not over the union: the rollup's times stay bigint."""
+        prices, params = periods.pico_price_columns(at, sql_type)
+        branches.append((f"SELECT {key}, {sums}, {prices} FROM {source[0]}", [*params, *source[1]]))
+
+    if pieces.windows:
+        branch(ROW_SUMS_SQL, "grain_start", pieces.source(rollup, tenant.id, model_id))
+    if pieces.raw or not pieces.windows:  # (an empty range: an empty table all the same)
+        sql, params = raw.sql(pieces.raw, ["*"], raw_where)
+        at = "EXTRACT(EPOCH FROM occurred_at)"  # numeric: exact to the microsecond
+        branch(_RAW_SUMS, at, (f"({sql}) AS event", params))
+    return (
+        " UNION ALL ".join(sql for sql, _ in branches),
         [param for _, params in branches for param in params],
     )
 
 
-_RAW_TICKET_COLUMNS = ("ticket_id", "model_id", "occurred_at", *(f"{k}_tokens" for k in KINDS))
-
-
-def _priced_tokens(
-    periods: PlanPeriods, at: str, source: str, params: list, sql_type: str
-) -> tuple[str, list]:
-    """Each row of `source`: its ticket, tokens by kind and their prices by kind at `at`."""
-    prices = [periods.pico_price_sql(kind, at, sql_type) for kind in KINDS]
-    columns = ", ".join(
-        [f"{kind}_tokens" for kind in KINDS]
-        + [f"{sql} AS {kind}_price" for kind, (sql, _) in zip(KINDS, prices, strict=True)]
-    )
-    price_params = [param for _, kind_params in prices for param in kind_params]
-    return f"SELECT ticket_id, {columns} FROM {source}", [*price_params, *params]
+def _pico_cost(picos) -> Cost:
+    """`pico_cost` of SQL sums: NULL (nothing priced) is 0; numeric (`exact_reads`'
+    fallback) is made an int."""
+    return pico_cost(*(int(value or 0) for value in picos))

@@ -10,11 +10,10 @@ from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import localcontext
 
 from licensing.models import Tenant
 from tasks.models import Host, Ticket
-from usage.buckets import month_buckets, month_cuts
+from usage.buckets import Buckets, month_buckets, month_cuts
 from usage.models import (
     MODEL_GRAINS,
     SUMMARY_GRAINS,
@@ -22,14 +21,14 @@ from usage.models import (
 )
 from usage.pricing import Cost
 from usage.projections import Month
-from usage.selectors.breakdowns import Summary, priced_summaries, summary_facts
+from usage.selectors.breakdowns import Summary, summaries
 from usage.selectors.figures import Requests, Sums, Tokens
 from usage.selectors.periods import PlanPeriods
 from usage.selectors.rollups import (
     Pieces,
     RawEdges,
+    exact_reads,
     pieces,
-    serial_reads,
 )
 from usage.selectors.tally import ModelTally, model_tally
 
@@ -77,29 +76,33 @@ def cycle_summary(*, tenant: Tenant, month: Month, now: datetime) -> CycleSummar
     buckets = month_buckets(edges=(month.starts_at,), last_end=month.ends_at, end=end, zone=zone)
     models = {m.id: m for m in LlmModel.objects.filter(tenant=tenant)}
     periods = PlanPeriods(models, buckets.start, buckets.end)
-    with localcontext() as context, serial_reads():
-        context.prec = 60  # exact sums, as in activity
-        cuts = [*periods.cuts(), *month_cuts(buckets)]  # no row read straddles two months
-        model_pieces = pieces(buckets.start, buckets.end, MODEL_GRAINS, cuts)
-        summary_pieces = pieces(buckets.start, buckets.end, SUMMARY_GRAINS, periods.cuts())
-        raw = RawEdges(tenant, [*model_pieces.raw, *summary_pieces.raw])
-        tally = model_tally(tenant, buckets, periods, model_pieces, raw)
-        total = _total_row(tally)
-        summary = (tenant, periods, summary_pieces, raw)
-        rows = [
-            total,
-            *_model_rows(models, tally),
-            *_provider_rows(models, tally),
-            *_host_rows(_priced_by("host", *summary)),
-            *_consumer_rows(_priced_by("consumer", *summary)),
-            *_ticket_rows(total, _priced_by("ticket", *summary)),
-        ]
+    rows = exact_reads(lambda: _rows(tenant, buckets, models, periods))
     return CycleSummary(
         month=f"{month.first_day:%Y-%m}",
         start=month.starts_at.astimezone(zone),
         end=end.astimezone(zone),
         rows=tuple(rows),
     )
+
+
+def _rows(
+    tenant: Tenant, buckets: Buckets, models: dict[int, LlmModel], periods: PlanPeriods
+) -> list[SummaryRow]:
+    cuts = [*periods.cuts(), *month_cuts(buckets)]  # no row read straddles two months
+    model_pieces = pieces(buckets.start, buckets.end, MODEL_GRAINS, cuts)
+    summary_pieces = pieces(buckets.start, buckets.end, SUMMARY_GRAINS, periods.cuts())
+    raw = RawEdges(tenant, [*model_pieces.raw, *summary_pieces.raw])
+    tally = model_tally(tenant, buckets, periods, model_pieces, raw)
+    total = _total_row(tally)
+    summary = (tenant, periods, summary_pieces, raw)
+    return [
+        total,
+        *_model_rows(models, tally),
+        *_provider_rows(models, tally),
+        *_host_rows(_priced_by("host", *summary)),
+        *_consumer_rows(_priced_by("consumer", *summary)),
+        *_ticket_rows(total, _priced_by("ticket", *summary)),
+    ]
 
 
 def _total_row(tally: ModelTally) -> SummaryRow:
@@ -166,7 +169,7 @@ def _priced_by(
 ) -> dict[object, Summary]:
     """Every host, consumer or ticket of the cycle with its usage priced (no top: finance
     needs them all; the rows are as many as the cycle's keys, not its events)."""
-    return priced_summaries(summary_facts(tenant, by, periods, pieces, raw), periods)
+    return summaries(tenant, by, periods, pieces, raw)
 
 
 def _keyed_rows(dimension: str, priced: dict, names: dict) -> Iterator[SummaryRow]:

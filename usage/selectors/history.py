@@ -11,7 +11,7 @@ grains before now. Tasks created come from the daily snapshots of the lifetime c
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from decimal import ROUND_HALF_UP, Decimal, localcontext
+from decimal import ROUND_HALF_UP, Decimal
 
 from licensing.errors import DomainError
 from licensing.models import Tenant
@@ -22,7 +22,7 @@ from usage.pricing import Cost
 from usage.projections import Month, month_of
 from usage.selectors.figures import Requests, Sums, Tokens
 from usage.selectors.periods import PlanPeriods
-from usage.selectors.rollups import RawEdges, pieces, serial_reads
+from usage.selectors.rollups import RawEdges, exact_reads, pieces
 from usage.selectors.tally import ModelTally, model_tally
 from usage.task_counts import task_count_snapshots_since, tasks_created_per_month
 
@@ -137,9 +137,7 @@ def usage_history(*, tenant: Tenant, now: datetime, count: int = CYCLES) -> Hist
     )
     models = {m.id: m for m in LlmModel.objects.filter(tenant=tenant)}
     periods = PlanPeriods(models, buckets.start, buckets.end)
-    with localcontext() as context, serial_reads():
-        context.prec = 60  # cost sums stay exact far beyond any real bill (as in activity)
-        tally = _tally(tenant, buckets, periods)
+    tally = exact_reads(lambda: _tally(tenant, buckets, periods))
     snapshots = task_count_snapshots_since(tenant=tenant, day=months[0].first_day)
     tasks = tasks_created_per_month(
         snapshots,

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 
 from usage.models import LlmModel, PricingPlan
-from usage.pricing import Cost, PicoPrices, PricingTimeline, token_cost
+from usage.pricing import KINDS, Cost, PicoPrices, PricingTimeline, token_cost
 from usage.selectors.figures import Sums
 
 
@@ -43,6 +43,17 @@ class PlanPeriods:
             (model_id, period): None if plan is None else PicoPrices.of(plan)
             for model_id, period, plan in self._plans_by_period()
         }
+
+    def pico_price_columns(self, column: str, sql_type: str) -> tuple[str, list]:
+        """SELECT columns `input_price`, `output_price`, `cached_price` of a row
+        (`pico_price_sql` of each kind of token)."""
+        prices = [self.pico_price_sql(kind, column, sql_type) for kind in KINDS]
+        return (
+            ", ".join(
+                f"{sql} AS {kind}_price" for kind, (sql, _) in zip(KINDS, prices, strict=True)
+            ),
+            [param for _, params in prices for param in params],
+        )
 
     def pico_price_sql(self, kind: str, column: str, sql_type: str = "BIGINT") -> tuple[str, list]:
         """SQL of a row's price of `kind` tokens (input, output, cached) in picodollars per

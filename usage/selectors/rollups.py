@@ -1,12 +1,13 @@
 """Reading a range from the rollups: whole grains from rollup rows, raw events at the edges."""
 
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from decimal import localcontext
+from typing import TypeVar
 
 from django.db import DataError, connection, transaction
-from django.db.models import Q, QuerySet
 
 from licensing.models import Tenant
 from usage.buckets import Buckets
@@ -27,16 +28,36 @@ SUM_COLUMNS = (
 SUMS_SQL = ", ".join(f"CAST(SUM({column}) AS BIGINT)" for column in SUM_COLUMNS)
 ROW_SUMS_SQL = ", ".join(SUM_COLUMNS)  # the same columns of single rows, unsummed
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+T = TypeVar("T")
 _MICRO = timedelta(microseconds=1)
 
 
-@contextmanager
-def serial_reads() -> Iterator[None]:
-    """No parallel workers for the rollup reads: they are small index range scans, and
-    starting workers costs more than it saves (much more on a busy machine)."""
-    with transaction.atomic(), connection.cursor() as cursor:
+# The SQL type `exact_query` sums products of tokens and picodollar prices in.
+_PRODUCT_TYPE: ContextVar[str] = ContextVar("product_type", default="BIGINT")
+
+
+def exact_reads(read: Callable[[], T]) -> T:
+    """`read()` in one transaction, with Decimal sums exact (60 digits), no parallel
+    workers (the rollup reads are small index range scans: starting workers costs more
+    than it saves, much more on a busy machine), and `exact_query`'s products of tokens
+    and picodollar prices in bigint; when one does not fit (beyond 2^63 picodollars,
+    9.2 million USD, in one row or sum), rolled back and read again in numeric (slower).
+    Exact either way, with no savepoint per statement."""
+    try:
+        return _serial_read(read)
+    except DataError:
+        token = _PRODUCT_TYPE.set("NUMERIC")
+        try:
+            return _serial_read(read)
+        finally:
+            _PRODUCT_TYPE.reset(token)
+
+
+def _serial_read(read: Callable[[], T]) -> T:
+    with localcontext() as context, transaction.atomic(), connection.cursor() as cursor:
+        context.prec = 60  # cost sums stay exact far beyond any real bill
         cursor.execute("SET LOCAL max_parallel_workers_per_gather = 0")
-        yield
+        return read()
 
 
 def query(sql: str, params: list) -> list[tuple]:
@@ -147,6 +168,20 @@ class RawEvent:
     sums: Sums
 
 
+# What `RawEdges` reads of each event.
+_RAW_COLUMNS = (
+    "occurred_at",
+    "model_id",
+    "ticket_id",
+    "consumer",
+    "host_id",
+    "input_tokens",
+    "output_tokens",
+    "cached_tokens",
+    "succeeded",
+)
+
+
 class RawEdges:
     """The raw events of every partial edge of one activity (or, for a filter no rollup
     serves, of the whole range), read in one query, narrowed by the activity's filter."""
@@ -156,17 +191,6 @@ class RawEdges:
         self.events: list[RawEvent] = []
         if not windows:
             return
-        rows = self.queryset(windows).values_list(
-            "occurred_at",
-            "model_id",
-            "ticket_id",
-            "consumer",
-            "host_id",
-            "input_tokens",
-            "output_tokens",
-            "cached_tokens",
-            "succeeded",
-        )
         self.events = [
             RawEvent(
                 at,
@@ -176,21 +200,36 @@ class RawEdges:
                 host_id,
                 Sums(inp, out, cached, int(ok), int(not ok)),
             )
-            for at, model_id, ticket_id, consumer, host_id, inp, out, cached, ok in rows
+            for at, model_id, ticket_id, consumer, host_id, inp, out, cached, ok in query(
+                *self.sql(windows, _RAW_COLUMNS)
+            )
         ]
 
-    def queryset(self, windows: list) -> QuerySet[UsageEvent]:
-        """The tenant's events in `windows` (half-open `(low, high)` pairs), narrowed."""
-        condition = Q()
-        for low, high in set(windows):
-            condition |= Q(occurred_at__gte=low, occurred_at__lt=high)
+    def sql(self, windows: list, columns: Iterable[str], where: str = "") -> tuple[str, list]:
+        """SELECT `columns` of the tenant's events in `windows` (half-open `(low, high)`
+        pairs of aware datetimes), narrowed, and `where` (SQL) if given. Plain SQL, not
+        the ORM: it is read for every activity, and the ORM's compiling cost more."""
+        windows = sorted(set(windows))
+        ranges = " OR ".join(["(occurred_at >= %s AND occurred_at < %s)"] * len(windows))
+        conditions = ["tenant_id = %s", f"({ranges})" if windows else "FALSE"]
+        params: list = [self.tenant.id]
+        params += [bound for window in windows for bound in window]
         if self.narrowed.model_id is not None:
-            condition &= Q(model_id=self.narrowed.model_id)
+            conditions.append("model_id = %s")
+            params.append(self.narrowed.model_id)
         if self.narrowed.consumer:
-            condition &= Q(consumer=self.narrowed.consumer)
+            conditions.append("consumer = %s")
+            params.append(self.narrowed.consumer)
         if self.narrowed.host:
-            condition &= Q(host_id__in=self.narrowed.host_ids)
-        return UsageEvent.objects.filter(condition, tenant=self.tenant).order_by()
+            conditions.append("host_id = ANY(%s)")
+            params.append(list(self.narrowed.host_ids))
+        if where:
+            conditions.append(where)
+        table = connection.ops.quote_name(UsageEvent._meta.db_table)
+        return (
+            f"SELECT {', '.join(columns)} FROM {table} WHERE {' AND '.join(conditions)}",
+            params,
+        )
 
     def within(self, windows: list) -> list[RawEvent]:
         return [
@@ -201,12 +240,6 @@ class RawEdges:
 
 
 def exact_query(statement: Callable[[str], tuple[str, list]]) -> list[tuple]:
-    """The rows of `statement(sql_type)`, which sums products of tokens and picodollar
-    prices as `sql_type`: BIGINT (fast), or NUMERIC when a product or sum does not fit a
-    bigint (beyond 2^63 picodollars, 9.2 million USD, in one row or sum; rolled back to a
-    savepoint and run again). Exact either way."""
-    try:
-        with transaction.atomic():
-            return query(*statement("BIGINT"))
-    except DataError:
-        return query(*statement("NUMERIC"))
+    """The rows of `statement(sql_type)`, whose sums of products of tokens and picodollar
+    prices are `sql_type` (BIGINT or NUMERIC): inside `exact_reads`, which chooses it."""
+    return query(*statement(_PRODUCT_TYPE.get()))

@@ -102,7 +102,7 @@ def _rollup_sums(
     costs less than reading the ~2,600 rows of a day's 5-minute grains."""
     source, source_params = pieces.source(ModelRollup, tenant.id, model_id)
     period_sql, period_params = periods.period_sql("grain_start")
-    prices = [periods.pico_price_sql(kind, "grain_start", sql_type) for kind in KINDS]
+    prices, price_params = periods.pico_price_columns("grain_start", sql_type)
     key_sql, key_params = buckets.wall_key_sql("grain_start")
     stretch_sql, stretch_params = buckets.stretch_sql("grain_start")
 
@@ -114,19 +114,16 @@ def _rollup_sums(
     if apart:
         totals += [total(cost, "NOT on_ticket") for cost in costs]
         totals += [total(column, "input_price IS NULL") for column in SUM_COLUMNS]
-    price_columns = ", ".join(
-        f"{sql} AS {kind}_price" for kind, (sql, _) in zip(KINDS, prices, strict=True)
-    )
     return (
         f"WITH piece AS (SELECT grain_start, model_id, on_ticket, {period_sql} AS period, "
-        f"{ROW_SUMS_SQL}, {price_columns} FROM {source}) "
+        f"{ROW_SUMS_SQL}, {prices} FROM {source}) "
         "SELECT GROUPING(model_id) = 1, MIN(grain_start), model_id, on_ticket, period, "
         f"{SUMS_SQL}, {', '.join(totals)} FROM piece "
         f"GROUP BY GROUPING SETS (({key_sql}{', ' + stretch_sql if stretch_sql else ''}), "
         "(model_id, on_ticket, period))",
         [
             *period_params,
-            *(param for _, params in prices for param in params),
+            *price_params,
             *source_params,
             *key_params,
             *stretch_params,
