@@ -75,8 +75,8 @@ def activity(
     if not 1 <= rows <= MAX_ROWS:
         raise RangeRefused(f"rows must be 1 to {MAX_ROWS}.", code="invalid_rows")
     buckets = buckets_for(start=start, end=end, zone=tenant.zone, bucket=bucket)
-    models = {m.id: m for m in LlmModel.objects.filter(tenant=tenant)}
-    periods = PlanPeriods(models, buckets.start, buckets.end)
+    periods = PlanPeriods.of_tenant(tenant, buckets.start, buckets.end)
+    models = periods.models
     return exact_reads(lambda: _activity(tenant, buckets, mode, models, periods, narrowed, rows))
 
 

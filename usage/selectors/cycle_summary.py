@@ -74,8 +74,8 @@ def cycle_summary(*, tenant: Tenant, month: Month, now: datetime) -> CycleSummar
     zone = tenant.zone
     end = min(month.ends_at, now)
     buckets = month_buckets(edges=(month.starts_at,), last_end=month.ends_at, end=end, zone=zone)
-    models = {m.id: m for m in LlmModel.objects.filter(tenant=tenant)}
-    periods = PlanPeriods(models, buckets.start, buckets.end)
+    periods = PlanPeriods.of_tenant(tenant, buckets.start, buckets.end)
+    models = periods.models
     rows = exact_reads(lambda: _rows(tenant, buckets, models, periods))
     return CycleSummary(
         month=f"{month.first_day:%Y-%m}",

@@ -17,7 +17,7 @@ from licensing.errors import DomainError
 from licensing.models import Tenant
 from tasks.selectors import tenant_usage
 from usage.buckets import EARLIEST, Buckets, month_buckets, month_cuts
-from usage.models import MODEL_GRAINS, LlmModel
+from usage.models import MODEL_GRAINS
 from usage.pricing import Cost
 from usage.projections import Month, month_of
 from usage.selectors.figures import Requests, Sums, Tokens
@@ -135,8 +135,7 @@ def usage_history(*, tenant: Tenant, now: datetime, count: int = CYCLES) -> Hist
         end=now,
         zone=zone,
     )
-    models = {m.id: m for m in LlmModel.objects.filter(tenant=tenant)}
-    periods = PlanPeriods(models, buckets.start, buckets.end)
+    periods = PlanPeriods.of_tenant(tenant, buckets.start, buckets.end)
     tally = exact_reads(lambda: _tally(tenant, buckets, periods))
     snapshots = task_count_snapshots_since(tenant=tenant, day=months[0].first_day)
     tasks = tasks_created_per_month(

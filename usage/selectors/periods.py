@@ -7,9 +7,13 @@ module only numbers the plan changes inside a range so SQL can group rows by the
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
+from django.db import connection
+
+from licensing.models import Tenant
 from usage.models import LlmModel, PricingPlan
 from usage.pricing import KINDS, Cost, PicoPrices, PricingTimeline, token_cost
 from usage.selectors.figures import Sums
+from usage.selectors.rollups import query
 
 
 class PlanPeriods:
@@ -19,8 +23,17 @@ class PlanPeriods:
     before the fact's time; period 0 is the plan in force at `start` (or none).
     """
 
-    def __init__(self, models: dict[int, LlmModel], start: datetime, end: datetime) -> None:
-        self.timeline = PricingTimeline.of_models(models)
+    def __init__(
+        self,
+        models: dict[int, LlmModel],
+        start: datetime,
+        end: datetime,
+        plans: list[PricingPlan] | None = None,
+    ) -> None:
+        self.models = models
+        self.timeline = (
+            PricingTimeline.of_models(models) if plans is None else PricingTimeline(plans)
+        )
         self.base: dict[int, PricingPlan | None] = {
             model_id: self.timeline.in_force(model_id, start) for model_id in models
         }
@@ -28,6 +41,32 @@ class PlanPeriods:
             model_id: self.timeline.changes(model_id, after=start, before=end)
             for model_id in models
         }
+
+    @classmethod
+    def of_tenant(cls, tenant: Tenant, start: datetime, end: datetime) -> "PlanPeriods":
+        """The plans of the tenant's models (`models`, by id) in `[start, end)`: models and
+        plans read in one query (the two ORM queries were ~1 ms of a ~10 ms activity)."""
+        model_fields = [field.attname for field in LlmModel._meta.concrete_fields]
+        plan_fields = [field.attname for field in PricingPlan._meta.concrete_fields]
+        columns = [f"model.{name}" for name in model_fields] + [
+            f"plan.{name}" for name in plan_fields
+        ]
+        quote = connection.ops.quote_name
+        rows = query(
+            f"SELECT {', '.join(columns)} FROM {quote(LlmModel._meta.db_table)} AS model "
+            f"LEFT JOIN {quote(PricingPlan._meta.db_table)} AS plan ON plan.model_id = model.id "
+            "WHERE model.tenant_id = %s",
+            [tenant.id],
+        )
+        models: dict[int, LlmModel] = {}
+        plans: list[PricingPlan] = []
+        for row in rows:
+            model, plan = row[: len(model_fields)], row[len(model_fields) :]
+            if model[0] not in models:
+                models[model[0]] = LlmModel.from_db(None, model_fields, model)
+            if plan[0] is not None:  # a model with no plan: no plan row joined
+                plans.append(PricingPlan.from_db(None, plan_fields, plan))
+        return cls(models, start, end, plans)
 
     def period_sql(self, column: str) -> tuple[str, list]:
         parts, params = [], []
