@@ -173,8 +173,8 @@ def _priced_rows(
 
     def branch(sums: str, at: str, source: tuple[str, list]) -> None:
         """Priced in each branch, not over the union: the rollup's times stay bigint."""
-        prices, params = periods.pico_price_columns(at, sql_type)
-        branches.append((f"SELECT {key}, {sums}, {prices} FROM {source[0]}", [*params, *source[1]]))
+        prices = periods.pico_price_columns(at, sql_type)
+        branches.append((f"SELECT {key}, {sums}, {prices} FROM {source[0]}", source[1]))
 
     if pieces.windows:
         branch(ROW_SUMS_SQL, "grain_start", pieces.source(rollup, tenant.id, model_id))

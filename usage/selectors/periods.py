@@ -68,13 +68,19 @@ class PlanPeriods:
                 plans.append(PricingPlan.from_db(None, plan_fields, plan))
         return cls(models, start, end, plans)
 
-    def period_sql(self, column: str) -> tuple[str, list]:
-        parts, params = [], []
-        for model_id, changes in self.changes.items():
-            for plan in changes:
-                parts.append(f"CASE WHEN model_id = %s AND {column} >= %s THEN 1 ELSE 0 END")
-                params += [model_id, int(plan.effective_at.timestamp())]
-        return ("(" + " + ".join(parts) + ")" if parts else "0"), params
+    def period_sql(self, column: str) -> str:
+        """SQL of a row's plan period, by its `model_id` and `column` (Unix seconds).
+
+        The plans' ids and times are written into the SQL, not sent as parameters: they
+        are the same from one read to the next, so the statement is too, and is prepared
+        once (`rollups.query`); and PostgreSQL folds constants it can see."""
+        parts = [
+            f"CASE WHEN model_id = {int(model_id)} AND {column} >= {_seconds(plan)} "
+            "THEN 1 ELSE 0 END"
+            for model_id, changes in self.changes.items()
+            for plan in changes
+        ]
+        return "(" + " + ".join(parts) + ")" if parts else "0"
 
     def pico_prices(self) -> dict[tuple[int, int], PicoPrices | None]:
         """The prices of each model's plan in each period (None: no plan then)."""
@@ -83,37 +89,39 @@ class PlanPeriods:
             for model_id, period, plan in self._plans_by_period()
         }
 
-    def pico_price_columns(self, column: str, sql_type: str) -> tuple[str, list]:
+    def pico_price_columns(self, column: str, sql_type: str) -> str:
         """SELECT columns `input_price`, `output_price`, `cached_price` of a row
         (`pico_price_sql` of each kind of token)."""
-        prices = [self.pico_price_sql(kind, column, sql_type) for kind in KINDS]
-        return (
-            ", ".join(
-                f"{sql} AS {kind}_price" for kind, (sql, _) in zip(KINDS, prices, strict=True)
-            ),
-            [param for _, params in prices for param in params],
+        return ", ".join(
+            f"{self.pico_price_sql(kind, column, sql_type)} AS {kind}_price" for kind in KINDS
         )
 
-    def pico_price_sql(self, kind: str, column: str, sql_type: str = "BIGINT") -> tuple[str, list]:
+    def pico_price_sql(self, kind: str, column: str, sql_type: str = "BIGINT") -> str:
         """SQL of a row's price of `kind` tokens (input, output, cached) in picodollars per
-        token (`PicoPrices`), as `sql_type`, by its `model_id` and `column` (Unix seconds):
-        NULL when no plan prices it. A CASE, not a join: cheaper per row read."""
-        branches, params = [], []
+        token (`PicoPrices`), by its `model_id` and `column` (Unix seconds): NULL when no
+        plan prices it; as NUMERIC if `sql_type` says so (else integer literals, whose
+        products with bigint tokens are bigint). A CASE, not a join: cheaper per row read.
+        Prices and times written in, as in `period_sql`."""
+        branches = []
         for model_id, changes in self.changes.items():
-            plans = [(None, self.base[model_id]), *((plan.effective_at, plan) for plan in changes)]
-            if all(plan is None for _, plan in plans):
+            plans = [self.base[model_id], *changes]
+            if all(plan is None for plan in plans):
                 continue
-            whens, when_params = [], []
-            for since, plan in reversed(plans):  # latest first: the first match is in force
-                price = None if plan is None else getattr(PicoPrices.of(plan), kind)
-                test = "TRUE" if since is None else f"{column} >= %s"
-                whens.append(f"WHEN {test} THEN CAST(%s AS {sql_type})")
-                when_params += [*([] if since is None else [int(since.timestamp())]), price]
-            branches.append(f"WHEN %s THEN CASE {' '.join(whens)} END")
-            params += [model_id, *when_params]
+            prices = [_literal_price(plan, kind) for plan in plans]
+            if not changes:
+                branches.append(f"WHEN {int(model_id)} THEN {prices[0]}")
+                continue
+            whens = [
+                f"WHEN {column} >= {_seconds(plan)} THEN {price}"
+                for plan, price in reversed(list(zip(changes, prices[1:], strict=True)))
+            ]  # latest first: the first match is in force
+            branches.append(
+                f"WHEN {int(model_id)} THEN CASE {' '.join(whens)} ELSE {prices[0]} END"
+            )
         if not branches:
-            return f"CAST(NULL AS {sql_type})", []
-        return f"CASE model_id {' '.join(branches)} END", params
+            return f"CAST(NULL AS {sql_type})"
+        price = f"CASE model_id {' '.join(branches)} END"
+        return price if sql_type == "BIGINT" else f"CAST({price} AS {sql_type})"
 
     def _plans_by_period(self) -> Iterator[tuple[int, int, PricingPlan | None]]:
         """(model id, period, the plan in force then or None) of every period."""
@@ -144,3 +152,11 @@ class PlanPeriods:
             f"Model {model.name} has no pricing plan before {first:%Y-%m-%d %H:%M} UTC: "
             "define one that starts earlier."
         )
+
+
+def _seconds(plan: PricingPlan) -> int:
+    return int(plan.effective_at.timestamp())
+
+
+def _literal_price(plan: PricingPlan | None, kind: str) -> str:
+    return "NULL" if plan is None else str(int(getattr(PicoPrices.of(plan), kind)))

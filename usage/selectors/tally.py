@@ -101,8 +101,8 @@ def _rollup_sums(
     Pricing in SQL: the rows are summed there anyway, and one statement of ~300 rows
     costs less than reading the ~2,600 rows of a day's 5-minute grains."""
     source, source_params = pieces.source(ModelRollup, tenant.id, model_id)
-    period_sql, period_params = periods.period_sql("grain_start")
-    prices, price_params = periods.pico_price_columns("grain_start", sql_type)
+    period_sql = periods.period_sql("grain_start")
+    prices = periods.pico_price_columns("grain_start", sql_type)
     key_sql, key_params = buckets.wall_key_sql("grain_start")
     stretch_sql, stretch_params = buckets.stretch_sql("grain_start")
 
@@ -122,8 +122,6 @@ def _rollup_sums(
         f"GROUP BY GROUPING SETS (({key_sql}{', ' + stretch_sql if stretch_sql else ''}), "
         "(model_id, on_ticket, period))",
         [
-            *period_params,
-            *price_params,
             *source_params,
             *key_params,
             *stretch_params,
