@@ -77,11 +77,16 @@ def _whole(value: Decimal) -> int:
 
 def pico_cost(input: int, output: int, cached: int) -> Cost:
     """The `Cost` of amounts in picodollars (as summed with `PicoPrices`)."""
+    if not (input or output or cached):
+        return _NO_PICOS  # shared (frozen): most buckets of a night cost nothing
     return Cost(
         input=Decimal(input).scaleb(-_PICO_PLACES),
         output=Decimal(output).scaleb(-_PICO_PLACES),
         cached=Decimal(cached).scaleb(-_PICO_PLACES),
     )
+
+
+_NO_PICOS = Cost(*(Decimal(0).scaleb(-_PICO_PLACES) for _ in KINDS))
 
 
 class PricingTimeline:

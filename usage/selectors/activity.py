@@ -174,10 +174,11 @@ def _figures(summary: Summary, share: _Share) -> dict:
 
 def _series(buckets: Buckets, tally: ModelTally) -> tuple[SeriesPoint, ...]:
     zone = buckets.zone
+    bounds = [edge.astimezone(zone) for edge in (*buckets.edges, buckets.last_end)]
     return tuple(
         SeriesPoint(
-            start=buckets.edges[i].astimezone(zone),
-            end=buckets.bucket_end(i).astimezone(zone),
+            start=bounds[i],
+            end=bounds[i + 1],
             tokens=sums.tokens,
             cost=tally.bucket_costs[i],
             requests=sums.requests,
@@ -234,7 +235,8 @@ def _by_provider(models: dict, tally: ModelTally, share: _Share) -> list[Provide
 
 
 def _by_host(hosts: dict, share: _Share) -> list[HostUsage]:
-    names = dict(Host.objects.filter(id__in=[h for h in hosts if h]).values_list("id", "name"))
+    ids = [host_id for host_id in hosts if host_id]
+    names = dict(Host.objects.filter(id__in=ids).values_list("id", "name")) if ids else {}
     rows = [
         HostUsage(
             host_id=host_id,

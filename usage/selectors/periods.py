@@ -6,6 +6,7 @@ module only numbers the plan changes inside a range so SQL can group rows by the
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from functools import cached_property
 
 from django.db import connection
 
@@ -82,6 +83,7 @@ class PlanPeriods:
         ]
         return "(" + " + ".join(parts) + ")" if parts else "0"
 
+    @cached_property
     def pico_prices(self) -> dict[tuple[int, int], PicoPrices | None]:
         """The prices of each model's plan in each period (None: no plan then)."""
         return {
@@ -104,10 +106,10 @@ class PlanPeriods:
         Prices and times written in, as in `period_sql`."""
         branches = []
         for model_id, changes in self.changes.items():
-            plans = [self.base[model_id], *changes]
-            if all(plan is None for plan in plans):
+            picos = [self.pico_prices[model_id, period] for period in range(len(changes) + 1)]
+            if all(price is None for price in picos):
                 continue
-            prices = [_literal_price(plan, kind) for plan in plans]
+            prices = ["NULL" if price is None else str(getattr(price, kind)) for price in picos]
             if not changes:
                 branches.append(f"WHEN {int(model_id)} THEN {prices[0]}")
                 continue
@@ -156,7 +158,3 @@ class PlanPeriods:
 
 def _seconds(plan: PricingPlan) -> int:
     return int(plan.effective_at.timestamp())
-
-
-def _literal_price(plan: PricingPlan | None, kind: str) -> str:
-    return "NULL" if plan is None else str(int(getattr(PicoPrices.of(plan), kind)))

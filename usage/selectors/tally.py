@@ -135,7 +135,7 @@ class _Counter:
 
     def __init__(self, size: int, periods: PlanPeriods) -> None:
         self.periods = periods
-        self.prices = periods.pico_prices()
+        self.prices = periods.pico_prices
         # Per bucket: 5 sums, ticket-linked picos by kind (3), unattributed (3), unpriced (5).
         self.buckets = [[0] * 16 for _ in range(size)]
         self.per_model: dict[tuple[int, bool, int], list[int]] = {}
