@@ -29,12 +29,12 @@ class PlanPeriods:
         models: dict[int, LlmModel],
         start: datetime,
         end: datetime,
-        plans: list[PricingPlan] | None = None,
+        plans: list[PricingPlan],
     ) -> None:
+        """`plans`: the models' plans, in any order (`of_tenant` reads both)."""
         self.models = models
-        self.timeline = (
-            PricingTimeline.of_models(models) if plans is None else PricingTimeline(plans)
-        )
+        self.timeline = PricingTimeline(plans)
+        self._price_columns: dict[tuple[str, str], str] = {}
         self.base: dict[int, PricingPlan | None] = {
             model_id: self.timeline.in_force(model_id, start) for model_id in models
         }
@@ -93,10 +93,14 @@ class PlanPeriods:
 
     def pico_price_columns(self, column: str, sql_type: str) -> str:
         """SELECT columns `input_price`, `output_price`, `cached_price` of a row
-        (`pico_price_sql` of each kind of token)."""
-        return ", ".join(
-            f"{self.pico_price_sql(kind, column, sql_type)} AS {kind}_price" for kind in KINDS
-        )
+        (`pico_price_sql` of each kind of token). Written once per column and type: an
+        activity asks for the same ones in several statements."""
+        key = (column, sql_type)
+        if key not in self._price_columns:
+            self._price_columns[key] = ", ".join(
+                f"{self.pico_price_sql(kind, column, sql_type)} AS {kind}_price" for kind in KINDS
+            )
+        return self._price_columns[key]
 
     def pico_price_sql(self, kind: str, column: str, sql_type: str = "BIGINT") -> str:
         """SQL of a row's price of `kind` tokens (input, output, cached) in picodollars per
