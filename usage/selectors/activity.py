@@ -33,7 +33,7 @@ from usage.selectors.figures import (
 )
 from usage.selectors.filters import NO_FILTER, ActivityFilter
 from usage.selectors.periods import PlanPeriods
-from usage.selectors.rollups import RawEdges, exact_reads, model_grains, pieces
+from usage.selectors.rollups import RawEdges, exact_reads, model_grains, pieces, read_together
 from usage.selectors.tally import ModelTally, model_tally
 
 Mode = Literal["tokens", "cost"]
@@ -97,23 +97,24 @@ def _activity(
     summary_pieces = pieces(buckets.start, buckets.end, summary_grains, cuts)
     raw = RawEdges(tenant, [*model_pieces.raw, *summary_pieces.raw], narrowed)
     model_id = narrowed.model_id
-    tally = model_tally(tenant, buckets, periods, model_pieces, raw, model_id, apart=False)
+    _, tally, consumers, hosts, tickets = read_together(
+        raw.read(),
+        model_tally(tenant, buckets, periods, model_pieces, raw, model_id, apart=False),
+        summaries(tenant, "consumer", periods, summary_pieces, raw, model_id),
+        summaries(tenant, "host", periods, summary_pieces, raw, model_id),
+        top_tickets(tenant, periods, summary_pieces, raw, rows=rows, model_id=model_id),
+    )
     total = Sums()
     for sums in tally.bucket_sums:
         total.add(sums)
     cost = sum(tally.model_costs.values(), Cost())
     unattributed_spend = sum(tally.unattributed_costs.values(), Cost())
     share = _Share(mode, total.tokens.total, (cost + unattributed_spend).total)
-    summary = {
-        by: summaries(tenant, by, periods, summary_pieces, raw, model_id)
-        for by in ("consumer", "host")
-    }
-    tickets = top_tickets(tenant, periods, summary_pieces, raw, rows=rows, model_id=model_id)
     breakdowns: dict[str, list] = {
         "by_model": _by_model(models, tally, mode, share),
         "by_provider": _by_provider(models, tally, share),
-        "by_host": _by_host(summary["host"], share),
-        "top_consumers": _top_consumers(summary["consumer"], share),
+        "by_host": _by_host(hosts, share),
+        "top_consumers": _top_consumers(consumers, share),
         "top_tickets": _shared_tickets(tickets, share),
     }
     zone = buckets.zone

@@ -24,7 +24,8 @@ from usage.selectors.rollups import (
     SUMS_SQL,
     Pieces,
     RawEdges,
-    exact_query,
+    Read,
+    exact_read,
 )
 
 TOP = 10
@@ -56,16 +57,19 @@ def summaries(
     pieces: Pieces,
     raw: RawEdges,
     model_id: int | None = None,
-) -> dict[object, Summary]:
-    """Every consumer (`by="consumer"`, '' none given), host (`by="host"`, None: no host)
-    or ticket (`by="ticket"`) of the range with its `Summary`: one statement over the
-    rollup's whole grains and the raw edges, priced in SQL (inside `exact_reads`)."""
-    return {
-        key: Summary(Sums(*values[:5]), _pico_cost(values[5:8]), Sums(*values[8:]))
-        for key, *values in exact_query(
-            partial(_summary_sums, tenant, by, periods, pieces, raw, model_id)
-        )
-    }
+) -> Read[dict[object, Summary]]:
+    """The read of every consumer (`by="consumer"`, '' none given), host (`by="host"`,
+    None: no host) or ticket (`by="ticket"`) of the range with its `Summary`: one
+    statement over the rollup's whole grains and the raw edges, priced in SQL (inside
+    `exact_reads`)."""
+
+    def made(rows: list[tuple]) -> dict[object, Summary]:
+        return {
+            key: Summary(Sums(*values[:5]), _pico_cost(values[5:8]), Sums(*values[8:]))
+            for key, *values in rows
+        }
+
+    return exact_read(partial(_summary_sums, tenant, by, periods, pieces, raw, model_id), made)
 
 
 def _summary_sums(
@@ -100,22 +104,25 @@ def top_tickets(
     *,
     rows: int = TOP,
     model_id: int | None = None,
-) -> tuple[TicketCost, ...]:
-    """The first `rows` tickets by exact cost (then tokens, then id), and one more when
-    there are more (so a caller can offer the next ones). Only priced usage counts: a
-    ticket's unpriced usage is counted apart, never as $0."""
-    return tuple(
-        TicketCost(
-            ticket_id=ticket_id,
-            external_id=external_id,
-            subject=subject,
-            tokens=Tokens(inp, out, cached),
-            cost=_pico_cost(costs),
+) -> Read[tuple[TicketCost, ...]]:
+    """The read of the first `rows` tickets by exact cost (then tokens, then id), and one
+    more when there are more (so a caller can offer the next ones). Only priced usage
+    counts: a ticket's unpriced usage is counted apart, never as $0."""
+
+    def made(found: list[tuple]) -> tuple[TicketCost, ...]:
+        return tuple(
+            TicketCost(
+                ticket_id=ticket_id,
+                external_id=external_id,
+                subject=subject,
+                tokens=Tokens(inp, out, cached),
+                cost=_pico_cost(costs),
+            )
+            for ticket_id, inp, out, cached, *costs, _, _, external_id, subject in found
         )
-        for ticket_id, inp, out, cached, *costs, _, _, external_id, subject in exact_query(
-            partial(_ranked_tickets, tenant, periods, pieces, raw, rows + 1, model_id)
-        )
-    )
+
+    statement = partial(_ranked_tickets, tenant, periods, pieces, raw, rows + 1, model_id)
+    return exact_read(statement, made)
 
 
 def _ranked_tickets(

@@ -21,14 +21,14 @@ from usage.models import (
 )
 from usage.pricing import Cost
 from usage.projections import Month
-from usage.selectors.breakdowns import Summary, summaries
+from usage.selectors.breakdowns import summaries
 from usage.selectors.figures import Requests, Sums, Tokens
 from usage.selectors.periods import PlanPeriods
 from usage.selectors.rollups import (
-    Pieces,
     RawEdges,
     exact_reads,
     pieces,
+    read_together,
 )
 from usage.selectors.tally import ModelTally, model_tally
 
@@ -92,16 +92,22 @@ def _rows(
     model_pieces = pieces(buckets.start, buckets.end, MODEL_GRAINS, cuts)
     summary_pieces = pieces(buckets.start, buckets.end, SUMMARY_GRAINS, periods.cuts())
     raw = RawEdges(tenant, [*model_pieces.raw, *summary_pieces.raw])
-    tally = model_tally(tenant, buckets, periods, model_pieces, raw)
+    _, tally, hosts, consumers, tickets = read_together(
+        raw.read(),
+        model_tally(tenant, buckets, periods, model_pieces, raw),
+        *(
+            summaries(tenant, by, periods, summary_pieces, raw)
+            for by in ("host", "consumer", "ticket")
+        ),
+    )  # every host, consumer and ticket (no top: finance needs them all)
     total = _total_row(tally)
-    summary = (tenant, periods, summary_pieces, raw)
     return [
         total,
         *_model_rows(models, tally),
         *_provider_rows(models, tally),
-        *_host_rows(_priced_by("host", *summary)),
-        *_consumer_rows(_priced_by("consumer", *summary)),
-        *_ticket_rows(total, _priced_by("ticket", *summary)),
+        *_host_rows(hosts),
+        *_consumer_rows(consumers),
+        *_ticket_rows(total, tickets),
     ]
 
 
@@ -162,14 +168,6 @@ def _provider_rows(models: dict[int, LlmModel], tally: ModelTally) -> Iterator[S
             unpriced[provider].tokens,
             costs[provider] + unattributed[provider],
         )
-
-
-def _priced_by(
-    by: str, tenant: Tenant, periods: PlanPeriods, pieces: Pieces, raw: RawEdges
-) -> dict[object, Summary]:
-    """Every host, consumer or ticket of the cycle with its usage priced (no top: finance
-    needs them all; the rows are as many as the cycle's keys, not its events)."""
-    return summaries(tenant, by, periods, pieces, raw)
 
 
 def _keyed_rows(dimension: str, priced: dict, names: dict) -> Iterator[SummaryRow]:

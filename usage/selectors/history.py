@@ -22,7 +22,7 @@ from usage.pricing import Cost
 from usage.projections import Month, month_of
 from usage.selectors.figures import Requests, Sums, Tokens
 from usage.selectors.periods import PlanPeriods
-from usage.selectors.rollups import RawEdges, exact_reads, pieces
+from usage.selectors.rollups import RawEdges, exact_reads, pieces, read_together
 from usage.selectors.tally import ModelTally, model_tally
 from usage.task_counts import task_count_snapshots_since, tasks_created_per_month
 
@@ -165,7 +165,7 @@ def _tally(tenant: Tenant, buckets: Buckets, periods: PlanPeriods) -> ModelTally
     cuts = [*periods.cuts(), *month_cuts(buckets)]  # no row read straddles two months
     model_pieces = pieces(buckets.start, buckets.end, MODEL_GRAINS, cuts)
     raw = RawEdges(tenant, model_pieces.raw)
-    return model_tally(tenant, buckets, periods, model_pieces, raw)
+    return read_together(raw.read(), model_tally(tenant, buckets, periods, model_pieces, raw))[1]
 
 
 def _cycle(

@@ -5,7 +5,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import localcontext
-from typing import TypeVar
+from typing import Generic, TypeVar
 
 from django.db import DataError, connection, transaction
 
@@ -32,17 +32,15 @@ T = TypeVar("T")
 _MICRO = timedelta(microseconds=1)
 
 
-# The SQL type `exact_query` sums products of tokens and picodollar prices in.
+# The SQL type `exact_read` sums products of tokens and picodollar prices in.
 _PRODUCT_TYPE: ContextVar[str] = ContextVar("product_type", default="BIGINT")
 
 
 def exact_reads(read: Callable[[], T]) -> T:
-    """`read()` in one transaction, with Decimal sums exact (60 digits), no parallel
-    workers (the rollup reads are small index range scans: starting workers costs more
-    than it saves, much more on a busy machine), and `exact_query`'s products of tokens
-    and picodollar prices in bigint; when one does not fit (beyond 2^63 picodollars,
-    9.2 million USD, in one row or sum), rolled back and read again in numeric (slower).
-    Exact either way, with no savepoint per statement."""
+    """`read()` in one transaction, with Decimal sums exact (60 digits), and
+    `exact_read`'s products of tokens and picodollar prices in bigint; when one does not
+    fit (beyond 2^63 picodollars, 9.2 million USD, in one row or sum), rolled back and
+    read again in numeric (slower). Exact either way, with no savepoint per statement."""
     try:
         return _serial_read(read)
     except DataError:
@@ -54,9 +52,8 @@ def exact_reads(read: Callable[[], T]) -> T:
 
 
 def _serial_read(read: Callable[[], T]) -> T:
-    with localcontext() as context, transaction.atomic(), connection.cursor() as cursor:
+    with localcontext() as context, transaction.atomic():
         context.prec = 60  # cost sums stay exact far beyond any real bill
-        cursor.execute("SET LOCAL max_parallel_workers_per_gather = 0")
         return read()
 
 
@@ -64,6 +61,40 @@ def query(sql: str, params: list) -> list[tuple]:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall()
+
+
+_SERIAL = "SET LOCAL max_parallel_workers_per_gather = 0"
+NOTHING: tuple[str, list] = ("SELECT NULL WHERE FALSE", [])  # a statement of no rows
+
+
+@dataclass(frozen=True)
+class Read(Generic[T]):
+    """A statement to send with others (`read_together`), and what its rows make."""
+
+    sql: str
+    params: list
+    made: Callable[[list[tuple]], T]
+
+
+def read_together(*reads: Read) -> list:
+    """What each read makes of its rows, in order, its statements sent in one round trip.
+
+    One simple-protocol query of several statements (Django's client-side binding merges
+    the parameters; results follow one another, `nextset`): ~0.15 ms less per statement
+    than one round trip each. A read's `made` may use what an earlier one made.
+
+    No parallel workers for them (set first, for the transaction): they are small index
+    range scans, and starting workers costs more than it saves (much more on a busy
+    machine)."""
+    statements = [_SERIAL, *(read.sql for read in reads)]
+    with connection.cursor() as cursor:
+        cursor.execute("; ".join(statements), [p for read in reads for p in read.params])
+        cursor.nextset()  # past the SET
+        made = []
+        for read in reads:
+            made.append(read.made(cursor.fetchall()))
+            cursor.nextset()
+        return made
 
 
 @dataclass(frozen=True)
@@ -184,13 +215,18 @@ _RAW_COLUMNS = (
 
 class RawEdges:
     """The raw events of every partial edge of one activity (or, for a filter no rollup
-    serves, of the whole range), read in one query, narrowed by the activity's filter."""
+    serves, of the whole range), read in one statement (`read`), narrowed by the
+    activity's filter."""
 
     def __init__(self, tenant: Tenant, windows: list, narrowed: ActivityFilter = NO_FILTER) -> None:
-        self.tenant, self.narrowed = tenant, narrowed
+        self.tenant, self.windows, self.narrowed = tenant, windows, narrowed
         self.events: list[RawEvent] = []
-        if not windows:
-            return
+
+    def read(self) -> Read[None]:
+        """The events' `Read`: `events` is filled when it is made (`read_together`)."""
+        return Read(*self.sql(self.windows, _RAW_COLUMNS), self._load)
+
+    def _load(self, rows: list[tuple]) -> None:
         self.events = [
             RawEvent(
                 at,
@@ -200,9 +236,7 @@ class RawEdges:
                 host_id,
                 Sums(inp, out, cached, int(ok), int(not ok)),
             )
-            for at, model_id, ticket_id, consumer, host_id, inp, out, cached, ok in query(
-                *self.sql(windows, _RAW_COLUMNS)
-            )
+            for at, model_id, ticket_id, consumer, host_id, inp, out, cached, ok in rows
         ]
 
     def sql(self, windows: list, columns: Iterable[str], where: str = "") -> tuple[str, list]:
@@ -239,7 +273,9 @@ class RawEdges:
         ]
 
 
-def exact_query(statement: Callable[[str], tuple[str, list]]) -> list[tuple]:
-    """The rows of `statement(sql_type)`, whose sums of products of tokens and picodollar
+def exact_read(
+    statement: Callable[[str], tuple[str, list]], made: Callable[[list], T]
+) -> "Read[T]":
+    """The `Read` of `statement(sql_type)`, whose sums of products of tokens and picodollar
     prices are `sql_type` (BIGINT or NUMERIC): inside `exact_reads`, which chooses it."""
-    return query(*statement(_PRODUCT_TYPE.get()))
+    return Read(*statement(_PRODUCT_TYPE.get()), made)

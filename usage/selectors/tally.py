@@ -25,12 +25,14 @@ from usage.pricing import KINDS, Cost, pico_cost
 from usage.selectors.figures import Sums
 from usage.selectors.periods import PlanPeriods
 from usage.selectors.rollups import (
+    NOTHING,
     ROW_SUMS_SQL,
     SUM_COLUMNS,
     SUMS_SQL,
     Pieces,
     RawEdges,
-    exact_query,
+    Read,
+    exact_read,
 )
 
 
@@ -59,29 +61,32 @@ def model_tally(
     model_id: int | None = None,
     *,
     apart: bool = True,
-) -> ModelTally:
-    """The tally of the model rollup's whole grains in `pieces` (of one model, when
-    `model_id` is given) and of the raw events at its partial edges. `apart=False` leaves
-    out the per-bucket unattributed spend and unpriced sums (cheaper: `activity` shows
-    them per model only)."""
-    counter = _Counter(len(buckets), periods)
-    if pieces.windows:
+) -> Read[ModelTally]:
+    """The read of the tally of the model rollup's whole grains in `pieces` (of one model,
+    when `model_id` is given) and of the raw events at its partial edges (`raw`, read
+    before it in the same `read_together`). `apart=False` leaves out the per-bucket
+    unattributed spend and unpriced sums (cheaper: `activity` shows them per model only)."""
+
+    def made(rows: list[tuple]) -> ModelTally:
+        counter = _Counter(len(buckets), periods)
         edges = [int(edge.timestamp()) for edge in buckets.edges]  # whole seconds but the first
         padding = [] if apart else [0] * 8
-        for per_bucket, first, row_model, on_ticket, period, *values in exact_query(
-            partial(_rollup_sums, tenant, buckets, periods, pieces, model_id, apart)
-        ):
+        for per_bucket, first, row_model, on_ticket, period, *values in rows:
             if per_bucket:
                 index = bisect_right(edges, first) - 1
                 counter.add_bucket(index, [int(value or 0) for value in values] + padding)
             else:
                 counter.add_model(row_model, bool(on_ticket), period, values[:5])
-    for event in raw.within(pieces.raw):
-        at, event_model = event.occurred_at, event.model_id
-        period = periods.period_at(event_model, at)
-        on_ticket = event.ticket_id is not None
-        counter.add(buckets.index(at), event_model, on_ticket, period, event.sums.values())
-    return counter.tally()
+        for event in raw.within(pieces.raw):
+            at, event_model = event.occurred_at, event.model_id
+            period = periods.period_at(event_model, at)
+            on_ticket = event.ticket_id is not None
+            counter.add(buckets.index(at), event_model, on_ticket, period, event.sums.values())
+        return counter.tally()
+
+    return exact_read(
+        partial(_rollup_sums, tenant, buckets, periods, pieces, model_id, apart), made
+    )
 
 
 def _rollup_sums(
@@ -100,6 +105,8 @@ def _rollup_sums(
 
     Pricing in SQL: the rows are summed there anyway, and one statement of ~300 rows
     costs less than reading the ~2,600 rows of a day's 5-minute grains."""
+    if not pieces.windows:
+        return NOTHING
     source, source_params = pieces.source(ModelRollup, tenant.id, model_id)
     period_sql = periods.period_sql("grain_start")
     prices = periods.pico_price_columns("grain_start", sql_type)
