@@ -10,7 +10,7 @@ from typing import Literal
 from licensing.models import Tenant
 from tasks.models import Host
 from usage.buckets import Buckets, RangeRefused, buckets_for
-from usage.models import SUMMARY_GRAINS, LlmModel
+from usage.models import MODEL_GRAINS, SUMMARY_GRAINS, LlmModel
 from usage.pricing import Cost
 from usage.selectors.breakdowns import (
     TOP,
@@ -33,7 +33,14 @@ from usage.selectors.figures import (
 )
 from usage.selectors.filters import NO_FILTER, ActivityFilter
 from usage.selectors.periods import PlanPeriods
-from usage.selectors.rollups import RawEdges, exact_reads, model_grains, pieces, read_together
+from usage.selectors.rollups import (
+    Pieces,
+    RawEdges,
+    exact_reads,
+    model_grains,
+    pieces,
+    read_together,
+)
 from usage.selectors.tally import ModelTally, model_tally
 
 Mode = Literal["tokens", "cost"]
@@ -90,16 +97,23 @@ def _activity(
     rows: int,
 ) -> Activity:
     # A filter no rollup serves reads the whole range raw (no grains: no windows).
-    grains = () if narrowed.reads_raw else model_grains(buckets)
-    summary_grains = () if narrowed.reads_raw else SUMMARY_GRAINS
+    reads_rollups = not narrowed.reads_raw
     cuts = periods.cuts()
-    model_pieces = pieces(buckets.start, buckets.end, grains, cuts)
-    summary_pieces = pieces(buckets.start, buckets.end, summary_grains, cuts)
-    raw = RawEdges(tenant, [*model_pieces.raw, *summary_pieces.raw], narrowed)
+
+    def cut(grains: tuple[int, ...]) -> Pieces:
+        return pieces(buckets.start, buckets.end, grains if reads_rollups else (), cuts)
+
+    # The buckets read grains that fit them; the totals, every grain (whole days, hours).
+    bucket_pieces, total_pieces = cut(model_grains(buckets)), cut(MODEL_GRAINS)
+    summary_pieces = cut(SUMMARY_GRAINS)
+    edges = [*bucket_pieces.raw, *total_pieces.raw, *summary_pieces.raw]
+    raw = RawEdges(tenant, edges, narrowed)
     model_id = narrowed.model_id
     _, tally, consumers, hosts, tickets = read_together(
         raw.read(),
-        model_tally(tenant, buckets, periods, model_pieces, raw, model_id, apart=False),
+        model_tally(
+            tenant, buckets, periods, bucket_pieces, raw, model_id, totals=total_pieces, apart=False
+        ),
         summaries(tenant, "consumer", periods, summary_pieces, raw, model_id),
         summaries(tenant, "host", periods, summary_pieces, raw, model_id),
         top_tickets(tenant, periods, summary_pieces, raw, rows=rows, model_id=model_id),

@@ -15,6 +15,7 @@ aggregates over those rows cost more than this loop. Figures in `bench/activity.
 
 from bisect import bisect_right
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import partial
 
@@ -31,6 +32,7 @@ from usage.selectors.rollups import (
     SUMS_SQL,
     Pieces,
     RawEdges,
+    RawEvent,
     Read,
     exact_read,
 )
@@ -60,12 +62,16 @@ def model_tally(
     raw: RawEdges,
     model_id: int | None = None,
     *,
+    totals: Pieces | None = None,
     apart: bool = True,
 ) -> Read[ModelTally]:
     """The read of the tally of the model rollup's whole grains in `pieces` (of one model,
-    when `model_id` is given) and of the raw events at its partial edges (`raw`, read
-    before it in the same `read_together`). `apart=False` leaves out the per-bucket
-    unattributed spend and unpriced sums (cheaper: `activity` shows them per model only)."""
+    when `model_id` is given) and of the raw events at their partial edges (`raw`, read
+    before it in the same `read_together`). The per-model totals read `totals` if given:
+    the same range in coarser grains (whole hours or days, where the buckets need 5
+    minutes). `apart=False` leaves out the per-bucket unattributed spend and unpriced sums
+    (cheaper: `activity` shows them per model only)."""
+    totals = totals or pieces
 
     def made(rows: list[tuple]) -> ModelTally:
         counter = _Counter(len(buckets), periods)
@@ -77,16 +83,22 @@ def model_tally(
                 counter.add_bucket(index, [int(value or 0) for value in values] + padding)
             else:
                 counter.add_model(row_model, bool(on_ticket), period, values[:5])
-        for event in raw.within(pieces.raw):
-            at, event_model = event.occurred_at, event.model_id
-            period = periods.period_at(event_model, at)
+        for event, period in _with_periods(raw.within(pieces.raw), periods):
             on_ticket = event.ticket_id is not None
-            counter.add(buckets.index(at), event_model, on_ticket, period, event.sums.values())
+            index = buckets.index(event.occurred_at)
+            counter.add_event(index, event.model_id, on_ticket, period, event.sums.values())
+        for event, period in _with_periods(raw.within(totals.raw), periods):
+            on_ticket = event.ticket_id is not None
+            counter.add_model(event.model_id, on_ticket, period, event.sums.values())
         return counter.tally()
 
-    return exact_read(
-        partial(_rollup_sums, tenant, buckets, periods, pieces, model_id, apart), made
-    )
+    statement = partial(_rollup_sums, tenant, buckets, periods, pieces, totals, model_id, apart)
+    return exact_read(statement, made)
+
+
+def _with_periods(events: list[RawEvent], periods: PlanPeriods) -> Iterator[tuple]:
+    for event in events:
+        yield event, periods.period_at(event.model_id, event.occurred_at)
 
 
 def _rollup_sums(
@@ -94,6 +106,7 @@ def _rollup_sums(
     buckets: Buckets,
     periods: PlanPeriods,
     pieces: Pieces,
+    totals: Pieces,
     model_id: int | None,
     apart: bool,
     sql_type: str,
@@ -105,34 +118,45 @@ def _rollup_sums(
 
     Pricing in SQL: the rows are summed there anyway, and one statement of ~300 rows
     costs less than reading the ~2,600 rows of a day's 5-minute grains."""
-    if not pieces.windows:
-        return NOTHING
-    source, source_params = pieces.source(ModelRollup, tenant.id, model_id)
-    period_sql = periods.period_sql("grain_start")
-    prices = periods.pico_price_columns("grain_start", sql_type)
-    key_sql, key_params = buckets.wall_key_sql("grain_start")
-    stretch_sql, stretch_params = buckets.stretch_sql("grain_start")
 
     def total(value: str, where: str) -> str:
         return f"CAST(SUM({value}) FILTER (WHERE {where}) AS {sql_type})"
 
     costs = [f"{kind}_tokens * {kind}_price" for kind in KINDS]
-    totals = [total(cost, "on_ticket") for cost in costs]
+    figures = [total(cost, "on_ticket") for cost in costs]
     if apart:
-        totals += [total(cost, "NOT on_ticket") for cost in costs]
-        totals += [total(column, "input_price IS NULL") for column in SUM_COLUMNS]
+        figures += [total(cost, "NOT on_ticket") for cost in costs]
+        figures += [total(column, "input_price IS NULL") for column in SUM_COLUMNS]
+    branches: list[tuple[str, list]] = []
+    if pieces.windows:
+        source, source_params = pieces.source(ModelRollup, tenant.id, model_id)
+        prices = periods.pico_price_columns("grain_start", sql_type)
+        key_sql, key_params = buckets.wall_key_sql("grain_start")
+        stretch_sql, stretch_params = buckets.stretch_sql("grain_start")
+        branches.append(
+            (
+                f"SELECT TRUE, MIN(grain_start), NULL, NULL, NULL, {SUMS_SQL}, "
+                f"{', '.join(figures)} FROM (SELECT grain_start, on_ticket, {ROW_SUMS_SQL}, "
+                f"{prices} FROM {source}) AS piece "
+                f"GROUP BY {key_sql}{', ' + stretch_sql if stretch_sql else ''}",
+                [*source_params, *key_params, *stretch_params],
+            )
+        )
+    if totals.windows:
+        source, source_params = totals.source(ModelRollup, tenant.id, model_id)
+        branches.append(
+            (
+                f"SELECT FALSE, NULL, model_id, on_ticket, {periods.period_sql('grain_start')} "
+                f"AS period, {SUMS_SQL}, {', '.join(['NULL'] * len(figures))} FROM {source} "
+                "GROUP BY model_id, on_ticket, period",
+                source_params,
+            )
+        )
+    if not branches:
+        return NOTHING
     return (
-        f"WITH piece AS (SELECT grain_start, model_id, on_ticket, {period_sql} AS period, "
-        f"{ROW_SUMS_SQL}, {prices} FROM {source}) "
-        "SELECT GROUPING(model_id) = 1, MIN(grain_start), model_id, on_ticket, period, "
-        f"{SUMS_SQL}, {', '.join(totals)} FROM piece "
-        f"GROUP BY GROUPING SETS (({key_sql}{', ' + stretch_sql if stretch_sql else ''}), "
-        "(model_id, on_ticket, period))",
-        [
-            *source_params,
-            *key_params,
-            *stretch_params,
-        ],
+        " UNION ALL ".join(sql for sql, _ in branches),
+        [param for _, params in branches for param in params],
     )
 
 
@@ -161,9 +185,8 @@ class _Counter:
         for position, value in enumerate(sums):
             model[position] += value
 
-    def add(self, index: int, model_id: int, on_ticket: bool, period: int, sums) -> None:
-        """One raw event."""
-        self.add_model(model_id, on_ticket, period, sums)
+    def add_event(self, index: int, model_id: int, on_ticket: bool, period: int, sums) -> None:
+        """One raw event, to its bucket (its model's totals: `add_model`)."""
         price = self.prices.get((model_id, period))
         if price is None:  # on a ticket or not: no plan prices it
             self.add_bucket(index, [*sums, *[0] * 6, *sums])
