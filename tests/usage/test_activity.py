@@ -344,7 +344,17 @@ def test_the_top_ticket_asked_alone_is_the_one_of_highest_exact_cost(world):
 
 def test_costs_beyond_a_bigint_of_picodollars_stay_exact(tenant_a):
     """A price near the highest allowed (99,999,999 USD per million tokens) times a few
-    million tokens is more than 2^63 picodollars: summed again in numeric, still exact."""
+    million tokens is more than 2^63 picodollars: summed again in numeric, still exact
+    (here in the test's transaction: rolled back to a savepoint, and read again)."""
+    _costs_beyond_a_bigint_stay_exact(tenant_a)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_costs_beyond_a_bigint_stay_exact_outside_a_transaction_too(tenant_a):
+    _costs_beyond_a_bigint_stay_exact(tenant_a)
+
+
+def _costs_beyond_a_bigint_stay_exact(tenant_a):
     prices = ("99999999.999999", "1", "0.000001")
     model_with_plan(tenant_a, "gpt-huge", prices=prices)
     ticket = ticket_for(tenant_a)

@@ -37,7 +37,7 @@ _PRODUCT_TYPE: ContextVar[str] = ContextVar("product_type", default="BIGINT")
 
 
 def exact_reads(read: Callable[[], T]) -> T:
-    """`read()` in one transaction, with Decimal sums exact (60 digits), and
+    """`read()` (whose reads are one `read_together`), with Decimal sums exact (60 digits), and
     `exact_read`'s products of tokens and picodollar prices in bigint; when one does not
     fit (beyond 2^63 picodollars, 9.2 million USD, in one row or sum), rolled back and
     read again in numeric (slower). Exact either way, with no savepoint per statement."""
@@ -52,9 +52,12 @@ def exact_reads(read: Callable[[], T]) -> T:
 
 
 def _serial_read(read: Callable[[], T]) -> T:
-    with localcontext() as context, transaction.atomic():
+    with localcontext() as context:
         context.prec = 60  # cost sums stay exact far beyond any real bill
-        return read()
+        if not connection.in_atomic_block:
+            return read()  # no BEGIN, COMMIT: read_together's statements are one transaction
+        with transaction.atomic():  # a savepoint: an overflow rolls back to it, no further
+            return read()
 
 
 def query(sql: str, params: list) -> list[tuple]:
