@@ -1,10 +1,11 @@
-"""The facts an activity is assembled from besides its model tally (`tally.py`): sums per
-consumer, host and ticket.
+"""The breakdowns an activity is assembled from besides its model tally (`tally.py`):
+consumers, hosts and tickets (`summaries`, `top_tickets`).
 
-Each reader takes the whole grains from a rollup (one SQL query) and the partial edges
-from the raw events read once for the activity (`RawEdges`). A filter by model narrows
-the rollup rows read (`model_id`); a filter no rollup serves reads no rollup at all
-(its pieces have no windows, only raw events).
+Each is one statement (a `Read`, sent with the others by `read_together`) over the
+rollup's whole grains and the raw events of the partial edges (`RawEdges.sql`), priced
+in SQL by the plan of each row's model at its time. A filter by model narrows the
+rollup rows read (`model_id`); a filter no rollup serves reads no rollup at all (its
+pieces have no windows, only raw events).
 """
 
 from dataclasses import dataclass, field

@@ -3,14 +3,15 @@
 The one place that sorts usage into ticket-linked cost, unattributed spend and unpriced
 (SPEC §5.1), for `activity`, the history's cycles and the cycle summary.
 
-Why integers
-------------
-A bucket's cost needs each model's price in each plan period, so the read is one row per
-bucket, model, ticket-or-not and plan period: 2,600 rows for the 24 h preset. Made into
-objects and priced in Decimal, they were most of the activity's time; summed as plain
-integers (tokens, requests, and cost in picodollars, `pricing.PicoPrices`) they are a small
-part, and exact all the same. Pricing in SQL instead was slower: PostgreSQL's numeric
-aggregates over those rows cost more than this loop. Figures in `bench/activity.py` part 1.
+Priced in SQL, in integers
+--------------------------
+A bucket's cost needs each row's price (its model's plan at its time), so the buckets
+read one row per grain, model and ticket-or-not: 2,600 rows for the 24 h preset. Read
+into Python and priced there they were most of the activity's time; now one statement
+prices each row with a CASE of integer picodollar prices (`PlanPeriods.pico_price_sql`)
+and sums per bucket in bigint (exact; numeric if a sum would not fit, `exact_reads`),
+returning ~300 rows. The per-model totals read the coarsest grains that fit, and are
+priced once per model and plan period in Decimal. Figures in `bench/activity.py` part 1.
 """
 
 from bisect import bisect_right
