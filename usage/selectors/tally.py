@@ -77,11 +77,9 @@ def model_tally(
     def made(rows: list[tuple]) -> ModelTally:
         counter = _Counter(len(buckets), periods)
         edges = [int(edge.timestamp()) for edge in buckets.edges]  # whole seconds but the first
-        padding = [] if apart else [0] * 8
         for per_bucket, first, row_model, on_ticket, period, *values in rows:
             if per_bucket:
-                index = bisect_right(edges, first) - 1
-                counter.add_bucket(index, [int(value or 0) for value in values] + padding)
+                counter.add_bucket(bisect_right(edges, first) - 1, values)
             else:
                 counter.add_model(row_model, bool(on_ticket), period, values[:5])
         for event, period in _with_periods(raw.within(pieces.raw), periods):
@@ -120,27 +118,25 @@ def _rollup_sums(
     Pricing in SQL: the rows are summed there anyway, and one statement of ~300 rows
     costs less than reading the ~2,600 rows of a day's 5-minute grains."""
 
-    def total(value: str, where: str) -> str:
-        return f"CAST(SUM({value}) FILTER (WHERE {where}) AS {sql_type})"
+    def total(value: str, where: str, sql_type: str = sql_type) -> str:
+        return f"CAST(COALESCE(SUM({value}) FILTER (WHERE {where}), 0) AS {sql_type})"
 
     costs = [f"{kind}_tokens * {kind}_price" for kind in KINDS]
     figures = [total(cost, "on_ticket") for cost in costs]
     if apart:
         figures += [total(cost, "NOT on_ticket") for cost in costs]
-        figures += [total(column, "input_price IS NULL") for column in SUM_COLUMNS]
+        figures += [total(column, "input_price IS NULL", "BIGINT") for column in SUM_COLUMNS]
     branches: list[tuple[str, list]] = []
     if pieces.windows:
         source, source_params = pieces.source(ModelRollup, tenant.id, model_id)
         prices = periods.pico_price_columns("grain_start", sql_type)
-        key_sql, key_params = buckets.wall_key_sql("grain_start")
-        stretch_sql, stretch_params = buckets.stretch_sql("grain_start")
+        group_sql, group_params = _bucket_group(buckets, pieces)
         branches.append(
             (
                 f"SELECT TRUE, MIN(grain_start), NULL, NULL, NULL, {SUMS_SQL}, "
                 f"{', '.join(figures)} FROM (SELECT grain_start, on_ticket, {ROW_SUMS_SQL}, "
-                f"{prices} FROM {source}) AS piece "
-                f"GROUP BY {key_sql}{', ' + stretch_sql if stretch_sql else ''}",
-                [*source_params, *key_params, *stretch_params],
+                f"{prices} FROM {source}) AS piece GROUP BY {group_sql}",
+                [*source_params, *group_params],
             )
         )
     if totals.windows:
@@ -161,6 +157,18 @@ def _rollup_sums(
     )
 
 
+def _bucket_group(buckets: Buckets, pieces: Pieces) -> tuple[str, list]:
+    """GROUP BY of the bucket rows: by grain when the buckets are the grains read (24 h
+    in 5 minutes: summed in the index's order, no hash table), else by wall-clock bucket
+    and offset stretch (a group never spans two buckets; `index` of its first grain)."""
+    same = all(window.grain_seconds == buckets.seconds for window in pieces.windows)
+    if same and not buckets.by_edges:  # (months are by their edges: one group per month)
+        return "grain_start", []
+    key_sql, key_params = buckets.wall_key_sql("grain_start")
+    stretch_sql, stretch_params = buckets.stretch_sql("grain_start")
+    return key_sql + (f", {stretch_sql}" if stretch_sql else ""), [*key_params, *stretch_params]
+
+
 class _Counter:
     """Plain integer sums per bucket and per (model, ticket-or-not, period), cost in
     picodollars; made into `Sums` and `Cost` once, in `tally`."""
@@ -173,7 +181,8 @@ class _Counter:
         self.per_model: dict[tuple[int, bool, int], list[int]] = {}
 
     def add_bucket(self, index: int, values) -> None:
-        """Sums of rows of one bucket, laid out as `self.buckets` rows are."""
+        """Sums of rows of one bucket, laid out as `self.buckets` rows are (the first
+        positions only, if fewer: the others stay 0)."""
         bucket = self.buckets[index]
         for position, value in enumerate(values):
             bucket[position] += value
