@@ -42,14 +42,7 @@ def test_migration_0004_rebuilds_the_rollups_the_services_keep(tenant_a, tenant_
 def test_migration_0008_rebuilds_the_consumer_and_host_rollups_the_services_keep(
     tenant_a, tenant_b
 ):
-    for tenant in (tenant_a, tenant_b):
-        model_with_plan(tenant, "gpt-4o")
-        ticket = ticket_for(tenant)
-        Host.objects.create(tenant=tenant, name="web-01")
-        events = mixed_events(AT, "gpt-4o", ticket, count=60, minutes=11)
-        for i, one in enumerate(events):
-            one["host"] = "web-01" if i % 4 else None
-        record(tenant, events)
+    _record_with_hosts([tenant_a, tenant_b], minutes=11, hostless_every=4)
     kept = rollup_rows()
     HostRollup.objects.filter(tenant=tenant_a).delete()
     ConsumerRollup.objects.update(input_tokens=0)  # a stale row is replaced, not added to
@@ -85,14 +78,7 @@ def test_migration_0010_builds_the_day_rows_of_the_model_rollup_the_services_kee
 def test_migration_0011_builds_the_hour_rows_of_the_summary_rollups_the_services_keep(
     tenant_a, tenant_b
 ):
-    for tenant in (tenant_a, tenant_b):
-        model_with_plan(tenant, "gpt-4o")
-        ticket = ticket_for(tenant)
-        Host.objects.create(tenant=tenant, name="web-01")
-        events = mixed_events(AT, "gpt-4o", ticket, count=60, minutes=47)
-        for i, one in enumerate(events):
-            one["host"] = "web-01" if i % 3 else None
-        record(tenant, events)
+    _record_with_hosts([tenant_a, tenant_b], minutes=47, hostless_every=3)
     kept = rollup_rows()
     for rollup in (ConsumerRollup, HostRollup, TicketRollup):
         rollup.objects.filter(tenant=tenant_a, grain_seconds=3600).delete()
@@ -104,3 +90,15 @@ def test_migration_0011_builds_the_hour_rows_of_the_summary_rollups_the_services
     for rollup in (ConsumerRollup, HostRollup, TicketRollup):
         assert rollup.objects.filter(grain_seconds=3600).count() >= 4  # 2 tenants, 2+ hours
     assert rollup_rows() == kept
+
+
+def _record_with_hosts(tenants, *, minutes: int, hostless_every: int) -> None:
+    """Mixed usage for each tenant, on host web-01 but every `hostless_every`th event."""
+    for tenant in tenants:
+        model_with_plan(tenant, "gpt-4o")
+        ticket = ticket_for(tenant)
+        Host.objects.create(tenant=tenant, name="web-01")
+        events = mixed_events(AT, "gpt-4o", ticket, count=60, minutes=minutes)
+        for i, one in enumerate(events):
+            one["host"] = "web-01" if i % hostless_every else None
+        record(tenant, events)
