@@ -15,7 +15,8 @@ migrated if missing; earlier bench data is truncated). It loads, with generate_s
 then builds the rollups from the events (`rollups_rebuild`) and prints:
 
 1. `activity` for 24 h, 7 d and 30 d ending now (off the grain, so raw edges are read
-   too) in both modes, against the same figures from GROUP BY over raw events
+   too) in both modes (each timing the median of 5 calls after up to 10 warm-up calls
+   within 1 s, `timed`), against the same figures from GROUP BY over raw events
    (series, by model, consumers, top tickets; cost joined to the plan in force), with
    the ratios; the totals of both are checked equal (cost to the last decimal);
 2. growth from 1/10 of the events to all of them, for both;
