@@ -16,7 +16,8 @@ then builds the rollups from the events (`rollups_rebuild`) and prints:
 
 1. `activity` for 24 h, 7 d and 30 d ending now (off the grain, so raw edges are read
    too) in both modes (each timing the median of 5 calls after up to 10 warm-up calls
-   within 1 s, `timed`), against the same figures from GROUP BY over raw events
+   within 1 s, `timed`; the raw side without parallel workers, as the activity reads,
+   `serial_raw`), against the same figures from GROUP BY over raw events
    (series, by model, consumers, top tickets; cost joined to the plan in force), with
    the ratios; the totals of both are checked equal (cost to the last decimal);
 2. growth from 1/10 of the events to all of them, for both;
@@ -52,6 +53,7 @@ import statistics
 import sys
 import time
 import tracemalloc
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -270,6 +272,20 @@ def timed(function, runs: int = RUNS) -> tuple[float, object]:
     return statistics.median(times), value
 
 
+@contextmanager
+def serial_raw():
+    """The raw GROUP BYs without parallel workers, as the activity reads (one backend each
+    side). Whether PostgreSQL planned them parallel came and went with ANALYZE's sample
+    from one load to the next, and on 2 cores a parallel plan was the slower one at 24 h
+    (the consumers' GROUP BY: 78 ms with 2 workers, 12 ms without): the raw 24 h figure
+    swung between 25 and 93 ms, and with it the ratio."""
+    execute("SET max_parallel_workers_per_gather = 0")
+    try:
+        yield
+    finally:
+        execute("RESET max_parallel_workers_per_gather")
+
+
 def compare(tenant, now: datetime, length: timedelta, bucket: str, mode: str):
     from usage.selectors import activity
 
@@ -277,7 +293,8 @@ def compare(tenant, now: datetime, length: timedelta, bucket: str, mode: str):
     fast, result = timed(
         lambda: activity(tenant=tenant, start=start, end=now, mode=mode, bucket=bucket)
     )
-    slow, raw = timed(lambda: raw_activity(tenant, start, now, bucket, mode))
+    with serial_raw():
+        slow, raw = timed(lambda: raw_activity(tenant, start, now, bucket, mode))
     assert result.tokens.total == raw["tokens"], (result.tokens.total, raw["tokens"])
     if mode == "cost":
         assert result.cost.total == raw["cost"], (result.cost.total, raw["cost"])
