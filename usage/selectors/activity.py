@@ -83,19 +83,18 @@ def activity(
         raise RangeRefused(f"rows must be 1 to {MAX_ROWS}.", code="invalid_rows")
     buckets = buckets_for(start=start, end=end, zone=tenant.zone, bucket=bucket)
     periods = PlanPeriods.of_tenant(tenant, buckets.start, buckets.end)
-    models = periods.models
-    return exact_reads(lambda: _activity(tenant, buckets, mode, models, periods, narrowed, rows))
+    return exact_reads(lambda: _activity(tenant, buckets, mode, periods, narrowed, rows))
 
 
 def _activity(
     tenant: Tenant,
     buckets: Buckets,
     mode: str,
-    models: dict,
     periods: PlanPeriods,
     narrowed: ActivityFilter,
     rows: int,
 ) -> Activity:
+    models = periods.models
     # A filter no rollup serves reads the whole range raw (no grains: no windows).
     reads_rollups = not narrowed.reads_raw
     cuts = periods.cuts()

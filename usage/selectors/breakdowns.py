@@ -85,7 +85,7 @@ def _summary_sums(
     """Per key: the sums, the whole bill in picodollars by kind, the unpriced sums."""
     key = _SUMMARIES[by][1]
     piece, params = _priced_rows(tenant, periods, pieces, raw, model_id, sql_type, by)
-    costs = [f"CAST(SUM({kind}_tokens * {kind}_price) AS {sql_type})" for kind in KINDS]
+    costs = _cost_sums(sql_type)
     unpriced = [
         f"CAST(COALESCE(SUM({column}) FILTER (WHERE input_price IS NULL), 0) AS BIGINT)"
         for column in SUM_COLUMNS
@@ -140,7 +140,7 @@ def _ranked_tickets(
     piece, params = _priced_rows(tenant, periods, pieces, raw, model_id, sql_type, "ticket")
     tokens = [f"{kind}_tokens" for kind in KINDS]
     sums = [f"CAST(SUM({column}) AS BIGINT)" for column in tokens]
-    costs = [f"CAST(SUM({kind}_tokens * {kind}_price) AS {sql_type})" for kind in KINDS]
+    costs = _cost_sums(sql_type)
     cost = " + ".join(f"{kind}_tokens * {kind}_price" for kind in KINDS)
     order = "ranked.cost DESC, ranked.tokens DESC, ranked.ticket_id"
     ticket = connection.ops.quote_name(Ticket._meta.db_table)
@@ -194,6 +194,12 @@ def _priced_rows(
         " UNION ALL ".join(sql for sql, _ in branches),
         [param for _, params in branches for param in params],
     )
+
+
+def _cost_sums(sql_type: str) -> list[str]:
+    """The priced rows' cost in picodollars, summed per kind of token (NULL prices, the
+    unpriced rows, add nothing)."""
+    return [f"CAST(SUM({kind}_tokens * {kind}_price) AS {sql_type})" for kind in KINDS]
 
 
 def _pico_cost(picos) -> Cost:

@@ -75,8 +75,7 @@ def cycle_summary(*, tenant: Tenant, month: Month, now: datetime) -> CycleSummar
     end = min(month.ends_at, now)
     buckets = month_buckets(edges=(month.starts_at,), last_end=month.ends_at, end=end, zone=zone)
     periods = PlanPeriods.of_tenant(tenant, buckets.start, buckets.end)
-    models = periods.models
-    rows = exact_reads(lambda: _rows(tenant, buckets, models, periods))
+    rows = exact_reads(lambda: _rows(tenant, buckets, periods))
     return CycleSummary(
         month=f"{month.first_day:%Y-%m}",
         start=month.starts_at.astimezone(zone),
@@ -85,9 +84,7 @@ def cycle_summary(*, tenant: Tenant, month: Month, now: datetime) -> CycleSummar
     )
 
 
-def _rows(
-    tenant: Tenant, buckets: Buckets, models: dict[int, LlmModel], periods: PlanPeriods
-) -> list[SummaryRow]:
+def _rows(tenant: Tenant, buckets: Buckets, periods: PlanPeriods) -> list[SummaryRow]:
     cuts = [*periods.cuts(), *month_cuts(buckets)]  # no row read straddles two months
     model_pieces = pieces(buckets.start, buckets.end, MODEL_GRAINS, cuts)
     summary_pieces = pieces(buckets.start, buckets.end, SUMMARY_GRAINS, periods.cuts())
@@ -103,8 +100,8 @@ def _rows(
     total = _total_row(tally)
     return [
         total,
-        *_model_rows(models, tally),
-        *_provider_rows(models, tally),
+        *_model_rows(periods.models, tally),
+        *_provider_rows(periods.models, tally),
         *_host_rows(hosts),
         *_consumer_rows(consumers),
         *_ticket_rows(total, tickets),

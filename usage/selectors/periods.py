@@ -72,9 +72,8 @@ class PlanPeriods:
     def period_sql(self, column: str) -> str:
         """SQL of a row's plan period, by its `model_id` and `column` (Unix seconds).
 
-        The plans' ids and times are written into the SQL, not sent as parameters: they
-        are the same from one read to the next, so the statement is too, and is prepared
-        once (`rollups.query`); and PostgreSQL folds constants it can see."""
+        The plans' ids and times are written into the SQL, not sent as parameters:
+        shorter statements, and constants PostgreSQL folds while planning."""
         parts = [
             f"CASE WHEN model_id = {int(model_id)} AND {column} >= {_seconds(plan)} "
             "THEN 1 ELSE 0 END"
@@ -102,7 +101,7 @@ class PlanPeriods:
             )
         return self._price_columns[key]
 
-    def pico_price_sql(self, kind: str, column: str, sql_type: str = "BIGINT") -> str:
+    def pico_price_sql(self, kind: str, column: str, sql_type: str) -> str:
         """SQL of a row's price of `kind` tokens (input, output, cached) in picodollars per
         token (`PicoPrices`), by its `model_id` and `column` (Unix seconds): NULL when no
         plan prices it; as NUMERIC if `sql_type` says so (else integer literals, whose
