@@ -8,6 +8,8 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from tasks.services import host_delete, host_register, task_create
 from tests.usage.usage_helpers import event, plan, price_of, record, scheduled_plan, ticket_for
@@ -166,6 +168,19 @@ def test_a_host_row_is_the_task_host_when_the_event_named_none(world):
     assert host_3.tokens.total == sum(
         _tokens(e) for e in events if e["expected_host"] == host_3.host_id
     )
+
+
+def test_the_hosts_are_named_in_the_activitys_one_batch(world):
+    tenant, _, hosts = world
+    with CaptureQueriesContext(connection) as captured:
+        result = activity(
+            tenant=tenant, start=FIRST, end=FIRST + timedelta(days=11), mode="cost", rows=100
+        )
+    # The models and their plans, then every statement (around them, the test's savepoint).
+    reads = [q["sql"] for q in captured if "SAVEPOINT" not in q["sql"]]
+    assert len(reads) == 2
+    named = {r.host_id: r.name for r in result.by_host if r.host_id is not None}
+    assert len(named) == 10 and named == {h: hosts[h].name for h in named}
 
 
 def test_rows_rank_by_tokens_or_whole_bill_and_more_names_the_longer_tables(world):

@@ -8,7 +8,6 @@ from decimal import Decimal
 from typing import Literal
 
 from licensing.models import Tenant
-from tasks.models import Host
 from usage.buckets import Buckets, RangeRefused, buckets_for
 from usage.models import MODEL_GRAINS, SUMMARY_GRAINS, LlmModel
 from usage.pricing import Cost
@@ -249,12 +248,10 @@ def _by_provider(models: dict, tally: ModelTally, share: _Share) -> list[Provide
 
 
 def _by_host(hosts: dict, share: _Share) -> list[HostUsage]:
-    ids = [host_id for host_id in hosts if host_id]
-    names = dict(Host.objects.filter(id__in=ids).values_list("id", "name")) if ids else {}
     rows = [
         HostUsage(
             host_id=host_id,
-            name=names.get(host_id, "") if host_id else "",
+            name=summary.name,
             **_figures(summary, share),
         )
         for host_id, summary in hosts.items()

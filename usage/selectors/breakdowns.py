@@ -14,7 +14,7 @@ from functools import partial
 from django.db import connection
 
 from licensing.models import Tenant
-from tasks.models import Ticket
+from tasks.models import Host, Ticket
 from usage.models import ConsumerRollup, HostRollup, TicketRollup
 from usage.pricing import KINDS, Cost, pico_cost
 from usage.selectors.figures import Sums, TicketCost, Tokens
@@ -35,19 +35,22 @@ TOP = 10
 @dataclass
 class Summary:
     """A consumer's, host's, provider's or ticket's usage summed over its models and plan
-    periods: its sums, the whole bill of its priced part, and its unpriced part."""
+    periods: its sums, the whole bill of its priced part, and its unpriced part; a host's
+    `name` ('' for no host, or a host deleted since)."""
 
     sums: Sums = field(default_factory=Sums)
     cost: Cost = field(default_factory=Cost)  # every priced token: its whole bill
     unpriced: Sums = field(default_factory=Sums)
+    name: str = ""
 
 
-# The summary rollups by what they break usage down by: (rollup, its key column, and the
-# raw events' filter: the ticket rollup holds ticket-linked usage only).
+# The summary rollups by what they break usage down by: (rollup, its key column, the raw
+# events' filter: the ticket rollup holds ticket-linked usage only, and the table whose
+# `name` names a key, joined in the same statement).
 _SUMMARIES = {
-    "consumer": (ConsumerRollup, "consumer", ""),
-    "host": (HostRollup, "host_id", ""),
-    "ticket": (TicketRollup, "ticket_id", "ticket_id IS NOT NULL"),
+    "consumer": (ConsumerRollup, "consumer", "", None),
+    "host": (HostRollup, "host_id", "", Host),
+    "ticket": (TicketRollup, "ticket_id", "ticket_id IS NOT NULL", None),
 }
 
 
@@ -60,13 +63,15 @@ def summaries(
     model_id: int | None = None,
 ) -> Read[dict[object, Summary]]:
     """The read of every consumer (`by="consumer"`, '' none given), host (`by="host"`,
-    None: no host) or ticket (`by="ticket"`) of the range with its `Summary`: one
-    statement over the rollup's whole grains and the raw edges, priced in SQL (inside
-    `exact_reads`)."""
+    None: no host; with its name) or ticket (`by="ticket"`) of the range with its
+    `Summary`: one statement over the rollup's whole grains and the raw edges, priced in
+    SQL (inside `exact_reads`)."""
 
     def made(rows: list[tuple]) -> dict[object, Summary]:
         return {
-            key: Summary(Sums(*values[:5]), _pico_cost(values[5:8]), Sums(*values[8:]))
+            key: Summary(
+                Sums(*values[:5]), _pico_cost(values[5:8]), Sums(*values[8:13]), *values[13:]
+            )
             for key, *values in rows
         }
 
@@ -82,17 +87,25 @@ def _summary_sums(
     model_id: int | None,
     sql_type: str,
 ) -> tuple[str, list]:
-    """Per key: the sums, the whole bill in picodollars by kind, the unpriced sums."""
-    key = _SUMMARIES[by][1]
+    """Per key: the sums, the whole bill in picodollars by kind, the unpriced sums, and
+    the key's name if its table has one ('' when its row is gone)."""
+    _, key, _, names = _SUMMARIES[by]
     piece, params = _priced_rows(tenant, periods, pieces, raw, model_id, sql_type, by)
     costs = _cost_sums(sql_type)
     unpriced = [
         f"CAST(COALESCE(SUM({column}) FILTER (WHERE input_price IS NULL), 0) AS BIGINT)"
         for column in SUM_COLUMNS
     ]
-    return (
+    summed = (
         f"WITH piece AS ({piece}) SELECT {key}, {SUMS_SQL}, {', '.join(costs + unpriced)} "
-        f"FROM piece GROUP BY {key}",
+        f"FROM piece GROUP BY {key}"
+    )
+    if names is None:
+        return summed, params
+    table = connection.ops.quote_name(names._meta.db_table)
+    return (
+        f"SELECT summed.*, COALESCE(named.name, '') FROM ({summed}) AS summed "
+        f"LEFT JOIN {table} AS named ON named.id = summed.{key}",  # a round trip less
         params,
     )
 
@@ -176,7 +189,7 @@ def _priced_rows(
     """The summary rollup's rows of the whole grains and the raw events of the edges, as
     one table: the key, the sum columns, and the price of each kind of token at the row's
     time (`PlanPeriods.pico_price_sql`; NULL: unpriced)."""
-    rollup, key, raw_where = _SUMMARIES[by]
+    rollup, key, raw_where, _ = _SUMMARIES[by]
     branches: list[tuple[str, list]] = []
 
     def branch(sums: str, at: str, source: tuple[str, list]) -> None:

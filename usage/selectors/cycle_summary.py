@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from licensing.models import Tenant
-from tasks.models import Host, Ticket
+from tasks.models import Ticket
 from usage.buckets import Buckets, month_buckets, month_cuts
 from usage.models import (
     MODEL_GRAINS,
@@ -191,8 +191,7 @@ def _consumer_rows(priced: dict) -> Iterator[SummaryRow]:
 
 
 def _host_rows(priced: dict) -> Iterator[SummaryRow]:
-    hosts = Host.objects.in_bulk([key for key in priced if key is not None])
-    names = {key: NO_HOST if key is None else hosts[key].name for key in priced}
+    names = {key: NO_HOST if key is None else priced[key].name for key in priced}
     yield from _keyed_rows("host", priced, names)
 
 
