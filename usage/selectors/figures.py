@@ -67,11 +67,11 @@ class Sums:
 
     @property
     def tokens(self) -> Tokens:
-        return Tokens(input=self.input, output=self.output, cached=self.cached)
+        return Tokens(self.input, self.output, self.cached)  # positional: ~0.25 us less each
 
     @property
     def requests(self) -> Requests:
-        return Requests(succeeded=self.succeeded, failed=self.failed)
+        return Requests(self.succeeded, self.failed)
 
 
 SHARE_PLACES = Decimal("0.0001")  # a share of 0.1234 is 12.34 %
