@@ -188,14 +188,9 @@ def _figures(summary: Summary, share: _Share) -> dict:
 def _series(buckets: Buckets, tally: ModelTally) -> tuple[SeriesPoint, ...]:
     zone = buckets.zone
     bounds = [edge.astimezone(zone) for edge in (*buckets.edges, buckets.last_end)]
-    return tuple(
-        SeriesPoint(
-            start=bounds[i],
-            end=bounds[i + 1],
-            tokens=sums.tokens,
-            cost=tally.bucket_costs[i],
-            requests=sums.requests,
-        )
+    costs = tally.bucket_costs
+    return tuple(  # (start, end, tokens, cost, requests): positional, ~300 a read
+        SeriesPoint(bounds[i], bounds[i + 1], sums.tokens, costs[i], sums.requests)
         for i, sums in enumerate(tally.bucket_sums)
     )
 

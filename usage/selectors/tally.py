@@ -19,6 +19,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import partial
+from operator import add
 
 from licensing.models import Tenant
 from usage.buckets import Buckets
@@ -180,20 +181,19 @@ class _Counter:
         self.buckets = [[0] * 16 for _ in range(size)]
         self.per_model: dict[tuple[int, bool, int], list[int]] = {}
 
-    def add_bucket(self, index: int, values) -> None:
+    def add_bucket(self, index: int, values: list[int]) -> None:
         """Sums of rows of one bucket, laid out as `self.buckets` rows are (the first
         positions only, if fewer: the others stay 0)."""
         bucket = self.buckets[index]
-        for position, value in enumerate(values):
-            bucket[position] += value
+        bucket[: len(values)] = map(add, bucket, values)  # (map stops at the shorter)
 
     def add_model(self, model_id: int, on_ticket: bool, period: int, sums) -> None:
         key = (model_id, on_ticket, period)
         model = self.per_model.get(key)
         if model is None:
-            model = self.per_model[key] = [0] * 5
-        for position, value in enumerate(sums):
-            model[position] += value
+            self.per_model[key] = list(sums)
+        else:
+            model[:] = map(add, model, sums)
 
     def add_event(self, index: int, model_id: int, on_ticket: bool, period: int, sums) -> None:
         """One raw event, to its bucket (its model's totals: `add_model`)."""
