@@ -16,9 +16,13 @@ day of 23, 24 or 25 hours) is a union of whole 15-minute grains; 5-minute bucket
   about 4,000 day rows where hours would be 100,000: 12 cycles over 12,000,000 events in
   45.1 ms, 9 queries as for one month of data (bench/activity.py part 5, 2026-12-02; hour
   grains alone took 321 ms at 120,000 events).
-- `ConsumerRollup` at 900 s and 86400 s by (consumer, model): top consumers and their cost.
-- `TicketRollup` at 900 s and 86400 s by (ticket, model): top tickets by cost.
-- `HostRollup` at 900 s and 86400 s by (host, model), no host as null: usage by host.
+- `ConsumerRollup` at SUMMARY_GRAINS (900 s, 3600 s, 21600 s, 86400 s) by (consumer,
+  model): top consumers and their cost. They break usage down, never into buckets, so any
+  grains serve: a trailing 24 h reads three 6-hour grains and the hours and quarter hours
+  at its edges (~1,500 rows for its consumers, hosts and tickets where hours alone read
+  ~3,100: bench/activity.py, 2026-12-04).
+- `TicketRollup` at SUMMARY_GRAINS by (ticket, model): top tickets by cost.
+- `HostRollup` at SUMMARY_GRAINS by (host, model), no host as null: usage by host.
 
 The summary rollups carry the model because cost is per model (and plan period).
 
@@ -40,7 +44,8 @@ TOKENS_LIMIT = 2**31 - 1
 FINE_GRAIN_SECONDS = 300
 GRAIN_SECONDS = 900  # the pricing grain, and the finest grain of every rollup but one
 MODEL_GRAINS = (86400, 3600, GRAIN_SECONDS, FINE_GRAIN_SECONDS)  # coarsest first
-SUMMARY_GRAINS = (86400, 3600, GRAIN_SECONDS)  # consumers, hosts, tickets: totals, no buckets
+# Consumers, hosts, tickets: totals, no buckets (so 6 hours, which no zone's day needs).
+SUMMARY_GRAINS = (86400, 21600, 3600, GRAIN_SECONDS)
 
 
 class LlmModel(models.Model):

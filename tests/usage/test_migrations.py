@@ -1,4 +1,4 @@
-"""usage/migrations/0004, 0008, 0010 and 0011 rebuild the rollups with SQL frozen there."""
+"""usage/migrations/0004, 0008, 0010, 0011 and 0012 rebuild the rollups with SQL frozen there."""
 
 import importlib
 from datetime import UTC, datetime
@@ -12,6 +12,7 @@ from usage.models import ConsumerRollup, HostRollup, ModelRollup, TicketRollup
 
 AT = datetime(2026, 11, 1, 10, 3, 27, tzinfo=UTC)
 HOUR_GRAIN = importlib.import_module("usage.migrations.0011_summary_rollups_hour_grain")
+SIX_HOUR_GRAIN = importlib.import_module("usage.migrations.0012_summary_rollups_six_hour_grain")
 
 
 def test_migration_0004_rebuilds_the_rollups_the_services_keep(tenant_a, tenant_b, monkeypatch):
@@ -34,6 +35,7 @@ def test_migration_0004_rebuilds_the_rollups_the_services_keep(tenant_a, tenant_
         migration.rebuild(apps, schema_editor)
         day_grain.build_day_rows(apps, schema_editor)  # the grains added later, as migrate runs
         HOUR_GRAIN.build_hour_rows(apps, schema_editor)
+        SIX_HOUR_GRAIN.build_six_hour_rows(apps, schema_editor)
 
     assert len(kept) > 100
     assert rollup_rows() == kept
@@ -50,7 +52,8 @@ def test_migration_0008_rebuilds_the_consumer_and_host_rollups_the_services_keep
 
     with connection.schema_editor() as schema_editor:
         migration.rebuild(apps, schema_editor)
-        HOUR_GRAIN.build_hour_rows(apps, schema_editor)  # the grain 0011 added
+        HOUR_GRAIN.build_hour_rows(apps, schema_editor)  # the grains 0011 and 0012 added
+        SIX_HOUR_GRAIN.build_six_hour_rows(apps, schema_editor)
 
     assert HostRollup.objects.filter(host__isnull=False).count() > 10
     assert rollup_rows() == kept
@@ -89,6 +92,24 @@ def test_migration_0011_builds_the_hour_rows_of_the_summary_rollups_the_services
 
     for rollup in (ConsumerRollup, HostRollup, TicketRollup):
         assert rollup.objects.filter(grain_seconds=3600).count() >= 4  # 2 tenants, 2+ hours
+    assert rollup_rows() == kept
+
+
+def test_migration_0012_builds_the_six_hour_rows_of_the_summary_rollups_the_services_keep(
+    tenant_a, tenant_b
+):
+    _record_with_hosts([tenant_a, tenant_b], minutes=47, hostless_every=3)  # 47 hours
+    kept = rollup_rows()
+    for rollup in (ConsumerRollup, HostRollup, TicketRollup):
+        rollup.objects.filter(tenant=tenant_a, grain_seconds=21600).delete()
+        rollup.objects.filter(grain_seconds=21600).update(input_tokens=0)  # replaced, not added
+
+    with connection.schema_editor() as schema_editor:
+        SIX_HOUR_GRAIN.build_six_hour_rows(apps, schema_editor)
+
+    for rollup in (ConsumerRollup, HostRollup, TicketRollup):
+        starts = set(rollup.objects.filter(grain_seconds=21600).values_list("grain_start"))
+        assert {start % 21600 for (start,) in starts} == {0} and len(starts) >= 8
     assert rollup_rows() == kept
 
 
