@@ -8,18 +8,24 @@ migrated if missing; earlier bench data is truncated). It loads, with generate_s
 
 - the main tenant (Europe/Paris): `--events` events over the last 30 days, a daily
   rhythm, 6 models (one without a pricing plan, one with a price change mid-range),
-  ~70 % of the usage on 3,000 tickets each worked on for an hour or two, 12 consumers, 4 % failures;
+  ~70 % of the usage on 3,000 tickets each worked on for an hour or two, 12 consumers,
+  8 hosts (90 % of the usage names one), 4 % failures;
 - a small tenant with a tenth of the events (the growth figure), and other tenants with
   the rest of another `--events`, so the main tenant's rows are not alone in the table;
 
 then builds the rollups from the events (`rollups_rebuild`) and prints:
 
 1. `activity` for 24 h, 7 d and 30 d ending now (off the grain, so raw edges are read
-   too) in both modes (each timing the median of 5 calls after up to 10 warm-up calls
-   within 1 s, `timed`; the raw side without parallel workers, as the activity reads,
-   `serial_raw`), against the same figures from GROUP BY over raw events
-   (series, by model, consumers, top tickets; cost joined to the plan in force), with
-   the ratios; the totals of both are checked equal (cost to the last decimal);
+   too) in both modes, against what the page of that mode shows from GROUP BY over raw
+   events (`raw_activity`: the series with its buckets' cost, models, hosts, consumers,
+   top tickets by cost; in Cost mode each host's and consumer's whole bill; cost joined
+   to the plan in force), with the ratios. The sides are called in turn, each figure the
+   median of 5 calls or of as many as fit in 2 s, after up to 10 warm-up calls within 1 s
+   (`timed_together`); the raw side without parallel workers, as the activity reads
+   (`serial_raw`). The totals of both are checked equal (cost and whole bill to the last
+   decimal), and so are the consumers, hosts and top tickets. Also timed, for comparison
+   with earlier runs: the raw side as this bench first had it (`first_raw_activity`),
+   which left out the hosts and, in Tokens mode, the costs that page shows;
 2. growth from 1/10 of the events to all of them, for both;
 3. ingestion through `POST /api/v1/usage/events/` (DRF test client, batches of 1,000)
    against a bare `bulk_create` of the same events;
@@ -64,6 +70,7 @@ sys.path.insert(0, str(ROOT))
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/tally_bench_usage"
 ZONE = "Europe/Paris"
 TICKETS = 3000
+HOSTS = 8  # 90 % of the usage names one of them
 MODELS = [
     ("gpt-4o", "OpenAI", ("2.5", "10", "1.25")),
     ("gpt-4o-mini", "OpenAI", ("0.15", "0.6", "0.075")),
@@ -73,7 +80,8 @@ MODELS = [
     ("llama-local", "self-hosted", None),  # no pricing plan: always unpriced
 ]
 RUNS = 5
-WARM_CALLS, WARM_SECONDS = 10, 1.0  # `timed`'s warm-up
+WARM_CALLS, WARM_SECONDS = 10, 1.0  # `timed_together`'s warm-up
+TIMED_SECONDS, MAX_RUNS = 2.0, 100  # and how long it times, at least RUNS rounds
 # 30 d activity over ten times the events may cost at most this much more: it grows with
 # buckets (and rollup rows), not events; the raw GROUP BY grows about tenfold.
 GROWTH_AIM = 2
@@ -92,7 +100,7 @@ def execute(sql: str, params=None) -> list:
 def make_tenant(label: str, now: datetime, *, with_tickets: bool):
     """A tenant with the models, plans (one price change 15 days ago) and tickets."""
     from licensing.models import Tenant
-    from tasks.models import Gateway, Ticket
+    from tasks.models import Gateway, Host, Ticket
     from usage.models import LlmModel, PricingPlan
 
     tenant = Tenant.objects.create(name=f"Bench {label}", slug=f"bench-{label}", timezone=ZONE)
@@ -119,6 +127,7 @@ def make_tenant(label: str, now: datetime, *, with_tickets: bool):
                 cached_per_million=values[2] / 2,
                 effective_at=change,
             )
+    Host.objects.bulk_create(Host(tenant=tenant, name=f"host-{i}") for i in range(HOSTS))
     tickets = []
     if with_tickets:
         gateway = Gateway.objects.create(tenant=tenant, name="Jira", kind="jira", secret_hash="x")
@@ -131,7 +140,7 @@ def make_tenant(label: str, now: datetime, *, with_tickets: bool):
 
 LOAD_SQL = """
 INSERT INTO usage_usageevent (tenant_id, request_id, occurred_at, model_id, input_tokens,
-    output_tokens, cached_tokens, ticket_id, task_id, consumer, succeeded, received_at)
+    output_tokens, cached_tokens, ticket_id, task_id, consumer, succeeded, received_at, host_id)
 SELECT %(tenant)s, 'b' || %(tenant)s || '-' || i, t, m,
     (random() * 3000)::int, (random() * 800)::int,
     CASE WHEN random() < 0.6 THEN (random() * 4000)::int ELSE 0 END,
@@ -139,7 +148,8 @@ SELECT %(tenant)s, 'b' || %(tenant)s || '-' || i, t, m,
     CASE WHEN %(tickets)s > 0 AND random() < 0.7 THEN %(first_ticket)s + LEAST(
         %(tickets)s - 1, GREATEST(0, floor(EXTRACT(EPOCH FROM t - %(start)s::timestamptz)
         / (%(days)s * 86400) * %(tickets)s)::int + (random() * 2)::int - 1)) END,
-    NULL, 'agent-' || (random() * 11)::int, random() > 0.04, now()
+    NULL, 'agent-' || (random() * 11)::int, random() > 0.04, now(),
+    CASE WHEN random() < 0.9 THEN (%(hosts)s::int[])[1 + floor(random() * %(k_hosts)s)::int] END
 FROM (
     SELECT i,
         %(start)s::timestamptz + floor(i::float8 / %(n)s * %(days)s) * interval '1 day'
@@ -183,6 +193,9 @@ def model_rollups_rebuild(tenant) -> None:
 
 
 def load_events(tenant, models, tickets, n: int, start: datetime, days: int = 30) -> None:
+    from tasks.models import Host
+
+    hosts = list(Host.objects.filter(tenant=tenant).values_list("id", flat=True))
     execute(
         LOAD_SQL,
         {
@@ -194,6 +207,8 @@ def load_events(tenant, models, tickets, n: int, start: datetime, days: int = 30
             "start": start,
             "models": [m.id for m in models],
             "k": len(models),
+            "hosts": hosts,
+            "k_hosts": len(hosts),
         },
     )
 
@@ -224,8 +239,65 @@ COST = "SUM(e.input_tokens * p.ip + e.output_tokens * p.op + e.cached_tokens * p
 
 
 def raw_activity(tenant, start: datetime, end: datetime, bucket: str, mode: str) -> dict:
+    """What the page of `mode` shows, from GROUP BY over the raw events: both pages show
+    the series (tokens; ticket-linked cost in its table), the models, providers, hosts,
+    consumers and top tickets by cost; Cost mode adds the whole bill of each consumer and
+    host, the unattributed spend and the unpriced tokens. A statement per breakdown, as
+    one would write it with no rollups (cost joined to the plan in force)."""
     params = {"tenant": tenant.id, "start": start, "end": end, "zone": ZONE}
+    # Per bucket, model and ticket-or-not: the series, the models and the providers.
     series = execute(
+        f"{PLANS_CTE} SELECT {BUCKET_SQL[bucket]} AS b, e.model_id, e.ticket_id IS NOT NULL, "
+        "SUM(e.input_tokens), SUM(e.output_tokens), SUM(e.cached_tokens), "
+        "COUNT(*) FILTER (WHERE e.succeeded), COUNT(*) FILTER (WHERE NOT e.succeeded), "
+        f"{COST}, SUM(e.input_tokens + e.output_tokens + e.cached_tokens) FILTER "
+        f"(WHERE p.model_id IS NULL) FROM usage_usageevent e LEFT {PRICED} WHERE {RANGE} "
+        "GROUP BY 1, 2, 3",
+        params,
+    )
+    figures = (
+        "SUM(e.input_tokens + e.output_tokens + e.cached_tokens), COUNT(*), "
+        "COUNT(*) FILTER (WHERE NOT e.succeeded)"
+    )
+    if mode == "cost":  # each consumer's and host's whole bill, and its unpriced tokens
+        figures += (
+            f", {COST}, SUM(e.input_tokens + e.output_tokens + e.cached_tokens) "
+            "FILTER (WHERE p.model_id IS NULL)"
+        )
+        source = f"{PLANS_CTE} SELECT {{key}}, {figures} FROM usage_usageevent e LEFT {PRICED}"
+    else:
+        source = f"SELECT {{key}}, {figures} FROM usage_usageevent e"
+    consumers, hosts = (
+        execute(f"{source.format(key=key)} WHERE {RANGE} GROUP BY 1", params)
+        for key in ("e.consumer", "e.host_id")
+    )
+    tickets = execute(
+        f"{PLANS_CTE} SELECT e.ticket_id, {COST} AS c, "
+        "SUM(e.input_tokens + e.output_tokens + e.cached_tokens) AS t "
+        f"FROM usage_usageevent e {PRICED} WHERE {RANGE} AND e.ticket_id IS NOT NULL "
+        "GROUP BY 1 ORDER BY c DESC, t DESC, 1 LIMIT 11",
+        params,
+    )
+
+    def figures_by_key(rows) -> dict:  # key: (tokens, whole bill or None in Tokens mode)
+        return {key: (tokens, (priced or [None])[0]) for key, tokens, _, _, *priced in rows}
+
+    return {
+        "tokens": sum(r[3] + r[4] + r[5] for r in series),
+        "cost": sum((r[8] for r in series if r[2] and r[8] is not None), Decimal(0)),
+        "whole_bill": sum((r[8] for r in series if r[8] is not None), Decimal(0)),
+        "consumers": figures_by_key(consumers),
+        "hosts": figures_by_key(hosts),
+        "tickets": [ticket_id for ticket_id, *_ in tickets],
+    }
+
+
+def first_raw_activity(tenant, start: datetime, end: datetime, bucket: str, mode: str) -> None:
+    """The raw side as this bench first had it, kept to compare with earlier runs: the
+    series and the consumers' tokens, and in Cost mode the buckets' ticket-linked cost and
+    the top tickets; not the hosts, nor (Tokens mode) the costs its page also shows."""
+    params = {"tenant": tenant.id, "start": start, "end": end, "zone": ZONE}
+    execute(
         f"SELECT {BUCKET_SQL[bucket]} AS b, e.model_id, e.ticket_id IS NOT NULL, "
         "SUM(e.input_tokens), SUM(e.output_tokens), SUM(e.cached_tokens), "
         "COUNT(*) FILTER (WHERE e.succeeded), COUNT(*) FILTER (WHERE NOT e.succeeded) "
@@ -237,9 +309,8 @@ def raw_activity(tenant, start: datetime, end: datetime, bucket: str, mode: str)
         f"FROM usage_usageevent e WHERE {RANGE} GROUP BY 1",
         params,
     )
-    result = {"tokens": sum(r[3] + r[4] + r[5] for r in series), "cost": None}
     if mode == "cost":
-        costs = execute(
+        execute(
             f"{PLANS_CTE} SELECT {BUCKET_SQL[bucket]} AS b, e.model_id, {COST} "
             f"FROM usage_usageevent e {PRICED} WHERE {RANGE} AND e.ticket_id IS NOT NULL "
             "GROUP BY 1, 2",
@@ -250,26 +321,43 @@ def raw_activity(tenant, start: datetime, end: datetime, bucket: str, mode: str)
             f"WHERE {RANGE} AND e.ticket_id IS NOT NULL GROUP BY 1 ORDER BY c DESC LIMIT 10",
             params,
         )
-        result["cost"] = sum((r[2] for r in costs), Decimal(0))
-    return result
 
 
 def timed(function, runs: int = RUNS) -> tuple[float, object]:
-    """The median of `runs` calls, after warming: up to WARM_CALLS calls within WARM_SECONDS
-    (at least one). Plans and caches warm in one call; Python's specializing interpreter
-    quickens code that has run a few times, and the 24 h activity took ~9.5 ms over its
-    first 5 calls against ~8.3 ms after (each side is warmed the same way)."""
-    warming = time.perf_counter()
-    for _ in range(WARM_CALLS):
-        function()
-        if time.perf_counter() - warming > WARM_SECONDS:
-            break
-    times, value = [], None
-    for _ in range(runs):
-        began = time.perf_counter()
-        value = function()
-        times.append(time.perf_counter() - began)
-    return statistics.median(times), value
+    """`timed_together` of one function."""
+    [(seconds, value)] = timed_together([function], runs)
+    return seconds, value
+
+
+def timed_together(functions, runs: int = RUNS) -> list[tuple[float, object]]:
+    """The median seconds of each function's calls, and what its last call returned: each
+    warmed first, up to WARM_CALLS calls within WARM_SECONDS (at least one), then called
+    in turn, one call of each a round, for `runs` rounds and more while the rounds have
+    taken under TIMED_SECONDS (at most MAX_RUNS).
+
+    Warming: plans and caches warm in one call; Python's specializing interpreter quickens
+    code that has run a few times (the 24 h activity took ~9.5 ms over its first 5 calls
+    against ~8.3 ms after). In turn, and for a second or more: this machine's speed comes
+    and goes in bursts (the same 24 h activity took 8.6 to 15 ms from one run of 5 calls
+    to the next, minutes apart), so the sides of a ratio are timed through the same bursts,
+    and a short figure over more calls than 5."""
+    for function in functions:
+        warming = time.perf_counter()
+        for _ in range(WARM_CALLS):
+            function()
+            if time.perf_counter() - warming > WARM_SECONDS:
+                break
+    times: list[list[float]] = [[] for _ in functions]
+    values: list[object] = [None] * len(functions)
+    began_rounds = time.perf_counter()
+    while len(times[0]) < runs or (
+        time.perf_counter() - began_rounds < TIMED_SECONDS and len(times[0]) < MAX_RUNS
+    ):
+        for index, function in enumerate(functions):
+            began = time.perf_counter()
+            values[index] = function()
+            times[index].append(time.perf_counter() - began)
+    return [(statistics.median(t), value) for t, value in zip(times, values, strict=True)]
 
 
 @contextmanager
@@ -286,19 +374,40 @@ def serial_raw():
         execute("RESET max_parallel_workers_per_gather")
 
 
-def compare(tenant, now: datetime, length: timedelta, bucket: str, mode: str):
+def compare(tenant, now: datetime, length: timedelta, bucket: str, mode: str, first=False):
+    """Median seconds of the activity and of the raw side of its page (and, `first`, of
+    the first raw side: else None), and the number of buckets."""
     from usage.selectors import activity
 
     start = now - length
-    fast, result = timed(
-        lambda: activity(tenant=tenant, start=start, end=now, mode=mode, bucket=bucket)
-    )
-    with serial_raw():
-        slow, raw = timed(lambda: raw_activity(tenant, start, now, bucket, mode))
+    sides = [
+        lambda: activity(tenant=tenant, start=start, end=now, mode=mode, bucket=bucket),
+        lambda: raw_activity(tenant, start, now, bucket, mode),
+    ]
+    if first:
+        sides.append(lambda: first_raw_activity(tenant, start, now, bucket, mode))
+    with serial_raw():  # (the activity sets it for its own statements: no change there)
+        (fast, result), (slow, raw), *rest = timed_together(sides)
+    first_slow = rest[0][0] if rest else None
     assert result.tokens.total == raw["tokens"], (result.tokens.total, raw["tokens"])
-    if mode == "cost":
-        assert result.cost.total == raw["cost"], (result.cost.total, raw["cost"])
-    return fast, slow, len(result.series)
+    assert result.cost.total == raw["cost"], (result.cost.total, raw["cost"])
+    assert result.whole_bill.total == raw["whole_bill"], (result.whole_bill, raw["whole_bill"])
+    check_breakdowns(result, raw)
+    return fast, slow, first_slow, len(result.series)
+
+
+def check_breakdowns(result, raw: dict) -> None:
+    """The activity's consumers, hosts (tokens; whole bill in Cost mode) and top tickets
+    are the raw side's."""
+    for rows, key, expected in (
+        (result.top_consumers, "consumer", raw["consumers"]),
+        (result.by_host, "host_id", raw["hosts"]),
+    ):
+        for row in rows:
+            tokens, cost = expected[getattr(row, key)]
+            assert row.tokens.total == tokens, (row, tokens)
+            assert cost is None or row.cost.total == (cost or 0), (row, cost)
+    assert [t.ticket_id for t in result.top_tickets] == raw["tickets"][: len(result.top_tickets)]
 
 
 # --- ingestion ---------------------------------------------------------------------
@@ -510,7 +619,7 @@ def history_part(events: int) -> None:
     print(
         f"   model rollup rows of the tenant: {rollup_rows:,}; every event in one of the 12 cycles"
     )
-    print(f"   usage_history, 12 cycles: {seconds * 1000:.1f} ms (median of {RUNS})")
+    print(f"   usage_history, 12 cycles: {seconds * 1000:.1f} ms (median of {RUNS} calls or more)")
     print(f"   queries: {queries_year} for 12 months of data, {queries_month} for 1 month")
     print(f"   GET /usage/history/: {page_seconds * 1000:.1f} ms, {page_queries} queries")
     milliseconds = seconds * 1000
@@ -596,10 +705,13 @@ def main() -> None:
         print(f"    {rollup.__name__:<15}" + ", ".join(f"{g}: {c:,}" for g, c in counts))
 
     print(
-        "\n1. activity (rollups + raw edges) vs GROUP BY over raw events, median of 5"
-        " (after up to 10 warm-up calls in 1 s)"
+        "\n1. activity (rollups + raw edges) vs GROUP BY over raw events, called in turn:"
+        " medians of 5 calls or more (2 s), after up to 10 warm-up calls in 1 s"
     )
-    print(f"   {'range':<6} {'mode':<7} {'buckets':>7} {'activity':>10} {'raw':>10} {'ratio':>7}")
+    print(
+        f"   {'range':<6} {'mode':<7} {'buckets':>7} {'activity':>10} {'raw':>10} {'ratio':>7}"
+        f" {'first raw':>10} {'ratio':>7}"
+    )
     ranges = [
         ("24 h", timedelta(hours=24), "5m"),
         ("7 d", timedelta(days=7), "1h"),
@@ -608,10 +720,10 @@ def main() -> None:
     aims = []
     for label, length, bucket in ranges:
         for mode in ("tokens", "cost"):
-            fast, slow, count = compare(main_tenant, now, length, bucket, mode)
+            fast, slow, first, count = compare(main_tenant, now, length, bucket, mode, first=True)
             print(
                 f"   {label:<6} {mode:<7} {count:>7} {fast * 1000:>8.1f}ms {slow * 1000:>8.1f}ms "
-                f"{slow / fast:>6.1f}x"
+                f"{slow / fast:>6.1f}x {first * 1000:>8.1f}ms {first / fast:>6.1f}x"
             )
             ratio = slow / fast
             name = f"activity_{label.replace(' ', '')}_{mode}_over_raw"
@@ -619,8 +731,8 @@ def main() -> None:
 
     print(f"\n2. growth, 30 d: {small:,} -> {n:,} events")
     for mode in ("tokens", "cost"):
-        fast_small, slow_small, _ = compare(small_tenant, now, timedelta(days=30), "6h", mode)
-        fast_big, slow_big, _ = compare(main_tenant, now, timedelta(days=30), "6h", mode)
+        fast_small, slow_small, *_ = compare(small_tenant, now, timedelta(days=30), "6h", mode)
+        fast_big, slow_big, *_ = compare(main_tenant, now, timedelta(days=30), "6h", mode)
         print(
             f"   {mode:<7} activity {fast_small * 1000:.1f} -> {fast_big * 1000:.1f} ms "
             f"(x{fast_big / fast_small:.1f});  raw {slow_small * 1000:.1f} -> "

@@ -120,22 +120,23 @@ class Pieces:
         """The rollup rows of the windows (of one model, when `model_id` is given), as a
         subquery `rollup`.
 
-        UNION ALL, not OR: each branch is one range scan of the rollup's unique index.
+        One scan with the windows OR'd: PostgreSQL ORs their range scans of the rollup's
+        unique index (one window: one index range scan). It plans and runs faster than a
+        UNION ALL of a scan per window (0.1-0.5 ms less per statement, a day's activity
+        ~1 ms less: bench/activity.py, 2026-12-04).
         """
         table = connection.ops.quote_name(model._meta.db_table)
-        branch = (
-            f"SELECT * FROM {table} WHERE tenant_id = %s AND grain_seconds = %s "
-            "AND grain_start >= %s AND grain_start < %s"
+        window = "(grain_seconds = %s AND grain_start >= %s AND grain_start < %s)"
+        sql = (
+            f"(SELECT * FROM {table} WHERE tenant_id = %s AND "
+            f"({' OR '.join([window] * len(self.windows))})"
         )
+        params: list = [tenant_id]
+        params += [v for w in self.windows for v in (w.grain_seconds, w.first, w.end)]
         if model_id is not None:
-            branch += " AND model_id = %s"
-        params = [
-            value
-            for window in self.windows
-            for value in (tenant_id, window.grain_seconds, window.first, window.end)
-            + ((model_id,) if model_id is not None else ())
-        ]
-        return "(" + " UNION ALL ".join([branch] * len(self.windows)) + ") AS rollup", params
+            sql += " AND model_id = %s"
+            params.append(model_id)
+        return sql + ") AS rollup", params
 
 
 def pieces(
