@@ -245,14 +245,17 @@ def raw_activity(tenant, start: datetime, end: datetime, bucket: str, mode: str)
     host, the unattributed spend and the unpriced tokens. A statement per breakdown, as
     one would write it with no rollups (cost joined to the plan in force)."""
     params = {"tenant": tenant.id, "start": start, "end": end, "zone": ZONE}
-    # Per bucket, model and ticket-or-not: the series, the models and the providers.
+    unpriced = (
+        "SUM(e.input_tokens + e.output_tokens + e.cached_tokens) FILTER (WHERE p.model_id IS NULL)"
+    )
+    # Per bucket, model and ticket-or-not: the series, the models and the providers (and
+    # in Cost mode the models' unpriced tokens).
     series = execute(
         f"{PLANS_CTE} SELECT {BUCKET_SQL[bucket]} AS b, e.model_id, e.ticket_id IS NOT NULL, "
         "SUM(e.input_tokens), SUM(e.output_tokens), SUM(e.cached_tokens), "
         "COUNT(*) FILTER (WHERE e.succeeded), COUNT(*) FILTER (WHERE NOT e.succeeded), "
-        f"{COST}, SUM(e.input_tokens + e.output_tokens + e.cached_tokens) FILTER "
-        f"(WHERE p.model_id IS NULL) FROM usage_usageevent e LEFT {PRICED} WHERE {RANGE} "
-        "GROUP BY 1, 2, 3",
+        f"{COST}{f', {unpriced}' if mode == 'cost' else ''} FROM usage_usageevent e "
+        f"LEFT {PRICED} WHERE {RANGE} GROUP BY 1, 2, 3",
         params,
     )
     figures = (
@@ -260,10 +263,7 @@ def raw_activity(tenant, start: datetime, end: datetime, bucket: str, mode: str)
         "COUNT(*) FILTER (WHERE NOT e.succeeded)"
     )
     if mode == "cost":  # each consumer's and host's whole bill, and its unpriced tokens
-        figures += (
-            f", {COST}, SUM(e.input_tokens + e.output_tokens + e.cached_tokens) "
-            "FILTER (WHERE p.model_id IS NULL)"
-        )
+        figures += f", {COST}, {unpriced}"
         source = f"{PLANS_CTE} SELECT {{key}}, {figures} FROM usage_usageevent e LEFT {PRICED}"
     else:
         source = f"SELECT {{key}}, {figures} FROM usage_usageevent e"
