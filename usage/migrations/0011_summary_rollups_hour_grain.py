@@ -18,21 +18,31 @@ TABLES = (
 
 
 def build_hour_rows(apps, schema_editor):
+    build_rows(schema_editor, grain=HOUR, of=QUARTER)
+
+
+def drop_hour_rows(apps, schema_editor):
+    drop_rows(schema_editor, grain=HOUR)
+
+
+def build_rows(schema_editor, *, grain: int, of: int) -> None:
+    """Rows of `grain` seconds in each summary rollup, summed from its rows of `of` seconds
+    (a divisor of `grain`); 0012 builds its 6-hour grain with it."""
     with schema_editor.connection.cursor() as cursor:
         for table, key in TABLES:
-            cursor.execute(f"DELETE FROM {table} WHERE grain_seconds = {HOUR}")
+            cursor.execute(f"DELETE FROM {table} WHERE grain_seconds = {grain}")
             cursor.execute(
                 f"INSERT INTO {table} (tenant_id, grain_seconds, grain_start, {key}, model_id, "
-                f"{SUMS}) SELECT tenant_id, {HOUR}, grain_start / {HOUR} * {HOUR}, {key}, "
-                f"model_id, {SUMMED} FROM {table} WHERE grain_seconds = {QUARTER} "
+                f"{SUMS}) SELECT tenant_id, {grain}, grain_start / {grain} * {grain}, {key}, "
+                f"model_id, {SUMMED} FROM {table} WHERE grain_seconds = {of} "
                 f"GROUP BY tenant_id, 3, {key}, model_id ORDER BY 3"
             )
 
 
-def drop_hour_rows(apps, schema_editor):
+def drop_rows(schema_editor, *, grain: int) -> None:
     with schema_editor.connection.cursor() as cursor:
         for table, _ in TABLES:
-            cursor.execute(f"DELETE FROM {table} WHERE grain_seconds = {HOUR}")
+            cursor.execute(f"DELETE FROM {table} WHERE grain_seconds = {grain}")
 
 
 class Migration(migrations.Migration):
