@@ -268,20 +268,26 @@ def raw_activity(tenant, start: datetime, end: datetime, bucket: str, mode: str)
         source = f"{PLANS_CTE} SELECT {{key}}, {figures} FROM usage_usageevent e LEFT {PRICED}"
     else:
         source = f"SELECT {{key}}, {figures} FROM usage_usageevent e"
-    consumers, hosts = (
-        execute(f"{source.format(key=key)} WHERE {RANGE} GROUP BY 1", params)
-        for key in ("e.consumer", "e.host_id")
+    consumers = execute(f"{source.format(key='e.consumer')} WHERE {RANGE} GROUP BY 1", params)
+    hosts = execute(  # named, as the page names them
+        f"SELECT summed.*, h.name FROM ({source.format(key='e.host_id')} WHERE {RANGE} "
+        "GROUP BY 1) AS summed LEFT JOIN tasks_host h ON h.id = summed.host_id",
+        params,
     )
     tickets = execute(
-        f"{PLANS_CTE} SELECT e.ticket_id, {COST} AS c, "
+        f"{PLANS_CTE}, ranked AS (SELECT e.ticket_id, {COST} AS c, "
         "SUM(e.input_tokens + e.output_tokens + e.cached_tokens) AS t "
         f"FROM usage_usageevent e {PRICED} WHERE {RANGE} AND e.ticket_id IS NOT NULL "
-        "GROUP BY 1 ORDER BY c DESC, t DESC, 1 LIMIT 11",
+        "GROUP BY 1 ORDER BY c DESC, t DESC, 1 LIMIT 11) "
+        "SELECT ranked.*, k.external_id, k.subject FROM ranked "
+        "JOIN tasks_ticket k ON k.id = ranked.ticket_id ORDER BY c DESC, t DESC, 1",
         params,
     )
 
     def figures_by_key(rows) -> dict:  # key: (tokens, whole bill or None in Tokens mode)
-        return {key: (tokens, (priced or [None])[0]) for key, tokens, _, _, *priced in rows}
+        if mode == "cost":
+            return {key: (tokens, cost) for key, tokens, _, _, cost, *_ in rows}
+        return {key: (tokens, None) for key, tokens, *_ in rows}
 
     return {
         "tokens": sum(r[3] + r[4] + r[5] for r in series),

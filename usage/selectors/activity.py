@@ -31,11 +31,10 @@ from usage.selectors.figures import (
     share_of,
 )
 from usage.selectors.filters import NO_FILTER, ActivityFilter
-from usage.selectors.periods import PlanPeriods
+from usage.selectors.periods import PlanPeriods, priced_reads
 from usage.selectors.rollups import (
     Pieces,
     RawEdges,
-    exact_reads,
     model_grains,
     pieces,
     read_together,
@@ -81,8 +80,12 @@ def activity(
     if not 1 <= rows <= MAX_ROWS:
         raise RangeRefused(f"rows must be 1 to {MAX_ROWS}.", code="invalid_rows")
     buckets = buckets_for(start=start, end=end, zone=tenant.zone, bucket=bucket)
-    periods = PlanPeriods.of_tenant(tenant, buckets.start, buckets.end)
-    return exact_reads(lambda: _activity(tenant, buckets, mode, periods, narrowed, rows))
+    return priced_reads(
+        tenant,
+        buckets.start,
+        buckets.end,
+        lambda periods: _activity(tenant, buckets, mode, periods, narrowed, rows),
+    )
 
 
 def _activity(
@@ -107,7 +110,8 @@ def _activity(
     edges = [*bucket_pieces.raw, *total_pieces.raw, *summary_pieces.raw]
     raw = RawEdges(tenant, edges, narrowed)
     model_id = narrowed.model_id
-    _, tally, consumers, hosts, tickets = read_together(
+    _, _, tally, consumers, hosts, tickets = read_together(
+        periods.check(),
         raw.read(),
         model_tally(
             tenant, buckets, periods, bucket_pieces, raw, model_id, totals=total_pieces, apart=False

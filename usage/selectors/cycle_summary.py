@@ -23,10 +23,9 @@ from usage.pricing import Cost
 from usage.projections import Month
 from usage.selectors.breakdowns import summaries
 from usage.selectors.figures import Requests, Sums, Tokens
-from usage.selectors.periods import PlanPeriods
+from usage.selectors.periods import PlanPeriods, priced_reads
 from usage.selectors.rollups import (
     RawEdges,
-    exact_reads,
     pieces,
     read_together,
 )
@@ -74,8 +73,9 @@ def cycle_summary(*, tenant: Tenant, month: Month, now: datetime) -> CycleSummar
     zone = tenant.zone
     end = min(month.ends_at, now)
     buckets = month_buckets(edges=(month.starts_at,), last_end=month.ends_at, end=end, zone=zone)
-    periods = PlanPeriods.of_tenant(tenant, buckets.start, buckets.end)
-    rows = exact_reads(lambda: _rows(tenant, buckets, periods))
+    rows = priced_reads(
+        tenant, buckets.start, buckets.end, lambda periods: _rows(tenant, buckets, periods)
+    )
     return CycleSummary(
         month=f"{month.first_day:%Y-%m}",
         start=month.starts_at.astimezone(zone),
@@ -89,7 +89,8 @@ def _rows(tenant: Tenant, buckets: Buckets, periods: PlanPeriods) -> list[Summar
     model_pieces = pieces(buckets.start, buckets.end, MODEL_GRAINS, cuts)
     summary_pieces = pieces(buckets.start, buckets.end, SUMMARY_GRAINS, periods.cuts())
     raw = RawEdges(tenant, [*model_pieces.raw, *summary_pieces.raw])
-    _, tally, hosts, consumers, tickets = read_together(
+    _, _, tally, hosts, consumers, tickets = read_together(
+        periods.check(),
         raw.read(),
         model_tally(tenant, buckets, periods, model_pieces, raw),
         *(

@@ -21,8 +21,8 @@ from usage.models import MODEL_GRAINS
 from usage.pricing import Cost
 from usage.projections import Month, month_of
 from usage.selectors.figures import Requests, Sums, Tokens
-from usage.selectors.periods import PlanPeriods
-from usage.selectors.rollups import RawEdges, exact_reads, pieces, read_together
+from usage.selectors.periods import PlanPeriods, priced_reads
+from usage.selectors.rollups import RawEdges, pieces, read_together
 from usage.selectors.tally import ModelTally, model_tally
 from usage.task_counts import task_count_snapshots_since, tasks_created_per_month
 
@@ -135,8 +135,9 @@ def usage_history(*, tenant: Tenant, now: datetime, count: int = CYCLES) -> Hist
         end=now,
         zone=zone,
     )
-    periods = PlanPeriods.of_tenant(tenant, buckets.start, buckets.end)
-    tally = exact_reads(lambda: _tally(tenant, buckets, periods))
+    tally = priced_reads(
+        tenant, buckets.start, buckets.end, lambda periods: _tally(tenant, buckets, periods)
+    )
     snapshots = task_count_snapshots_since(tenant=tenant, day=months[0].first_day)
     tasks = tasks_created_per_month(
         snapshots,
@@ -165,7 +166,8 @@ def _tally(tenant: Tenant, buckets: Buckets, periods: PlanPeriods) -> ModelTally
     cuts = [*periods.cuts(), *month_cuts(buckets)]  # no row read straddles two months
     model_pieces = pieces(buckets.start, buckets.end, MODEL_GRAINS, cuts)
     raw = RawEdges(tenant, model_pieces.raw)
-    return read_together(raw.read(), model_tally(tenant, buckets, periods, model_pieces, raw))[1]
+    tally = model_tally(tenant, buckets, periods, model_pieces, raw)
+    return read_together(periods.check(), raw.read(), tally)[2]
 
 
 def _cycle(
