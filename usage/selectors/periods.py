@@ -50,8 +50,8 @@ def priced_reads(
     Models and plans are written rarely and read by every activity: the process keeps
     them as it last read them, and `check` compares their fingerprint with the tenant's
     in the same round trip as the read's statements; if they changed, the read is made
-    again with them read anew. A round trip less (~0.6 ms of a day's ~9 ms activity,
-    bench/activity.py, 2026-12-04)."""
+    again with them read anew. A round trip less: ~0.65 ms of a day's ~8 ms activity
+    (bench/activity.py's data, 2026-12-04, timed in turn with the plans read each time)."""
     known = _LAST_READ.get(tenant.id)
     if known is not None:
         periods = PlanPeriods(known.models, start, end, known.plans)
@@ -87,9 +87,10 @@ def _models_and_plans_sql(columns: str) -> str:
 
 @cache
 def _fingerprint_sql() -> str:
-    """The md5 of every column of the tenant's models and plans: any change changes it."""
+    """The md5 of every column of the tenant's models and plans, each row as a record's
+    text (quoted, NULLs kept): any change to them changes it."""
     return _models_and_plans_sql(
-        f"md5(COALESCE(string_agg(concat_ws('|', {', '.join(_COLUMNS)}), ',' "
+        f"md5(COALESCE(string_agg(CAST(ROW({', '.join(_COLUMNS)}) AS TEXT), ',' "
         "ORDER BY model.id, plan.id), ''))"
     )
 
@@ -109,7 +110,7 @@ class PlanPeriods:
         plans: list[PricingPlan],
     ) -> None:
         """`plans`: the models' plans, in any order (`of_tenant` reads both)."""
-        self.models = models
+        self.models = dict(models)  # (a copy: `priced_reads` keeps the one it was given)
         self.expected: tuple[int, str] | None = None  # (tenant id, fingerprint) for `check`
         self.checked = False
         self.timeline = PricingTimeline(plans)
