@@ -44,7 +44,7 @@ TOKENS_LIMIT = 2**31 - 1
 FINE_GRAIN_SECONDS = 300
 GRAIN_SECONDS = 900  # the pricing grain, and the finest grain of every rollup but one
 MODEL_GRAINS = (86400, 3600, GRAIN_SECONDS, FINE_GRAIN_SECONDS)  # coarsest first
-# Consumers, hosts, tickets: totals, no buckets (so 6 hours, which no zone's day needs).
+# Consumers, hosts, tickets: totals, never buckets, so no grain need fit a zone's days (6 h).
 SUMMARY_GRAINS = (86400, 21600, 3600, GRAIN_SECONDS)
 
 

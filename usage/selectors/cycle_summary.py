@@ -68,8 +68,9 @@ class CycleSummary:
 
 def cycle_summary(*, tenant: Tenant, month: Month, now: datetime) -> CycleSummary:
     """The summary of `month` (a cycle, see `history.cycle_of`) up to `now` if it is the
-    current one. A constant number of queries: models, plans, the model, ticket and
-    consumer rollups, the raw edges, the tickets named."""
+    current one. A constant number of queries: models and plans (once per process:
+    `priced_reads`), one round trip for the model, host, consumer and ticket rollups and
+    the raw edges, then the tickets named."""
     zone = tenant.zone
     end = min(month.ends_at, now)
     buckets = month_buckets(edges=(month.starts_at,), last_end=month.ends_at, end=end, zone=zone)

@@ -125,8 +125,9 @@ def cycle_months(zone, now: datetime, count: int) -> list[Month]:
 def usage_history(*, tenant: Tenant, now: datetime, count: int = CYCLES) -> History:
     """The last `count` cycles of `tenant` up to `now`, each with its change from the one
     before (the oldest compared with the month before it, read too). A constant number
-    of queries whatever the data: models, plans, one rollup read, the raw events of the
-    last partial grains, the task snapshots and the counter."""
+    of queries whatever the data: models and plans (once per process: `priced_reads`), one
+    rollup read with the raw events of the last partial grains, the task snapshots and the
+    counter."""
     zone = tenant.zone
     months = cycle_months(zone, now, count + 1)
     buckets = month_buckets(
