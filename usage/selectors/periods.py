@@ -54,8 +54,8 @@ def priced_reads(
     (bench/activity.py's data, 2026-12-04, timed in turn with the plans read each time)."""
     known = _LAST_READ.get(tenant.id)
     if known is not None:
-        periods = PlanPeriods(known.models, start, end, known.plans)
-        periods.expected = (tenant.id, known.fingerprint)
+        expected = (tenant.id, known.fingerprint)
+        periods = PlanPeriods(known.models, start, end, known.plans, expected=expected)
         try:
             return _checked(periods, read)
         except StalePlans:
@@ -108,10 +108,13 @@ class PlanPeriods:
         start: datetime,
         end: datetime,
         plans: list[PricingPlan],
+        *,
+        expected: tuple[int, str] | None = None,
     ) -> None:
-        """`plans`: the models' plans, in any order (`of_tenant` reads both)."""
+        """`plans`: the models' plans, in any order (`of_tenant` reads both). `expected`:
+        (tenant id, fingerprint) of models and plans remembered, for `check` to compare."""
         self.models = dict(models)  # (a copy: `priced_reads` keeps the one it was given)
-        self.expected: tuple[int, str] | None = None  # (tenant id, fingerprint) for `check`
+        self.expected = expected
         self.checked = False
         self.timeline = PricingTimeline(plans)
         self._price_columns: dict[tuple[str, str], str] = {}

@@ -60,12 +60,6 @@ def _serial_read(read: Callable[[], T]) -> T:
             return read()
 
 
-def query(sql: str, params: list) -> list[tuple]:
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchall()
-
-
 _SERIAL = "SET LOCAL max_parallel_workers_per_gather = 0"
 NOTHING: tuple[str, list] = ("SELECT NULL WHERE FALSE", [])  # a statement of no rows
 
